@@ -1,0 +1,3 @@
+from ganflow.cli import main
+
+main(prog_name="ganflow")

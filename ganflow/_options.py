@@ -1,0 +1,76 @@
+"""Click options derived from the config dataclasses, so CLI defaults cannot drift from them."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from training.config import DataConfig, TraceGANConfig
+from training.errors import GanflowError
+
+__all__ = ["dataclass_options", "split_kwargs", "handle_errors", "option_names"]
+
+
+def option_names(f: dataclasses.Field) -> list[str]:
+    """``--seq_len``, ``--seq-len`` and any extra spellings from the field's metadata."""
+    names = [f"--{f.name}"]
+    if "_" in f.name:
+        names.append(f"--{f.name.replace('_', '-')}")
+    names.extend(n for n in f.metadata.get("cli", ()) if n not in names)
+    return names
+
+
+def _click_type(f: dataclasses.Field) -> Any:
+    default = f.default
+    if isinstance(default, bool):
+        return bool
+    if isinstance(default, (int, float)):
+        return type(default)
+    return str
+
+
+def dataclass_options(cls: type, *, exclude: tuple[str, ...] = (), choices: dict[str, Callable[[], list[str]]] | None = None) -> Callable:
+    """Decorator adding one click option per field of ``cls`` (defaults from the dataclass)."""
+    choices = choices or {}
+
+    def deco(fn: Callable) -> Callable:
+        for f in reversed(dataclasses.fields(cls)):
+            if f.name in exclude:
+                continue
+            default = f.default
+            if isinstance(default, tuple):
+                default = ",".join(default)
+            kind = click.Choice(choices[f.name]()) if f.name in choices else _click_type(f)
+            fn = click.option(*option_names(f), f.name, type=kind, default=default,
+                              show_default=True, help=f.metadata.get("help"))(fn)
+        return fn
+    return deco
+
+
+def split_kwargs(kwargs: dict[str, Any]) -> tuple[DataConfig, TraceGANConfig, dict[str, Any]]:
+    """Pull the DataConfig and TraceGANConfig fields out of a command's kwargs; return the rest."""
+    rest = dict(kwargs)
+    built = []
+    for cls in (DataConfig, TraceGANConfig):
+        names = [f.name for f in dataclasses.fields(cls)]
+        built.append(cls(**{n: rest.pop(n) for n in names if n in rest}))
+    return built[0], built[1], rest
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Turn a ``GanflowError`` into one line on stderr and exit code 2 (no traceback)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GanflowError as exc:
+            logging.getLogger("ganflow").debug("error", exc_info=True)
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+    return wrapper

@@ -1,0 +1,1 @@
+"""ganflow serving: model resolution, writers, batch synthesis (and later ONNX, augmentation)."""

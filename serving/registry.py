@@ -1,0 +1,66 @@
+"""Resolve a model URI to a ``Synthesizer`` and its lineage (registered name, version, run)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training.errors import ModelError
+from training.synthesizer import Synthesizer
+
+__all__ = ["LoadedModel", "load_synthesizer", "resolve_version"]
+
+_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+|latest))?$")
+
+
+@dataclass
+class LoadedModel:
+    synthesizer: Synthesizer
+    uri: str
+    lineage: dict[str, str] = field(default_factory=dict)
+
+
+def resolve_version(uri: str) -> dict[str, str]:
+    """For ``models:/name@alias`` or ``models:/name/N``: name, version and source run id."""
+    m = _MODELS_URI.match(uri)
+    if not m or not (m["alias"] or m["version"]):
+        return {}
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient()
+    try:
+        if m["alias"]:
+            mv = client.get_model_version_by_alias(m["name"], m["alias"])
+        elif m["version"] == "latest":
+            mv = max(client.search_model_versions(f"name='{m['name']}'"), key=lambda v: int(v.version))
+        else:
+            mv = client.get_model_version(m["name"], m["version"])
+    except (MlflowException, ValueError) as exc:
+        msg = getattr(exc, "message", str(exc)).splitlines()[0]
+        raise ModelError(f"model {uri!r} not found: {msg}") from None
+    return {"model_name": mv.name, "model_version": str(mv.version), "source_run_id": mv.run_id or ""}
+
+
+def load_synthesizer(uri: str, *, device: str = "cpu") -> LoadedModel:
+    """Load a trace GAN from a local saved-Synthesizer directory or any MLflow model URI."""
+    path = Path(uri)
+    if path.is_dir() and (path / "config.json").is_file():
+        return LoadedModel(Synthesizer.load(path, device=device), uri, {"local_path": str(path.resolve())})
+    if "://" not in uri and not uri.startswith(("models:/", "runs:/")):
+        raise ModelError(f"model {uri!r}: not a directory with a saved synthesizer, nor a models:/ or runs:/ URI")
+    lineage = resolve_version(uri)
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = mlflow.pyfunc.load_model(uri)
+    except (MlflowException, OSError) as exc:
+        msg = getattr(exc, "message", str(exc)).splitlines()[0]
+        raise ModelError(f"cannot load model {uri!r}: {msg}") from None
+    inner = model.unwrap_python_model()
+    synth = getattr(inner, "synthesizer", None)
+    if not isinstance(synth, Synthesizer):
+        raise ModelError(f"model {uri!r} is not a ganflow trace-GAN model")
+    return LoadedModel(synth, uri, lineage)

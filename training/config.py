@@ -1,0 +1,113 @@
+"""Typed configs: the single source of defaults for the CLI, the MLproject and tuning.
+
+``TraceGANConfig`` fully defines a trace GAN (preprocessing, architecture, optimisation) and is
+stored with every model, as nanoGPT stores its config in the checkpoint. ``DataConfig`` says
+where the rows come from. Defaults follow the trace seed's README example (batch 128, epochs 50,
+latent 16, hidden 66, lrG 2e-5, lrD 3e-5, 1 D : 2 G, seq 12).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from training.errors import ConfigError
+
+__all__ = ["TraceGANConfig", "DataConfig", "FEATURE_MODES", "TRACE_COLUMNS"]
+
+TRACE_COLUMNS = ("timestamp", "length", "lba", "latency")
+FEATURE_MODES = ("seed", "delta")
+
+
+def _cli(*names: str, help: str) -> dict[str, Any]:
+    """Field metadata: extra CLI spellings (the seed's) and the help text."""
+    return {"cli": names, "help": help}
+
+
+@dataclass(frozen=True)
+class TraceGANConfig:
+    """Everything that determines a trained trace GAN, given the same data."""
+
+    feature_mode: str = field(default="seed", metadata=_cli(help="seed: per-column MinMax [-1,1] as the seed; delta: inter-arrival times"))
+    log1p: tuple[str, ...] = field(default=(), metadata=_cli(help="columns to log1p before scaling (delta mode; timestamp means the inter-arrival time), e.g. length,latency"))
+    seq_len: int = field(default=12, metadata=_cli(help="rows per training sequence"))
+    stride: int = field(default=0, metadata=_cli(help="window step in rows; 0 = seq_len (non-overlapping, as the seed)"))
+    latent_dim: int = field(default=16, metadata=_cli(help="noise dimension per time step"))
+    hidden_dim: int = field(default=66, metadata=_cli(help="LSTM hidden size of G and D"))
+    num_layers: int = field(default=1, metadata=_cli(help="stacked LSTM layers in G and D"))
+    batch_size: int = field(default=128, metadata=_cli(help="sequences per batch"))
+    num_epochs: int = field(default=50, metadata=_cli(help="passes over the training sequences"))
+    lr_g: float = field(default=2e-5, metadata=_cli("--lrG", help="generator Adam learning rate"))
+    lr_d: float = field(default=3e-5, metadata=_cli("--lrD", help="discriminator Adam learning rate"))
+    beta1: float = field(default=0.5, metadata=_cli(help="Adam beta1 (both networks)"))
+    beta2: float = field(default=0.999, metadata=_cli(help="Adam beta2 (both networks)"))
+    d_updates: int = field(default=1, metadata=_cli(help="discriminator steps per batch"))
+    g_updates: int = field(default=2, metadata=_cli(help="generator steps per batch"))
+    val_fraction: float = field(default=0.2, metadata=_cli(help="last fraction of the trace (in time) held out; 0 trains on all rows as the seed"))
+    seed: int = field(default=42, metadata=_cli(help="seeds data order, noise and initial weights"))
+
+    def __post_init__(self) -> None:
+        if self.feature_mode not in FEATURE_MODES:
+            raise ConfigError(f"feature_mode must be one of {', '.join(FEATURE_MODES)}, but got {self.feature_mode!r}")
+        if isinstance(self.log1p, str):  # accept "length,latency" from CLI and MLproject
+            object.__setattr__(self, "log1p", tuple(c for c in self.log1p.split(",") if c.strip()))
+        object.__setattr__(self, "log1p", tuple(c.strip() for c in self.log1p))
+        for col in self.log1p:
+            if col not in TRACE_COLUMNS:
+                raise ConfigError(f"log1p columns must be among {', '.join(TRACE_COLUMNS)}, but got {col!r}")
+        if self.log1p and self.feature_mode == "seed":
+            raise ConfigError(f"log1p={','.join(self.log1p)} needs feature_mode='delta' (seed mode is the seed's exact scaling)")
+        for name in ("seq_len", "latent_dim", "hidden_dim", "num_layers", "batch_size", "num_epochs",
+                     "d_updates", "g_updates"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, but got {name}={value!r}")
+        if self.seq_len < 2:
+            raise ConfigError(f"seq_len must be at least 2, but got seq_len={self.seq_len}")
+        if self.stride < 0:
+            raise ConfigError(f"stride must be >= 0 (0 = seq_len), but got stride={self.stride}")
+        for name in ("lr_g", "lr_d"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ConfigError(f"{name} must be > 0, but got {name}={value!r}")
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise ConfigError(f"{name} must be in [0, 1), but got {name}={value!r}")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"val_fraction must be in [0, 1), but got val_fraction={self.val_fraction!r}")
+
+    @property
+    def window_stride(self) -> int:
+        """The effective step between training windows."""
+        return self.stride or self.seq_len
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TraceGANConfig:
+        """Inverse of ``to_dict``; unknown keys are an error (they mean a version mismatch)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown TraceGANConfig keys: {', '.join(unknown)}")
+        return cls(**{k: tuple(v) if k == "log1p" else v for k, v in data.items()})
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where training rows come from. ``trace_path=None`` means the bundled sample trace."""
+
+    trace_path: str | None = field(default=None, metadata=_cli(help="input trace; empty = the bundled sample"))
+    trace_format: str = field(default="seed", metadata=_cli(help="reader to use"))
+    max_lines: int = field(default=0, metadata=_cli(help="read at most this many lines; 0 = all"))
+    columns: str = field(default="", metadata=_cli(help="csv format: mapping like timestamp=Time,length=Size,lba=Offset,latency=RT"))
+
+    def __post_init__(self) -> None:
+        if self.trace_path == "":
+            object.__setattr__(self, "trace_path", None)
+        if self.max_lines < 0:
+            raise ConfigError(f"max_lines must be >= 0 (0 = all), but got max_lines={self.max_lines}")

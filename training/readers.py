@@ -1,0 +1,266 @@
+"""Trace readers: one registry of ``_read_<format>(path, max_lines, columns)`` functions.
+
+Every reader returns a ``TraceFrame`` with the same columns: integer timestamps relative to the
+first request (int64, never float32: 18-digit Windows FILETIME ticks collapse to a handful of
+values in float32, which is the trace seed's bug), float64 length / LBA / latency, and an int8
+opcode (0 read, 1 write, -1 unknown). Lines the seed would skip (fewer than 6 fields) are skipped
+and counted; every other malformed value is a ``DataError`` naming ``file:line:column`` and the
+text.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from training.errors import DataError
+
+__all__ = ["TraceFrame", "READERS", "read_trace", "reader_names"]
+
+_OPCODES = {"read": 0, "r": 0, "write": 1, "w": 1}
+
+
+@dataclass
+class TraceFrame:
+    """A block trace in memory, one array per column, all the same length."""
+
+    timestamp: np.ndarray  # int64 ticks relative to ``origin`` (float64 if the source is fractional)
+    length: np.ndarray  # float64, bytes (or sectors: whatever the source uses)
+    lba: np.ndarray  # float64, sectors
+    latency: np.ndarray  # float64, the source's latency unit
+    opcode: np.ndarray  # int8: 0 read, 1 write, -1 unknown
+    source: str = ""
+    origin: int | float = 0  # absolute timestamp subtracted from ``timestamp``
+    skipped: int = 0  # short lines skipped (the seed's rule), reported to the user
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.timestamp)
+
+    def values(self) -> np.ndarray:
+        """``(n, 4)`` float64 matrix of timestamp, length, LBA, latency (exact below 2**53)."""
+        return np.column_stack([self.timestamp.astype(np.float64), self.length, self.lba, self.latency])
+
+    def slice(self, start: int, stop: int) -> TraceFrame:
+        """Rows ``[start, stop)`` as a new frame with the same origin."""
+        return TraceFrame(self.timestamp[start:stop], self.length[start:stop], self.lba[start:stop],
+                          self.latency[start:stop], self.opcode[start:stop], self.source, self.origin,
+                          0, dict(self.meta))
+
+    @classmethod
+    def from_columns(cls, timestamp: np.ndarray, length: np.ndarray, lba: np.ndarray,
+                     latency: np.ndarray, opcode: np.ndarray | None = None, *, source: str = "",
+                     origin: int | float = 0) -> TraceFrame:
+        """Build a frame from arrays, casting each column to its documented dtype."""
+        ts = np.asarray(timestamp)
+        ts = ts.astype(np.int64) if np.issubdtype(ts.dtype, np.integer) else ts.astype(np.float64)
+        n = len(ts)
+        op = np.full(n, -1, np.int8) if opcode is None else np.asarray(opcode, dtype=np.int8)
+        return cls(ts, np.asarray(length, np.float64), np.asarray(lba, np.float64),
+                   np.asarray(latency, np.float64), op, source, origin)
+
+
+Reader = Callable[[Path, int, str], TraceFrame]
+READERS: dict[str, Reader] = {}
+
+
+def _register(name: str) -> Callable[[Reader], Reader]:
+    def deco(fn: Reader) -> Reader:
+        READERS[name] = fn
+        return fn
+    return deco
+
+
+def reader_names() -> list[str]:
+    """The registered format names, for CLI choice lists and error messages."""
+    return sorted(READERS)
+
+
+def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, columns: str = "") -> TraceFrame:
+    """Read ``path`` with the reader registered as ``fmt``.
+
+    Args:
+        path: the trace file; gzip is detected by its magic bytes, whatever the name.
+        fmt: a name from ``reader_names()``.
+        max_lines: read at most this many lines of the file (0 = all), as the seed's ``--max_lines``.
+        columns: for ``csv`` only, a mapping such as ``timestamp=Time,length=Size``.
+    """
+    if fmt not in READERS:
+        raise DataError(f"unknown trace format {fmt!r}; valid formats: {', '.join(reader_names())}")
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    frame = READERS[fmt](path, max_lines, columns)
+    if len(frame) == 0:
+        raise DataError(f"{path}: no trace rows found (format {fmt!r}, {frame.skipped} lines skipped)")
+    return frame
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    if path.suffix == ".gz":
+        raise DataError(f"{path}: name ends in .gz but the file is not gzip-compressed")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _lines(path: Path, max_lines: int) -> Iterator[tuple[int, str]]:
+    """(1-based line number, text) for up to ``max_lines`` lines; decoding errors are DataErrors."""
+    fh = _open_text(path)
+    lineno = 0
+    try:
+        with fh:
+            for lineno, text in enumerate(fh, 1):
+                if max_lines and lineno > max_lines:
+                    return
+                yield lineno, text
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, OSError) as exc:
+        raise DataError.at(path, lineno + 1, None, f"cannot read the file ({type(exc).__name__}: {exc})") from None
+
+
+class _Rows:
+    """Accumulates parsed rows with per-value checks that name ``file:line:column``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.ts: list[int | float] = []
+        self.cols: tuple[list[float], list[float], list[float]] = ([], [], [])
+        self.op: list[int] = []
+        self.skipped = 0
+
+    def number(self, text: str, lineno: int, col: int, name: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise DataError.at(self.path, lineno, col, f"{name}: cannot parse {text!r} as a number") from None
+        if not math.isfinite(value):
+            raise DataError.at(self.path, lineno, col, f"{name}: {text!r} is not a finite number")
+        if value < 0:
+            raise DataError.at(self.path, lineno, col, f"{name}: negative value {text!r}")
+        return value
+
+    def add(self, lineno: int, fields: list[str], cols: tuple[int, int, int, int], op: int = -1) -> None:
+        c_ts, c_len, c_lba, c_lat = cols
+        text = fields[c_ts]
+        try:
+            ts: int | float = int(text)
+        except ValueError:
+            ts = self.number(text, lineno, c_ts + 1, "timestamp")
+        self.ts.append(ts)
+        for dst, c, name in zip(self.cols, (c_len, c_lba, c_lat), ("length", "lba", "latency")):
+            dst.append(self.number(fields[c], lineno, c + 1, name))
+        self.op.append(op)
+
+    def frame(self, *, origin: str = "first") -> TraceFrame:
+        if all(isinstance(t, int) for t in self.ts):
+            try:
+                ts = np.array(self.ts, dtype=np.int64)
+            except OverflowError:
+                raise DataError(f"{self.path}: a timestamp does not fit in int64") from None
+        else:
+            ts = np.array(self.ts, dtype=np.float64)
+        zero = (ts[0] if origin == "first" else ts.min()) if len(ts) else 0
+        frame = TraceFrame.from_columns(ts - zero, *self.cols, np.array(self.op, np.int8),
+                                        source=str(self.path), origin=zero.item() if len(ts) else 0)
+        frame.skipped = self.skipped
+        return frame
+
+
+def _opcode(text: str) -> int:
+    return _OPCODES.get(text.strip().lower(), -1)
+
+
+@_register("seed")
+def _read_seed(path: Path, max_lines: int, columns: str = "") -> TraceFrame:
+    """The seed's text format: whitespace fields, columns 1,3,4,5 = timestamp, length, LBA,
+    latency (0-based); column 2 is read as the opcode when it says Read/Write. Lines with fewer
+    than 6 fields are skipped, as the seed does, and counted in ``TraceFrame.skipped``."""
+    rows = _Rows(path)
+    for lineno, text in _lines(path, max_lines):
+        fields = text.split()
+        if len(fields) < 6:
+            rows.skipped += 1
+            continue
+        rows.add(lineno, fields, (1, 3, 4, 5), _opcode(fields[2]))
+    return rows.frame()
+
+
+@_register("seed_synth")
+def _read_seed_synth(path: Path, max_lines: int, columns: str = "") -> TraceFrame:
+    """The seed's synthetic output: 4 whitespace integers per line (timestamp, length, LBA,
+    latency). Its rows are not in time order, so timestamps are made relative to the minimum."""
+    rows = _Rows(path)
+    for lineno, text in _lines(path, max_lines):
+        fields = text.split()
+        if not fields:
+            rows.skipped += 1
+            continue
+        if len(fields) != 4:
+            raise DataError.at(path, lineno, None, f"expected 4 fields, found {len(fields)}: {text.strip()[:80]!r}")
+        rows.add(lineno, fields, (0, 1, 2, 3))
+    return rows.frame(origin="min")
+
+
+@_register("msr")
+def _read_msr(path: Path, max_lines: int, columns: str = "") -> TraceFrame:
+    """MSR Cambridge CSV (plain or gzip): ``Timestamp,Hostname,DiskNumber,Type,Offset,Size,
+    ResponseTime``. LBA = Offset // 512; latency in the file's 100-ns ticks; opcode kept."""
+    rows = _Rows(path)
+    for lineno, text in _lines(path, max_lines):
+        fields = text.strip().split(",")
+        if fields == [""]:
+            rows.skipped += 1
+            continue
+        if len(fields) != 7:
+            raise DataError.at(path, lineno, None, f"expected 7 comma-separated fields, found {len(fields)}: {text.strip()[:80]!r}")
+        if lineno == 1 and fields[0] == "Timestamp":
+            continue
+        offset = rows.number(fields[4], lineno, 5, "offset")
+        rows.add(lineno, [fields[0], fields[5], str(int(offset) // 512), fields[6]], (0, 1, 2, 3), _opcode(fields[3]))
+    return rows.frame()
+
+
+def _parse_mapping(columns: str) -> dict[str, str]:
+    mapping = {c: c for c in ("timestamp", "length", "lba", "latency")}
+    for part in filter(None, (p.strip() for p in columns.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or key.strip() not in (*mapping, "opcode"):
+            raise DataError(f"--columns: expected name=Header with name in timestamp,length,lba,latency,opcode, got {part!r}")
+        mapping[key.strip()] = value.strip()
+    return mapping
+
+
+@_register("csv")
+def _read_csv(path: Path, max_lines: int, columns: str = "") -> TraceFrame:
+    """A generic CSV with a header row. ``columns`` maps ours to the file's headers, e.g.
+    ``timestamp=Time,length=Size,lba=Sector,latency=RT,opcode=Op``; unmapped names are taken
+    literally."""
+    mapping = _parse_mapping(columns)
+    rows = _Rows(path)
+    reader = csv.reader(text for _, text in _lines(path, max_lines + 1 if max_lines else 0))
+    header = next(reader, None)
+    if header is None:
+        return rows.frame()
+    header = [h.strip() for h in header]
+    missing = [f"{k}={v}" for k, v in mapping.items() if v not in header]
+    if missing:
+        raise DataError(f"{path}:1: header {header} lacks {', '.join(missing)} (set --columns)")
+    idx = [header.index(mapping[k]) for k in ("timestamp", "length", "lba", "latency")]
+    op_idx = header.index(mapping["opcode"]) if "opcode" in mapping else None
+    for lineno, fields in enumerate(reader, 2):
+        if not fields:
+            rows.skipped += 1
+            continue
+        if len(fields) != len(header):
+            raise DataError.at(path, lineno, None, f"expected {len(header)} fields, found {len(fields)}")
+        rows.add(lineno, fields, tuple(idx), _opcode(fields[op_idx]) if op_idx is not None else -1)
+    return rows.frame()

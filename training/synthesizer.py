@@ -1,0 +1,180 @@
+"""Synthesizer: config + fitted transformer + generator, fitted, sampled, saved and loaded as one.
+
+A generator is meaningless without the scaling that gives its output units, so the two are never
+stored apart (CTGAN's rule). Saved layout of a directory::
+
+    config.json       TraceGANConfig
+    transformer.json  TraceTransformer (min/max per feature, mode, log1p)
+    generator.pt      generator state_dict, loaded with torch.load(weights_only=True)
+    meta.json         format version, loss history, rows used
+
+Sampling is deterministic and chunk-independent: rows come in blocks of ``BLOCK_SEQUENCES``
+sequences whose noise is drawn by NumPy from ``(seed, block index)``, so the first n rows of a
+sample are the same whatever else is asked for, and the noise can be fed to an ONNX export.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from training.config import TraceGANConfig
+from training.errors import ModelError
+from training.readers import TraceFrame
+from training.sequences import make_windows, time_split
+from training.transform import TraceTransformer
+
+__all__ = ["Synthesizer", "PreparedData", "BLOCK_SEQUENCES"]
+
+log = logging.getLogger(__name__)
+BLOCK_SEQUENCES = 1024
+_FORMAT_VERSION = 1
+
+
+@dataclass
+class PreparedData:
+    """The scaled training windows and the raw rows held out for validation."""
+
+    train_windows: np.ndarray  # (m, seq_len, F) float32
+    train_rows: int
+    validation: TraceFrame | None
+
+
+class Synthesizer:
+    """The trace GAN as one object: ``fit``, ``sample``, ``save``, ``load``."""
+
+    def __init__(self, config: TraceGANConfig | None = None, *, device: str = "cpu") -> None:
+        self.config = config or TraceGANConfig()
+        self.device = device
+        self.transformer: TraceTransformer | None = None
+        self.generator = None
+        self.history: list[dict[str, float]] = []
+        self.meta: dict = {}
+
+    def prepare(self, frame: TraceFrame) -> PreparedData:
+        """Split in time order, fit the transformer on the training part, cut windows."""
+        c = self.config
+        cut = time_split(len(frame), c.val_fraction)
+        train = frame.slice(0, cut)
+        self.transformer = TraceTransformer(mode=c.feature_mode, log1p=c.log1p).fit(train)
+        windows = make_windows(self.transformer.transform(train), c.seq_len, c.window_stride,
+                               what=f"{frame.source or 'trace'} (training part)")
+        validation = frame.slice(cut, len(frame)) if cut < len(frame) else None
+        return PreparedData(np.ascontiguousarray(windows), cut, validation)
+
+    def fit(self, frame: TraceFrame, *, on_epoch_end: Callable | None = None,
+            checkpoint_dir: str | Path | None = None, checkpoint_every: int = 0,
+            on_checkpoint: Callable[[Path], None] | None = None,
+            resume_from: str | Path | None = None) -> PreparedData:
+        """Train on ``frame``; returns the prepared data (the validation rows among it).
+
+        Args:
+            on_epoch_end: called with each epoch's ``EpochStats``.
+            checkpoint_dir: where ``checkpoint_epoch_N.pt`` files go every ``checkpoint_every``
+                epochs and after the last one; ``on_checkpoint`` is told each path.
+            resume_from: a checkpoint to continue from (weights, optimizers, random stream).
+        """
+        import torch
+
+        from training.trainer import GANTrainer
+
+        data = self.prepare(frame)
+        trainer = GANTrainer(self.config, data.train_windows.shape[2], device=self.device)
+        if resume_from is not None:
+            trainer.load_checkpoint(resume_from)
+            log.info("resumed from %s at epoch %d", resume_from, trainer.epoch)
+
+        def epoch_end(stats) -> None:
+            if on_epoch_end is not None:
+                on_epoch_end(stats)
+            last = stats.epoch == self.config.num_epochs
+            if checkpoint_dir is not None and (last or (checkpoint_every and stats.epoch % checkpoint_every == 0)):
+                path = trainer.save_checkpoint(Path(checkpoint_dir) / f"checkpoint_epoch_{stats.epoch}.pt")
+                if on_checkpoint is not None:
+                    on_checkpoint(path)
+
+        trainer.fit(torch.from_numpy(data.train_windows), on_epoch_end=epoch_end)
+        self.generator = trainer.generator.eval()
+        self.history = [s.to_dict() for s in trainer.history]
+        self.meta = {"train_rows": data.train_rows, "train_windows": len(data.train_windows),
+                     "validation_rows": len(data.validation) if data.validation is not None else 0,
+                     "source": frame.source}
+        return data
+
+    def _require_fitted(self) -> None:
+        if self.generator is None or self.transformer is None:
+            raise ModelError("Synthesizer is not fitted; call fit() or load()")
+
+    def block_noise(self, seed: int, block: int) -> np.ndarray:
+        """The noise of block ``block``: ``(BLOCK_SEQUENCES, seq_len, latent_dim)`` float32."""
+        c = self.config
+        rng = np.random.default_rng([seed, block])
+        return rng.standard_normal((BLOCK_SEQUENCES, c.seq_len, c.latent_dim), dtype=np.float32)
+
+    def decode(self, noise: np.ndarray) -> np.ndarray:
+        """Noise -> ``(n_seq * seq_len, 4)`` rows in real units, before ``transformer.finish``."""
+        import torch
+
+        self._require_fitted()
+        with torch.inference_mode():
+            y = self.generator(torch.from_numpy(noise).to(self.device)).cpu().numpy()
+        return self.transformer.inverse_features(y.reshape(-1, y.shape[-1]))
+
+    def sample_chunks(self, n_rows: int, *, seed: int = 0, first_block: int = 0) -> Iterator[np.ndarray]:
+        """Yield ``n_rows`` rows (float64, real units) one block at a time, in constant memory."""
+        self._require_fitted()
+        t_end, remaining, block = 0.0, n_rows, first_block
+        while remaining > 0:
+            rows = self.decode(self.block_noise(seed, block))[:remaining]
+            rows, t_end = self.transformer.finish(rows, t_end)
+            remaining -= len(rows)
+            block += 1
+            yield rows
+
+    def sample(self, n_rows: int, *, seed: int = 0) -> np.ndarray:
+        """``(n_rows, 4)`` synthetic rows: timestamp, length, LBA, latency (float64)."""
+        chunks = list(self.sample_chunks(n_rows, seed=seed))
+        return np.concatenate(chunks) if chunks else np.empty((0, 4))
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the four files of the saved layout into ``directory`` (created if needed)."""
+        import torch
+
+        self._require_fitted()
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2))
+        self.transformer.save(d / "transformer.json")
+        torch.save(self.generator.state_dict(), d / "generator.pt")
+        meta = {"format_version": _FORMAT_VERSION, "history": self.history, **self.meta}
+        (d / "meta.json").write_text(json.dumps(meta, indent=2))
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path, *, device: str = "cpu") -> Synthesizer:
+        """Inverse of ``save``; weights are loaded with ``weights_only=True``."""
+        import torch
+
+        from training.models import LSTMGenerator
+
+        d = Path(directory)
+        missing = [n for n in ("config.json", "transformer.json", "generator.pt", "meta.json") if not (d / n).is_file()]
+        if missing:
+            raise ModelError(f"{d}: not a saved trace-GAN synthesizer (missing {', '.join(missing)})")
+        meta = json.loads((d / "meta.json").read_text())
+        if meta.get("format_version") != _FORMAT_VERSION:
+            raise ModelError(f"{d}: synthesizer format_version {meta.get('format_version')!r} is not {_FORMAT_VERSION}")
+        obj = cls(TraceGANConfig.from_dict(json.loads((d / "config.json").read_text())), device=device)
+        obj.transformer = TraceTransformer.load(d / "transformer.json")
+        c = obj.config
+        gen = LSTMGenerator(c.latent_dim, c.hidden_dim, len(obj.transformer.feature_names), num_layers=c.num_layers)
+        gen.load_state_dict(torch.load(d / "generator.pt", map_location=device, weights_only=True))
+        obj.generator = gen.to(device).eval()
+        obj.history = meta.pop("history", [])
+        obj.meta = meta
+        return obj

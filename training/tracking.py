@@ -1,0 +1,146 @@
+"""MLflow bookkeeping: experiments, runs that end FAILED with a reason, lineage tags, registry.
+
+The tracking URI is whatever MLflow resolves (``MLFLOW_TRACKING_URI`` or its default, an
+embedded SQLite store ``sqlite:///mlflow.db``); nothing here assumes a server, and everything
+works against one. Under ``mlflow run`` the run already exists (``MLFLOW_RUN_ID``) and is reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.exceptions import MlflowException
+
+from training.errors import GanflowError, ModelError
+
+__all__ = ["ensure_experiment", "tracked_run", "lineage_tags", "register_model", "flatten_params", "log_new_params",
+           "fail_if_unreachable"]
+
+log = logging.getLogger(__name__)
+
+
+def ensure_experiment(name: str) -> str:
+    """Return the id of experiment ``name``, creating it once (tolerating a concurrent creator)."""
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    try:
+        return mlflow.create_experiment(name)
+    except MlflowException:
+        exp = mlflow.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+@contextlib.contextmanager
+def tracked_run(*, experiment: str | None, run_name: str | None = None, nested: bool = False,
+                tags: dict[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
+    """Start (or, under ``mlflow run``, resume) a run; on any error end it FAILED with the reason.
+
+    ``MLFLOW_RUN_ID`` wins over ``experiment`` so that ``mlflow run`` keeps one run per job.
+    """
+    experiment_id = None
+    if experiment and not os.environ.get("MLFLOW_RUN_ID") and not nested:
+        experiment_id = ensure_experiment(experiment)
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested, tags=tags)
+    try:
+        yield run
+    except BaseException as exc:
+        reason = f"{type(exc).__name__}: {exc}"[:5000]
+        with contextlib.suppress(Exception):
+            mlflow.set_tag("error", reason)
+        mlflow.end_run("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
+    else:
+        mlflow.end_run("FINISHED")
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def lineage_tags() -> dict[str, str]:
+    """Git commit (when available) and the versions of the libraries that shape the result."""
+    import numpy
+    import torch
+
+    versions = {"torch": torch.__version__, "numpy": numpy.__version__, "mlflow": mlflow.__version__}
+    with contextlib.suppress(Exception):
+        from importlib.metadata import version
+        versions["ganflow"] = version("ganflow")
+    tags = {"versions": json.dumps(versions, sort_keys=True)}
+    commit = _git_commit()
+    if commit:
+        tags["git_commit"] = commit
+    return tags
+
+
+def log_new_params(params: dict[str, str]) -> None:
+    """Log params not yet on the active run (``mlflow run`` logs the entry point's own first,
+    and MLflow refuses to change a logged value, even from ``''`` to ``""``)."""
+    run = mlflow.active_run()
+    existing = mlflow.get_run(run.info.run_id).data.params if run else {}
+    fresh = {k: v for k, v in params.items() if k not in existing}
+    if fresh:
+        mlflow.log_params(fresh)
+
+
+def flatten_params(prefix: str, values: dict[str, Any]) -> dict[str, str]:
+    """``{"lr_g": 2e-5}`` -> ``{"prefix.lr_g": "2e-05"}``; lists become comma-joined strings."""
+    out = {}
+    for k, v in values.items():
+        key = f"{prefix}{k}"
+        out[key] = ",".join(map(str, v)) if isinstance(v, (list, tuple)) else ("" if v is None else str(v))
+    return out
+
+
+def register_model(model_uri: str, name: str, *, tags: dict[str, str], alias: str = "auto"):
+    """Register ``model_uri`` as a new version of ``name``, tag it, and point an alias at it.
+
+    ``alias="auto"`` gives ``champion`` to the first version and ``challenger`` to later ones
+    (tuning replaces this with a comparison on validation MMD²); ``""`` sets no alias.
+    """
+    client = mlflow.MlflowClient()
+    try:
+        version = mlflow.register_model(model_uri, name, tags=tags)
+    except MlflowException as exc:
+        raise ModelError(f"cannot register {model_uri} as {name!r}: {exc.message}") from None
+    if alias == "auto":
+        try:
+            client.get_model_version_by_alias(name, "champion")
+            alias = "challenger"
+        except MlflowException:
+            alias = "champion"
+    if alias:
+        client.set_registered_model_alias(name, alias, version.version)
+    log.info("registered %s version %s%s", name, version.version, f" as @{alias}" if alias else "")
+    return version, alias
+
+
+def fail_if_unreachable() -> None:
+    """Raise a one-line ``GanflowError`` within seconds if the tracking server does not answer."""
+    uri = mlflow.get_tracking_uri()
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5) as resp:
+            resp.read()
+    except OSError as exc:
+        raise GanflowError(f"MLflow tracking server {uri} is unreachable ({exc}); "
+                           "check MLFLOW_TRACKING_URI") from None

@@ -1,0 +1,141 @@
+"""The BCE trainer of the trace GAN: ``d_updates`` D steps then ``g_updates`` G steps per batch.
+
+The maths is the seed's (section 4): BCE with logits, real = 1 and fake = 0 for D, fake = 1 for
+G, Adam with betas (0.5, 0.999), fresh noise for every step, per-epoch mean losses. What differs
+is plumbing: the sequences live in one tensor and batches are slices of a seeded permutation
+(no per-item DataLoader collation), and one ``torch.Generator`` draws every permutation and noise
+tensor, so a run is reproducible and resumable from a checkpoint bit for bit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from training.config import TraceGANConfig
+from training.models import LSTMDiscriminator, LSTMGenerator
+
+__all__ = ["GANTrainer", "EpochStats"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EpochStats:
+    epoch: int  # 1-based
+    d_loss: float
+    g_loss: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+class GANTrainer:
+    """Owns G, D, their optimizers and the random stream; ``fit`` runs epochs."""
+
+    def __init__(self, config: TraceGANConfig, n_features: int, *, device: str = "cpu") -> None:
+        self.config = config
+        self.device = torch.device(device)
+        torch.manual_seed(config.seed)  # initial weights
+        self.generator = LSTMGenerator(config.latent_dim, config.hidden_dim, n_features,
+                                       num_layers=config.num_layers).to(self.device)
+        self.discriminator = LSTMDiscriminator(n_features, config.hidden_dim,
+                                               num_layers=config.num_layers).to(self.device)
+        betas = (config.beta1, config.beta2)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=betas)
+        self.rng = torch.Generator().manual_seed(config.seed)
+        self.bce = nn.BCEWithLogitsLoss()
+        self.epoch = 0
+        self.history: list[EpochStats] = []
+
+    def noise(self, batch: int) -> torch.Tensor:
+        c = self.config
+        return torch.randn(batch, c.seq_len, c.latent_dim, generator=self.rng).to(self.device)
+
+    def discriminator_step(self, real: torch.Tensor) -> float:
+        """One D update on a real batch and a fresh fake batch; returns the loss."""
+        b = real.size(0)
+        self.opt_d.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            fake = self.generator(self.noise(b))
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+        loss = (self.bce(real_logits, torch.ones_like(real_logits))
+                + self.bce(fake_logits, torch.zeros_like(fake_logits)))
+        loss.backward()
+        self.opt_d.step()
+        return loss.item()
+
+    def generator_step(self, batch: int) -> float:
+        """One G update: make D call a fresh fake batch real; returns the loss."""
+        self.opt_g.zero_grad(set_to_none=True)
+        logits = self.discriminator(self.generator(self.noise(batch)))
+        loss = self.bce(logits, torch.ones_like(logits))
+        loss.backward()
+        self.opt_g.step()
+        return loss.item()
+
+    def train_epoch(self, data: torch.Tensor) -> EpochStats:
+        """One pass over ``data`` (``(m, seq_len, F)``) in shuffled batches."""
+        c = self.config
+        start = time.perf_counter()
+        self.generator.train()
+        self.discriminator.train()
+        order = torch.randperm(len(data), generator=self.rng)
+        d_sum = g_sum = 0.0
+        n_batches = 0
+        for i in range(0, len(data), c.batch_size):
+            real = data[order[i:i + c.batch_size]].to(self.device)
+            d_sum += sum(self.discriminator_step(real) for _ in range(c.d_updates)) / c.d_updates
+            g_sum += sum(self.generator_step(real.size(0)) for _ in range(c.g_updates)) / c.g_updates
+            n_batches += 1
+        self.epoch += 1
+        stats = EpochStats(self.epoch, d_sum / n_batches, g_sum / n_batches, time.perf_counter() - start)
+        self.history.append(stats)
+        return stats
+
+    def fit(self, data: torch.Tensor, *, on_epoch_end: Callable[[EpochStats], None] | None = None) -> list[EpochStats]:
+        """Train until ``config.num_epochs`` epochs are done (continuing after a resume)."""
+        data = data.contiguous()
+        while self.epoch < self.config.num_epochs:
+            stats = self.train_epoch(data)
+            log.info("epoch %d/%d  d_loss %.4f  g_loss %.4f  (%.2fs)", stats.epoch,
+                     self.config.num_epochs, stats.d_loss, stats.g_loss, stats.seconds)
+            if on_epoch_end is not None:
+                on_epoch_end(stats)
+        return self.history
+
+    def state_dict(self) -> dict:
+        """Everything a resume needs: weights, optimizer moments, random stream, history."""
+        return {"epoch": self.epoch, "generator": self.generator.state_dict(),
+                "discriminator": self.discriminator.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(), "rng": self.rng.get_state(),
+                "history": [s.to_dict() for s in self.history]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.rng.set_state(state["rng"])
+        self.epoch = int(state["epoch"])
+        self.history = [EpochStats(**h) for h in state["history"]]
+
+    def save_checkpoint(self, path: str | Path) -> Path:
+        """Write a checkpoint atomically (temp name + rename) and return its path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        torch.save(self.state_dict(), tmp)
+        tmp.replace(path)
+        return path
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))

@@ -1,0 +1,120 @@
+"""TraceTransformer: trace columns <-> the scaled features the networks see (NumPy only).
+
+Two encodings, both per-column MinMax to [-1, 1] (the range of the generator's tanh):
+
+* ``seed`` reproduces the trace seed exactly: timestamp, length, LBA and latency are scaled as
+  they are, with scikit-learn's MinMaxScaler formula (a constant column maps to -1).
+* ``delta`` replaces the absolute timestamp by the inter-arrival time. Absolute time grows without
+  bound, so a window of 12 rows sees a nearly constant value and a generator can only learn
+  "somewhere in the trace"; inter-arrival times are stationary, and the cumulative sum on output
+  restores monotonic timestamps. Heavy-tailed columns (length, latency, inter-arrival) can be
+  ``log1p``-compressed first so the few huge values do not squeeze the rest into one bin.
+
+Everything the inverse needs is in ``to_dict()``, which is plain JSON (no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.config import FEATURE_MODES, TRACE_COLUMNS
+from training.errors import ConfigError, ModelError
+from training.readers import TraceFrame
+
+__all__ = ["TraceTransformer"]
+
+_FORMAT_VERSION = 1
+
+
+class TraceTransformer:
+    """Fit / transform / inverse_transform between a ``TraceFrame`` and ``(n, 4)`` features."""
+
+    def __init__(self, *, mode: str = "seed", log1p: tuple[str, ...] = ()) -> None:
+        if mode not in FEATURE_MODES:
+            raise ConfigError(f"mode must be one of {', '.join(FEATURE_MODES)}, but got {mode!r}")
+        self.mode = mode
+        self.log1p = tuple(log1p)
+        self._log_mask = np.array([c in self.log1p for c in TRACE_COLUMNS])
+        self.data_min_: np.ndarray | None = None
+        self.data_max_: np.ndarray | None = None
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return ("interarrival",) + TRACE_COLUMNS[1:] if self.mode == "delta" else TRACE_COLUMNS
+
+    def _features(self, frame: TraceFrame) -> np.ndarray:
+        x = frame.values()
+        if self.mode == "delta":
+            # Out-of-order requests give negative gaps; a gap cannot be negative, so clip to 0.
+            x[:, 0] = np.maximum(np.diff(x[:, 0], prepend=x[0, 0]), 0.0)
+        x[:, self._log_mask] = np.log1p(x[:, self._log_mask])
+        return x
+
+    def fit(self, frame: TraceFrame) -> TraceTransformer:
+        """Learn each feature's min and max from ``frame``."""
+        x = self._features(frame)
+        self.data_min_, self.data_max_ = x.min(axis=0), x.max(axis=0)
+        return self
+
+    def _scale(self) -> np.ndarray:
+        if self.data_min_ is None:
+            raise ModelError("TraceTransformer is not fitted")
+        span = self.data_max_ - self.data_min_
+        return 2.0 / np.where(span == 0.0, 1.0, span)  # scikit-learn's _handle_zeros_in_scale
+
+    def transform(self, frame: TraceFrame) -> np.ndarray:
+        """``(n, 4)`` float32 features in [-1, 1] on the fitted range."""
+        x = self._features(frame)
+        return ((x - self.data_min_) * self._scale() - 1.0).astype(np.float32)
+
+    def fit_transform(self, frame: TraceFrame) -> np.ndarray:
+        return self.fit(frame).transform(frame)
+
+    def inverse_features(self, y: np.ndarray) -> np.ndarray:
+        """Scaled features -> real units, except that delta mode leaves inter-arrival times.
+
+        Use ``finish`` to turn those into timestamps; it is split out because it carries state
+        (the running time) across chunks, which an ONNX graph of one chunk cannot.
+        """
+        x = (np.asarray(y, np.float64) + 1.0) / self._scale() + self.data_min_
+        x[:, self._log_mask] = np.expm1(np.maximum(x[:, self._log_mask], 0.0))
+        return x
+
+    def finish(self, x: np.ndarray, t_start: float = 0.0) -> tuple[np.ndarray, float]:
+        """Delta mode: cumulative sum of gaps from ``t_start``; returns rows and the new end time."""
+        if self.mode != "delta" or len(x) == 0:
+            return x, t_start
+        x = x.copy()
+        x[:, 0] = t_start + np.cumsum(np.maximum(x[:, 0], 0.0))
+        return x, float(x[-1, 0])
+
+    def inverse_transform(self, y: np.ndarray, t_start: float = 0.0) -> np.ndarray:
+        """Scaled features -> ``(n, 4)`` float64 rows of timestamp, length, LBA, latency."""
+        return self.finish(self.inverse_features(y), t_start)[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.data_min_ is None:
+            raise ModelError("TraceTransformer is not fitted")
+        return {"format_version": _FORMAT_VERSION, "mode": self.mode, "log1p": list(self.log1p),
+                "features": list(self.feature_names),
+                "data_min": self.data_min_.tolist(), "data_max": self.data_max_.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TraceTransformer:
+        if data.get("format_version") != _FORMAT_VERSION:
+            raise ModelError(f"transformer format_version {data.get('format_version')!r} is not {_FORMAT_VERSION}")
+        obj = cls(mode=data["mode"], log1p=tuple(data["log1p"]))
+        obj.data_min_ = np.array(data["data_min"], np.float64)
+        obj.data_max_ = np.array(data["data_max"], np.float64)
+        return obj
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def load(cls, path: str | Path) -> TraceTransformer:
+        return cls.from_dict(json.loads(Path(path).read_text()))
