@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import mlflow
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from ganflow.cli import main
+from training.readers import read_trace
+
+TINY = ["--num_epochs", "1", "--hidden_dim", "8", "--latent_dim", "4", "--seq_len", "8", "--batch_size", "64"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_help_is_instant_and_imports_no_torch():
+    code = "import sys; from ganflow.cli import main; print('torch' in sys.modules, 'mlflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_train_register_then_generate_by_alias(tracking_uri, tmp_path, sample_file):
+    out = tmp_path / "synth.txt"
+    res = invoke("train", "--trace_path", str(sample_file), *TINY, "--lrG", "1e-4", "--lrD", "2e-4",
+                 "--d_updates", "2", "--g-updates", "1", "--register_as", "trace-gan",
+                 "--output_synth", str(out), "--num_entries", "1000", "--save_dir", str(tmp_path / "ck"))
+    assert res.exit_code == 0, res.output
+    assert "registered models:/trace-gan/1 @champion" in res.output
+    assert len(out.read_text().splitlines()) == 1000
+
+    run = mlflow.search_runs(experiment_names=["trace-gan"], output_format="list")[0]
+    assert run.info.status == "FINISHED"
+    assert run.data.params["lr_g"] == "0.0001" and run.data.params["d_updates"] == "2"
+    assert run.data.params["distinct_timestamps"] == "3000"
+    client = mlflow.MlflowClient()
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "d_loss")] == [1]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"scaler.json", "checkpoints", "training_history.json"} <= artifacts
+    assert [a.path for a in client.list_artifacts(run.info.run_id, "checkpoints")] == ["checkpoints/checkpoint_epoch_1.pt"]
+    version = client.get_model_version_by_alias("trace-gan", "champion")
+    assert version.tags["epochs"] == "1" and len(version.tags["data_sha256"]) == 64
+
+    gen = tmp_path / "gen.csv"
+    res = invoke("generate", "--model", "models:/trace-gan@champion", "--num_entries", "2500",
+                 "--output_synth", str(gen), "--format", "csv", "--seed", "3")
+    assert res.exit_code == 0, res.output
+    lines = gen.read_text().splitlines()
+    assert lines[0] == "timestamp,length,lba,latency" and len(lines) == 2501
+    again = tmp_path / "again.csv"
+    invoke("generate", "--model", "models:/trace-gan/1", "--num-entries", "2500", "--output-synth", str(again),
+           "--format", "csv", "--seed", "3")
+    assert again.read_text() == gen.read_text()
+
+    # a second registration becomes the challenger, not the champion
+    res = invoke("train", "--trace_path", str(sample_file), *TINY, "--register_as", "trace-gan",
+                 "--save_dir", str(tmp_path / "ck"))
+    assert "registered models:/trace-gan/2 @challenger" in res.output
+
+
+def test_train_on_bundled_sample_without_trace_path(tracking_uri, tmp_path):
+    res = invoke("train", *TINY, "--save_dir", str(tmp_path / "ck"), "--experiment", "exp-a")
+    assert res.exit_code == 0, res.output
+    assert "20000 rows, 20000 distinct timestamps" in res.output or "distinct timestamps" in res.output
+    run = mlflow.search_runs(experiment_names=["exp-a"], output_format="list")[0]
+    assert run.data.params["data_source"].startswith("sample(")
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["--trace_path", "nope.txt"], "nope.txt: no such file"),
+    (["--num_epochs", "0"], "num_epochs must be a positive integer"),
+    (["--lrG", "-1"], "lr_g must be > 0"),
+    (["--seq_len", "100000"], "fewer than one sequence of seq_len=100000"),
+])
+def test_bad_input_one_line_exit_2_no_run(tracking_uri, tmp_path, args, fragment):
+    res = CliRunner().invoke(main, ["train", *args, "--output_synth", str(tmp_path / "o.txt")])
+    assert res.exit_code == 2
+    assert fragment in res.output and "Traceback" not in res.output
+    assert len([line for line in res.output.splitlines() if line.strip()]) == 1
+    assert not (tmp_path / "o.txt").exists()
+    assert mlflow.search_runs(search_all_experiments=True, output_format="list") == []
+
+
+def test_unparsable_number_names_location(tracking_uri, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("0 1 Read 4096 8 10\n0 2 Read 4096 8 1O\n")
+    res = CliRunner().invoke(main, ["train", "--trace_path", str(bad)])
+    assert res.exit_code == 2
+    assert f"{bad}:2:6: latency: cannot parse '1O' as a number" in res.output
+
+
+def test_generate_missing_model_is_one_line(tracking_uri, tmp_path):
+    res = CliRunner().invoke(main, ["generate", "--model", "models:/absent@champion", "--output_synth",
+                                    str(tmp_path / "o.txt")])
+    assert res.exit_code == 2 and "model 'models:/absent@champion' not found" in res.output
+    assert not (tmp_path / "o.txt").exists()
+
+
+def test_failure_inside_run_marks_it_failed(tracking_uri, tmp_path, sample_file, monkeypatch):
+    import training.synthesizer as synth_mod
+
+    def boom(self, *a, **k):
+        raise synth_mod.ModelError("disk full while fitting")
+
+    monkeypatch.setattr(synth_mod.Synthesizer, "fit", boom)
+    res = CliRunner().invoke(main, ["train", "--trace_path", str(sample_file), *TINY])
+    assert res.exit_code == 2 and "disk full while fitting" in res.output
+    run = mlflow.search_runs(experiment_names=["trace-gan"], output_format="list")[0]
+    assert run.info.status == "FAILED" and "disk full" in run.data.tags["error"]
+
+
+def test_sample_trace_command(tmp_path):
+    res = invoke("sample-trace", "--output", str(tmp_path / "s.csv"), "--rows", "500", "--format", "msr")
+    assert res.exit_code == 0
+    f = read_trace(tmp_path / "s.csv", "msr")
+    assert len(f) == 500 and np.all(np.diff(f.timestamp) >= 0)

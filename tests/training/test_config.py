@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from training.config import DataConfig, TraceGANConfig
+from training.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(("kwargs", "fragment"), [
+    ({"num_epochs": 0}, "num_epochs must be a positive integer, but got num_epochs=0"),
+    ({"batch_size": -5}, "batch_size=-5"),
+    ({"lr_g": 0.0}, "lr_g must be > 0, but got lr_g=0.0"),
+    ({"lr_d": -1e-3}, "lr_d must be > 0"),
+    ({"seq_len": 1}, "seq_len must be at least 2"),
+    ({"val_fraction": 1.0}, "val_fraction must be in [0, 1)"),
+    ({"feature_mode": "fft"}, "feature_mode must be one of seed, delta"),
+    ({"log1p": "length"}, "needs feature_mode='delta'"),
+    ({"feature_mode": "delta", "log1p": "opcode"}, "log1p columns must be among"),
+])
+def test_bad_values_are_named(kwargs, fragment):
+    with pytest.raises(ConfigError) as err:
+        TraceGANConfig(**kwargs)
+    assert fragment in str(err.value)
+
+
+def test_dict_round_trip():
+    c = TraceGANConfig(feature_mode="delta", log1p="length,latency")
+    assert c.log1p == ("length", "latency")
+    assert TraceGANConfig.from_dict(c.to_dict()) == c
+    with pytest.raises(ConfigError, match="unknown TraceGANConfig keys: bogus"):
+        TraceGANConfig.from_dict({**c.to_dict(), "bogus": 1})
+
+
+def _entry(name):
+    spec = yaml.safe_load((ROOT / "MLproject").read_text())
+    return spec["entry_points"][name]
+
+
+def test_mlproject_train_defaults_match_dataclasses_and_reach_the_command():
+    entry = _entry("train")
+    params, command = entry["parameters"], entry["command"]
+    for cls in (DataConfig, TraceGANConfig):
+        for f in dataclasses.fields(cls):
+            assert f.name in params, f"MLproject train lacks {f.name}"
+            default = f.default if not isinstance(f.default, tuple) else ",".join(f.default)
+            declared = params[f.name]["default"]
+            if default is None or default == "":
+                assert declared in ("", None), f.name
+            else:
+                assert type(default)(declared) == default, f"{f.name}: MLproject {declared!r} != {default!r}"
+    for name in params:
+        assert re.search(rf"--{name} \{{{name}\}}", command), f"parameter {name} never reaches the command"
+
+
+def test_cli_defaults_match_dataclasses():
+    from ganflow.cli import train
+
+    defaults = {p.name: p.default for p in train.params}
+    for cls in (DataConfig, TraceGANConfig):
+        for f in dataclasses.fields(cls):
+            expected = ",".join(f.default) if isinstance(f.default, tuple) else f.default
+            assert defaults[f.name] == expected, f.name

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from training.errors import DataError
+from training.readers import read_trace, reader_names
+
+FILETIME = 128166372003061629  # 18 digits: float32 keeps ~7 of them
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_seed_reader_columns_and_skipped_lines(tmp_path):
+    p = write(tmp_path / "t.txt", f"0 {FILETIME} Read 4096 100 250\nshort line\n"
+                                  f"0 {FILETIME + 7} Write 8192 108 300\n\n")
+    f = read_trace(p, "seed")
+    assert f.timestamp.dtype == np.int64
+    assert f.timestamp.tolist() == [0, 7]
+    assert f.origin == FILETIME
+    assert f.length.tolist() == [4096, 8192] and f.lba.tolist() == [100, 108]
+    assert f.latency.tolist() == [250, 300] and f.opcode.tolist() == [0, 1]
+    assert f.skipped == 2
+
+
+def test_18_digit_timestamps_stay_distinct(tmp_path):
+    lines = "".join(f"0 {FILETIME + 37 * i} Read 4096 {i} 10\n" for i in range(500))
+    f = read_trace(write(tmp_path / "t.txt", lines), "seed")
+    assert len(np.unique(f.timestamp)) == 500
+    # what the seed's float32 parse would have kept:
+    assert len(np.unique(np.array([FILETIME + 37 * i for i in range(500)], dtype=np.float32))) < 10
+
+
+def test_max_lines_counts_file_lines(tmp_path):
+    lines = "".join(f"0 {i} Read 1 {i} 1\n" for i in range(50))
+    assert len(read_trace(write(tmp_path / "t.txt", lines), "seed", max_lines=20)) == 20
+
+
+def test_msr_reader_plain_gzip_header(tmp_path):
+    body = (f"Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime\n"
+            f"{FILETIME},web,0,Read,1048576,4096,41000\n{FILETIME + 10},web,0,Write,2048,512,900\n")
+    plain = read_trace(write(tmp_path / "a.csv", body), "msr")
+    gz = tmp_path / "a.csv.gz"
+    with gzip.open(gz, "wt") as fh:
+        fh.write(body)
+    zipped = read_trace(gz, "msr")
+    for f in (plain, zipped):
+        assert f.lba.tolist() == [2048, 4] and f.opcode.tolist() == [0, 1]
+        assert f.timestamp.tolist() == [0, 10] and f.latency.tolist() == [41000, 900]
+
+
+def test_seed_synth_reader_and_csv_mapping(tmp_path):
+    synth = read_trace(write(tmp_path / "s.txt", "500 4096 10 3\n100 512 11 4\n"), "seed_synth")
+    assert synth.timestamp.tolist() == [400, 0]  # relative to the minimum: rows are unordered
+    csv = read_trace(write(tmp_path / "c.csv", "T,S,L,R,Op\n5,4096,9,2,W\n9,512,1,3,R\n"), "csv",
+                     columns="timestamp=T,length=S,lba=L,latency=R,opcode=Op")
+    assert csv.timestamp.tolist() == [0, 4] and csv.opcode.tolist() == [1, 0]
+
+
+def test_fractional_timestamps_are_float64(tmp_path):
+    f = read_trace(write(tmp_path / "t.txt", "0 1.5 R 1 1 1\n0 2.25 R 1 1 1\n"), "seed")
+    assert f.timestamp.dtype == np.float64 and f.timestamp.tolist() == [0.0, 0.75]
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("0 100 Read abc 5 6\n", ":1:4: length: cannot parse 'abc'"),
+    ("0 100 Read 1 5 6\n0 1x1 Read 1 5 6\n", ":2:2: timestamp: cannot parse '1x1'"),
+    ("0 100 Read 1 nan 6\n", ":1:5: lba: 'nan' is not a finite number"),
+    ("0 100 Read -4096 5 6\n", ":1:4: length: negative value '-4096'"),
+    ("0 100 Read 1 5 inf\n", ":1:6: latency: 'inf' is not a finite number"),
+])
+def test_bad_values_name_file_line_column_and_text(tmp_path, text, fragment):
+    p = write(tmp_path / "bad.txt", text)
+    with pytest.raises(DataError) as err:
+        read_trace(p, "seed")
+    assert str(err.value).startswith(str(p)) and fragment in str(err.value)
+
+
+def test_file_level_errors(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        read_trace(tmp_path / "missing.txt", "seed")
+    with pytest.raises(DataError, match="unknown trace format 'nope'; valid formats: csv, msr, seed, seed_synth"):
+        read_trace(write(tmp_path / "x.txt", "x"), "nope")
+    with pytest.raises(DataError, match="not gzip-compressed"):
+        read_trace(write(tmp_path / "fake.csv.gz", "1,2,3"), "msr")
+    with pytest.raises(DataError, match="no trace rows found"):
+        read_trace(write(tmp_path / "empty.txt", ""), "seed")
+    with pytest.raises(DataError, match=r"msr.csv:2: expected 7 comma-separated fields, found 3"):
+        read_trace(write(tmp_path / "msr.csv", f"{FILETIME},w,0,Read,0,1,1\n1,2,3\n"), "msr")
+    with pytest.raises(DataError, match="lacks lba=LBA"):
+        read_trace(write(tmp_path / "h.csv", "timestamp,length,latency\n1,2,3\n"), "csv", columns="lba=LBA")
+    truncated = tmp_path / "cut.csv.gz"
+    truncated.write_bytes(gzip.compress(b"1,w,0,Read,0,1,1\n" * 100)[:-12])
+    with pytest.raises(DataError, match="cannot read the file"):
+        read_trace(truncated, "msr")
+
+
+def test_registry_names():
+    assert reader_names() == ["csv", "msr", "seed", "seed_synth"]
