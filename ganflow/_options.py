@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from training.config import DataConfig, TraceGANConfig
+from training.config import DataConfig, RunOptions, TraceGANConfig
 from training.errors import GanflowError
 
 __all__ = ["dataclass_options", "split_kwargs", "handle_errors", "option_names"]
@@ -53,14 +53,14 @@ def dataclass_options(cls: type, *, exclude: tuple[str, ...] = (), choices: dict
     return deco
 
 
-def split_kwargs(kwargs: dict[str, Any]) -> tuple[DataConfig, TraceGANConfig, dict[str, Any]]:
-    """Pull the DataConfig and TraceGANConfig fields out of a command's kwargs; return the rest."""
+def split_kwargs(kwargs: dict[str, Any]) -> tuple[DataConfig, TraceGANConfig, RunOptions, dict[str, Any]]:
+    """Pull the DataConfig, TraceGANConfig and RunOptions fields out of a command's kwargs."""
     rest = dict(kwargs)
     built = []
-    for cls in (DataConfig, TraceGANConfig):
+    for cls in (DataConfig, TraceGANConfig, RunOptions):
         names = [f.name for f in dataclasses.fields(cls)]
         built.append(cls(**{n: rest.pop(n) for n in names if n in rest}))
-    return built[0], built[1], rest
+    return built[0], built[1], built[2], rest
 
 
 def handle_errors(fn: Callable) -> Callable:

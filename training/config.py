@@ -2,7 +2,8 @@
 
 ``TraceGANConfig`` fully defines a trace GAN (preprocessing, architecture, optimisation) and is
 stored with every model, as nanoGPT stores its config in the checkpoint. ``DataConfig`` says
-where the rows come from. Defaults follow the trace seed's README example (batch 128, epochs 50,
+where the rows come from; ``RunOptions`` how a job is run and recorded (nothing in it changes
+the trained weights). Defaults follow the trace seed's README example (batch 128, epochs 50,
 latent 16, hidden 66, lrG 2e-5, lrD 3e-5, 1 D : 2 G, seq 12).
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from training.errors import ConfigError
 
-__all__ = ["TraceGANConfig", "DataConfig", "FEATURE_MODES", "TRACE_COLUMNS"]
+__all__ = ["TraceGANConfig", "DataConfig", "RunOptions", "FEATURE_MODES", "TRACE_COLUMNS"]
 
 TRACE_COLUMNS = ("timestamp", "length", "lba", "latency")
 FEATURE_MODES = ("seed", "delta")
@@ -111,3 +112,28 @@ class DataConfig:
             object.__setattr__(self, "trace_path", None)
         if self.max_lines < 0:
             raise ConfigError(f"max_lines must be >= 0 (0 = all), but got max_lines={self.max_lines}")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a training job runs and is recorded; none of it changes the trained weights."""
+
+    device: str = field(default="auto", metadata=_cli(help="auto, cpu, cuda[:N] or mps"))
+    experiment: str = field(default="trace-gan", metadata=_cli(help="MLflow experiment (ignored under `mlflow run`)"))
+    run_name: str = field(default="", metadata=_cli(help="MLflow run name"))
+    register_as: str = field(default="", metadata=_cli(help="register the model under this name (empty: do not register)"))
+    alias: str = field(default="auto", metadata=_cli(help="alias of the new version; auto: champion if none yet, else challenger; empty: none"))
+    checkpoint_every: int = field(default=10, metadata=_cli(help="checkpoint every N epochs (the last is always kept); 0 = last only"))
+    save_dir: str = field(default="checkpoints", metadata=_cli(help="local folder for checkpoints and the saved model"))
+    save_prefix: str = field(default="trace_gan", metadata=_cli(help="prefix of the run's local folder"))
+    eval_every: int = field(default=5, metadata=_cli(help="compute val_mmd2 every N epochs (and after the last); 0 = last only"))
+    eval_sample: int = field(default=5000, metadata=_cli(help="validation rows (pinned subsample) per val_mmd2"))
+    bandwidth: str = field(default="1.0", metadata=_cli(help="RBF bandwidth for MMD²: a number, a comma list, median or multi"))
+    plots: bool = field(default=True, metadata=_cli(help="log PNG plots (losses, CDFs, autocorrelation)"))
+
+    def __post_init__(self) -> None:
+        for name in ("checkpoint_every", "eval_every"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, but got {name}={getattr(self, name)}")
+        if self.eval_sample < 2:
+            raise ConfigError(f"eval_sample must be >= 2, but got eval_sample={self.eval_sample}")

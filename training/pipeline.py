@@ -1,21 +1,23 @@
-"""The tracked training job: read -> fit -> log everything to one MLflow run -> register.
+"""The tracked training job: read -> fit -> validate -> log everything to one MLflow run -> register.
 
-``train`` is what ``ganflow train`` and the MLproject ``train`` entry point run. Every input
-problem is found before the run starts where possible; anything later ends the run FAILED with
-the reason as a tag, never RUNNING.
+``train`` is what ``ganflow train`` and the MLproject ``train`` entry point run (and what each
+tuning trial runs). Input problems are found before the run starts; anything later ends the
+run FAILED with the reason as a tag, never RUNNING.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
 import numpy as np
 
-from training.config import DataConfig, TraceGANConfig
+from training.config import DataConfig, RunOptions, TraceGANConfig
 from training.errors import DataError
 from training.readers import TraceFrame, read_trace
 from training.sample import make_sample_trace
@@ -30,24 +32,12 @@ from training.tracking import (
 )
 from training.utils import resolve_device, seed_everything, sha256_file
 
-__all__ = ["RunOptions", "TrainResult", "load_frame", "train"]
+__all__ = ["TrainResult", "EvalCallback", "load_frame", "train"]
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How a training job is run and recorded (nothing here changes the model)."""
-
-    device: str = "auto"
-    experiment: str = "trace-gan"
-    run_name: str | None = None
-    register_as: str | None = None
-    alias: str = "auto"
-    checkpoint_every: int = 10
-    save_dir: str = "checkpoints"
-    save_prefix: str = "trace_gan"
-    sample_rows: int = 20_000
+# Called after each validation with (epoch, val_mmd2, epoch stats); may raise to stop (pruning).
+EvalCallback = Callable[[int, float, object], None]
 
 
 @dataclass
@@ -59,6 +49,8 @@ class TrainResult:
     registered_version: str | None = None
     alias: str | None = None
     data_info: dict = field(default_factory=dict)
+    val_mmd2: dict[int, float] = field(default_factory=dict)
+    fidelity: dict = field(default_factory=dict)
 
 
 def load_frame(data: DataConfig, *, sample_rows: int = 20_000) -> tuple[TraceFrame, dict[str, str | int]]:
@@ -81,43 +73,116 @@ def _check_enough_rows(frame: TraceFrame, config: TraceGANConfig) -> None:
     if train_rows < config.seq_len:
         raise DataError(f"{frame.source}: {len(frame)} rows leave {train_rows} for training after "
                         f"val_fraction={config.val_fraction}, fewer than one sequence of seq_len={config.seq_len}")
+    if config.val_fraction > 0 and len(frame) - train_rows < 2:
+        raise DataError(f"{frame.source}: val_fraction={config.val_fraction} of {len(frame)} rows leaves "
+                        "fewer than 2 validation rows; use more rows or --val_fraction 0")
 
 
-def train(data: DataConfig, config: TraceGANConfig, options: RunOptions = RunOptions()) -> TrainResult:
-    """Train a trace GAN in a tracked MLflow run and (optionally) register it."""
+class _EpochLogger:
+    """Per-epoch metrics, and val_mmd2 every ``eval_every`` epochs (and after the last)."""
+
+    def __init__(self, synth: Synthesizer, options: RunOptions, callbacks: Sequence[EvalCallback]) -> None:
+        self.synth, self.options, self.callbacks = synth, options, callbacks
+        self.validator = None
+        self.val: dict[int, float] = {}
+
+    def __call__(self, stats) -> None:
+        mlflow.log_metrics({"d_loss": stats.d_loss, "g_loss": stats.g_loss, "epoch_seconds": stats.seconds},
+                           step=stats.epoch)
+        every, last = self.options.eval_every, stats.epoch == self.synth.config.num_epochs
+        if self.validator is None or not (last or (every and stats.epoch % every == 0)):
+            return
+        value = self.validator(self.synth)
+        self.val[stats.epoch] = value
+        mlflow.log_metric("val_mmd2", value, step=stats.epoch)
+        log.info("epoch %d  val_mmd2 %.6g", stats.epoch, value)
+        for callback in self.callbacks:
+            callback(stats.epoch, value, stats)
+
+
+def _log_fidelity(synth: Synthesizer, validation: TraceFrame, options: RunOptions, val: dict[int, float],
+                  workdir: Path) -> dict:
+    """Final fidelity metrics (with floor and marginals) on the validation rows, and the plots."""
+    from training.fidelity import Validator, evaluate
+
+    validator = Validator(validation, sample=options.eval_sample, bandwidth=options.bandwidth)
+    synthetic = validator.synthetic(synth)
+    report = evaluate(validator.real, synthetic, sample=options.eval_sample, bandwidth=options.bandwidth,
+                      seq_len=synth.config.seq_len)
+    mlflow.log_metrics({f"final_{k}": float(v) for k, v in report.items()
+                        if isinstance(v, (int, float)) and np.isfinite(v)})
+    mlflow.log_dict(report, "fidelity.json")
+    if options.plots:
+        from training.plots import plot_acf, plot_cdfs, plot_losses
+
+        plots = workdir / "plots"
+        plots.mkdir(parents=True, exist_ok=True)
+        plot_losses(synth.history, val, plots / "losses.png")
+        plot_cdfs(validator.real, synthetic, plots / "cdf.png")
+        plot_acf(validator.real[:options.eval_sample], synthetic[:options.eval_sample], plots / "acf.png")
+        mlflow.log_artifacts(str(plots), "plots")
+    return report
+
+
+def train(data: DataConfig, config: TraceGANConfig, options: RunOptions = RunOptions(), *,
+          callbacks: Sequence[EvalCallback] = (), nested: bool = False,
+          frame: TraceFrame | None = None, data_info: dict | None = None) -> TrainResult:
+    """Train a trace GAN in a tracked MLflow run, validate it, and (optionally) register it.
+
+    ``callbacks`` are told every val_mmd2 (tuning reports and prunes through them); ``frame``
+    and ``data_info`` skip re-reading the data when the caller already has it.
+    """
     device = resolve_device(options.device)
-    frame, info = load_frame(data, sample_rows=options.sample_rows)
+    if frame is None:
+        frame, data_info = load_frame(data)
     _check_enough_rows(frame, config)
     fail_if_unreachable()
     seed_everything(config.seed)
-    with tracked_run(experiment=options.experiment, run_name=options.run_name, tags=lineage_tags()) as run:
+    with tracked_run(experiment=options.experiment, run_name=options.run_name or None, nested=nested,
+                     tags=lineage_tags()) as run:
         run_id = run.info.run_id
         log_new_params({**flatten_params("", config.to_dict()), **flatten_params("", vars(data)),
-                        "device_resolved": device, "checkpoint_every": str(options.checkpoint_every),
-                        **{k: str(v) for k, v in info.items() if k != "data_sha256"}})
-        mlflow.set_tags({"data_sha256": str(info["data_sha256"]), "ganflow_kind": "trace-gan"})
+                        "device_resolved": device, "eval_every": str(options.eval_every),
+                        "checkpoint_every": str(options.checkpoint_every), "bandwidth": options.bandwidth,
+                        **{k: str(v) for k, v in (data_info or {}).items() if k != "data_sha256"}})
+        mlflow.set_tags({"data_sha256": str((data_info or {}).get("data_sha256", "")), "ganflow_kind": "trace-gan"})
         local = Path(options.save_dir) / f"{options.save_prefix}_{run_id}"
         synth = Synthesizer(config, device=device)
+        logger = _EpochLogger(synth, options, callbacks)
 
-        def on_epoch_end(stats) -> None:
-            mlflow.log_metrics({"d_loss": stats.d_loss, "g_loss": stats.g_loss,
-                                "epoch_seconds": stats.seconds}, step=stats.epoch)
+        def on_prepared(prepared) -> None:
+            if prepared.validation is not None:
+                from training.fidelity import Validator
 
-        synth.fit(frame, on_epoch_end=on_epoch_end, checkpoint_dir=local / "checkpoints",
-                  checkpoint_every=options.checkpoint_every,
-                  on_checkpoint=lambda p: mlflow.log_artifact(str(p), "checkpoints"))
+                logger.validator = Validator(prepared.validation, sample=options.eval_sample,
+                                             bandwidth=options.bandwidth)
+
+        prepared = synth.fit(frame, on_epoch_end=logger, checkpoint_dir=local / "checkpoints",
+                             checkpoint_every=options.checkpoint_every, on_prepared=on_prepared,
+                             on_checkpoint=lambda p: mlflow.log_artifact(str(p), "checkpoints"))
         mlflow.log_dict(synth.transformer.to_dict(), "scaler.json")
-        mlflow.log_dict({"history": synth.history, **synth.meta}, "training_history.json")
+        mlflow.log_dict({"history": synth.history, "val_mmd2": logger.val, **synth.meta}, "training_history.json")
+        result = TrainResult(run_id, "", synth, local, data_info=data_info or {}, val_mmd2=logger.val)
+        if prepared.validation is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                result.fidelity = _log_fidelity(synth, prepared.validation, options, logger.val, Path(tmp))
+        else:
+            log.warning("val_fraction=0: no validation rows, so no val_mmd2 or fidelity metrics")
         from training.mlflow_model import log_synthesizer
 
-        model_info = log_synthesizer(synth, synth.save(local / "model"))
-        result = TrainResult(run_id, model_info.model_uri, synth, local, data_info=info)
+        result.model_uri = log_synthesizer(synth, synth.save(local / "model")).model_uri
         if options.register_as:
-            last = synth.history[-1]
-            tags = {"data_sha256": str(info["data_sha256"]), "epochs": str(last["epoch"]),
-                    "final_d_loss": f"{last['d_loss']:.6f}", "final_g_loss": f"{last['g_loss']:.6f}",
-                    "source_run_id": run_id}
-            version, alias = register_model(model_info.model_uri, options.register_as, tags=tags, alias=options.alias)
-            result.registered_version, result.alias = version.version, alias or None
-            mlflow.set_tags({"registered_model": options.register_as, "registered_version": version.version})
+            _register(result, options, data_info or {})
     return result
+
+
+def _register(result: TrainResult, options: RunOptions, data_info: dict) -> None:
+    last = result.synthesizer.history[-1]
+    tags = {"data_sha256": str(data_info.get("data_sha256", "")), "epochs": str(last["epoch"]),
+            "final_d_loss": f"{last['d_loss']:.6f}", "final_g_loss": f"{last['g_loss']:.6f}",
+            "source_run_id": result.run_id}
+    if result.val_mmd2:
+        tags["val_mmd2"] = repr(result.val_mmd2[max(result.val_mmd2)])
+    version, alias = register_model(result.model_uri, options.register_as, tags=tags, alias=options.alias)
+    result.registered_version, result.alias = version.version, alias or None
+    mlflow.set_tags({"registered_model": options.register_as, "registered_version": version.version})

@@ -70,6 +70,7 @@ class Synthesizer:
     def fit(self, frame: TraceFrame, *, on_epoch_end: Callable | None = None,
             checkpoint_dir: str | Path | None = None, checkpoint_every: int = 0,
             on_checkpoint: Callable[[Path], None] | None = None,
+            on_prepared: Callable[[PreparedData], None] | None = None,
             resume_from: str | Path | None = None) -> PreparedData:
         """Train on ``frame``; returns the prepared data (the validation rows among it).
 
@@ -77,7 +78,11 @@ class Synthesizer:
             on_epoch_end: called with each epoch's ``EpochStats``.
             checkpoint_dir: where ``checkpoint_epoch_N.pt`` files go every ``checkpoint_every``
                 epochs and after the last one; ``on_checkpoint`` is told each path.
+            on_prepared: told the prepared data (the validation rows) before the first epoch.
             resume_from: a checkpoint to continue from (weights, optimizers, random stream).
+
+        During training ``self.generator`` is the live generator, so callbacks can ``sample``;
+        sampling draws its own NumPy noise and never touches the training random stream.
         """
         import torch
 
@@ -88,6 +93,9 @@ class Synthesizer:
         if resume_from is not None:
             trainer.load_checkpoint(resume_from)
             log.info("resumed from %s at epoch %d", resume_from, trainer.epoch)
+        self.generator = trainer.generator
+        if on_prepared is not None:
+            on_prepared(data)
 
         def epoch_end(stats) -> None:
             if on_epoch_end is not None:
@@ -122,7 +130,7 @@ class Synthesizer:
 
         self._require_fitted()
         with torch.inference_mode():
-            y = self.generator(torch.from_numpy(noise).to(self.device)).cpu().numpy()
+            y = self.generator(torch.from_numpy(noise).to(self.device)).float().cpu().numpy()
         return self.transformer.inverse_features(y.reshape(-1, y.shape[-1]))
 
     def sample_chunks(self, n_rows: int, *, seed: int = 0, first_block: int = 0) -> Iterator[np.ndarray]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from training.config import DataConfig, TraceGANConfig
+from training.config import DataConfig, RunOptions, TraceGANConfig
 from training.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,24 +46,36 @@ def _entry(name):
 def test_mlproject_train_defaults_match_dataclasses_and_reach_the_command():
     entry = _entry("train")
     params, command = entry["parameters"], entry["command"]
-    for cls in (DataConfig, TraceGANConfig):
+    for cls in (DataConfig, TraceGANConfig, RunOptions):
         for f in dataclasses.fields(cls):
             assert f.name in params, f"MLproject train lacks {f.name}"
+            if f.name == "register_as":  # the MLproject job registers by design
+                assert params[f.name]["default"] == "trace-gan"
+                continue
             default = f.default if not isinstance(f.default, tuple) else ",".join(f.default)
             declared = params[f.name]["default"]
             if default is None or default == "":
                 assert declared in ("", None), f.name
+            elif isinstance(default, bool):
+                assert str(declared) == str(default), f.name
             else:
                 assert type(default)(declared) == default, f"{f.name}: MLproject {declared!r} != {default!r}"
     for name in params:
         assert re.search(rf"--{name} \{{{name}\}}", command), f"parameter {name} never reaches the command"
 
 
+def test_mlproject_evaluate_reaches_the_command():
+    entry = _entry("evaluate")
+    for name in entry["parameters"]:
+        assert re.search(rf"--{name} \{{{name}\}}", entry["command"]), name
+    assert "default" not in entry["parameters"]["real"]  # required
+
+
 def test_cli_defaults_match_dataclasses():
     from ganflow.cli import train
 
     defaults = {p.name: p.default for p in train.params}
-    for cls in (DataConfig, TraceGANConfig):
+    for cls in (DataConfig, TraceGANConfig, RunOptions):
         for f in dataclasses.fields(cls):
             expected = ",".join(f.default) if isinstance(f.default, tuple) else f.default
             assert defaults[f.name] == expected, f.name

@@ -1,0 +1,74 @@
+"""PNG plots logged with every run: loss curves, per-column CDFs, autocorrelation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from training.config import TRACE_COLUMNS
+
+__all__ = ["plot_losses", "plot_cdfs", "plot_acf"]
+
+
+def _figure(ncols: int = 1):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 3.4), squeeze=False)
+    return plt, fig, axes[0]
+
+
+def _save(plt, fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_losses(history: list[dict], val: dict[int, float], path: Path) -> Path:
+    """D and G loss per epoch; val_mmd2 on a second axis where it was computed."""
+    plt, fig, (ax,) = _figure()
+    epochs = [h["epoch"] for h in history]
+    ax.plot(epochs, [h["d_loss"] for h in history], label="d_loss")
+    ax.plot(epochs, [h["g_loss"] for h in history], label="g_loss")
+    ax.set_xlabel("epoch")
+    ax.legend(loc="upper left")
+    if val:
+        ax2 = ax.twinx()
+        ax2.plot(list(val), list(val.values()), "k.--", label="val_mmd2")
+        ax2.set_ylabel("val_mmd2")
+        ax2.legend(loc="upper right")
+    return _save(plt, fig, path)
+
+
+def plot_cdfs(real: np.ndarray, synth: np.ndarray, path: Path) -> Path:
+    """Empirical CDF of each column, real vs synthetic (evaluation representation)."""
+    plt, fig, axes = _figure(len(TRACE_COLUMNS))
+    for j, (ax, col) in enumerate(zip(axes, TRACE_COLUMNS)):
+        for x, label in ((real[:, j], "real"), (synth[:, j], "synthetic")):
+            xs = np.sort(x)
+            ax.plot(xs, np.arange(1, len(xs) + 1) / len(xs), label=label)
+        ax.set_title(col)
+        if col in ("length", "latency") and real[:, j].min() > 0:
+            ax.set_xscale("log")
+    axes[0].legend()
+    return _save(plt, fig, path)
+
+
+def plot_acf(real: np.ndarray, synth: np.ndarray, path: Path, *, max_lag: int = 20) -> Path:
+    """Autocorrelation at lags 1..max_lag per column, real vs synthetic."""
+    from training.fidelity import acf
+
+    lags = tuple(range(1, max_lag + 1))
+    a, b = acf(real, lags), acf(synth, lags)
+    plt, fig, axes = _figure(len(TRACE_COLUMNS))
+    for j, (ax, col) in enumerate(zip(axes, TRACE_COLUMNS)):
+        ax.plot(lags, a[:, j], "o-", label="real")
+        ax.plot(lags, b[:, j], "s-", label="synthetic")
+        ax.set_title(col)
+        ax.set_xlabel("lag")
+    axes[0].legend()
+    return _save(plt, fig, path)
