@@ -72,10 +72,13 @@ def train(**kwargs) -> None:
 
 @main.command()
 @click.option("--real", required=True, help="the real trace")
-@click.option("--real-format", "--real_format", "real_format", type=click.Choice(reader_names()), default="seed", show_default=True)
+@click.option("--real-format", "--real_format", "real_format", type=click.Choice(reader_names()), default="seed",
+              show_default=True)
 @click.option("--synthetic", required=True, help="the synthetic trace")
-@click.option("--synthetic-format", "--synthetic_format", "synthetic_format", type=click.Choice(reader_names()), default="seed_synth", show_default=True)
-@click.option("--max_lines", "--max-lines", type=int, default=0, show_default=True, help="read at most this many lines of each file (0 = all)")
+@click.option("--synthetic-format", "--synthetic_format", "synthetic_format", type=click.Choice(reader_names()),
+              default="seed_synth", show_default=True)
+@click.option("--max_lines", "--max-lines", type=int, default=0, show_default=True,
+              help="read at most this many lines of each file (0 = all)")
 @click.option("--sample", type=int, default=10_000, show_default=True, help="rows per side for MMD² and sequence metrics")
 @click.option("--exact", is_flag=True, help="MMD² on all rows (blocked, exact) instead of the pinned subsample")
 @click.option("--rff", is_flag=True, help="random-Fourier-feature MMD² estimate (very large traces)")
@@ -115,10 +118,12 @@ def evaluate(real, real_format, synthetic, synthetic_format, max_lines, sample, 
 
 
 @main.command()
-@click.option("--model", "model_uri", required=True, help="models:/NAME@ALIAS, models:/NAME/N, runs:/ID/model, or a saved-synthesizer folder")
+@click.option("--model", "model_uri", required=True,
+              help="models:/NAME@ALIAS, models:/NAME/N, runs:/ID/model, or a saved-synthesizer folder")
 @click.option("--num_entries", "--num-entries", type=int, default=100_000, show_default=True, help="rows to write")
 @click.option("--output_synth", "--output-synth", required=True, help="output file (written atomically)")
-@click.option("--format", "--output_format", "--output-format", "fmt", type=click.Choice(_OUTPUT_FORMATS), default="seed", show_default=True)
+@click.option("--format", "--output_format", "--output-format", "fmt", type=click.Choice(_OUTPUT_FORMATS), default="seed",
+              show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="the same seed gives the same rows")
 @click.option("--device", default="cpu", show_default=True)
 @handle_errors

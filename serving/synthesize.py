@@ -7,9 +7,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.synthesizer import Synthesizer
-
 from serving.writers import open_writer
+from training.synthesizer import Synthesizer
 
 __all__ = ["SynthesisStats", "synthesize_to_file"]
 

@@ -30,8 +30,10 @@ def _cli(*names: str, help: str) -> dict[str, Any]:
 class TraceGANConfig:
     """Everything that determines a trained trace GAN, given the same data."""
 
-    feature_mode: str = field(default="seed", metadata=_cli(help="seed: per-column MinMax [-1,1] as the seed; delta: inter-arrival times"))
-    log1p: tuple[str, ...] = field(default=(), metadata=_cli(help="columns to log1p before scaling (delta mode; timestamp means the inter-arrival time), e.g. length,latency"))
+    feature_mode: str = field(default="seed", metadata=_cli(
+        help="seed: per-column MinMax [-1,1] as the seed; delta: inter-arrival times"))
+    log1p: tuple[str, ...] = field(default=(), metadata=_cli(
+        help="columns to log1p before scaling (delta mode; timestamp means the inter-arrival time), e.g. length,latency"))
     seq_len: int = field(default=12, metadata=_cli(help="rows per training sequence"))
     stride: int = field(default=0, metadata=_cli(help="window step in rows; 0 = seq_len (non-overlapping, as the seed)"))
     latent_dim: int = field(default=16, metadata=_cli(help="noise dimension per time step"))
@@ -45,7 +47,8 @@ class TraceGANConfig:
     beta2: float = field(default=0.999, metadata=_cli(help="Adam beta2 (both networks)"))
     d_updates: int = field(default=1, metadata=_cli(help="discriminator steps per batch"))
     g_updates: int = field(default=2, metadata=_cli(help="generator steps per batch"))
-    val_fraction: float = field(default=0.2, metadata=_cli(help="last fraction of the trace (in time) held out; 0 trains on all rows as the seed"))
+    val_fraction: float = field(default=0.2, metadata=_cli(
+        help="last fraction of the trace (in time) held out; 0 trains on all rows as the seed"))
     seed: int = field(default=42, metadata=_cli(help="seeds data order, noise and initial weights"))
 
     def __post_init__(self) -> None:
@@ -122,7 +125,8 @@ class RunOptions:
     experiment: str = field(default="trace-gan", metadata=_cli(help="MLflow experiment (ignored under `mlflow run`)"))
     run_name: str = field(default="", metadata=_cli(help="MLflow run name"))
     register_as: str = field(default="", metadata=_cli(help="register the model under this name (empty: do not register)"))
-    alias: str = field(default="auto", metadata=_cli(help="alias of the new version; auto: champion if none yet, else challenger; empty: none"))
+    alias: str = field(default="auto", metadata=_cli(
+        help="alias of the new version; auto: champion if none yet, else challenger; empty: none"))
     checkpoint_every: int = field(default=10, metadata=_cli(help="checkpoint every N epochs (the last is always kept); 0 = last only"))
     save_dir: str = field(default="checkpoints", metadata=_cli(help="local folder for checkpoints and the saved model"))
     save_prefix: str = field(default="trace_gan", metadata=_cli(help="prefix of the run's local folder"))

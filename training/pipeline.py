@@ -124,7 +124,7 @@ def _log_fidelity(synth: Synthesizer, validation: TraceFrame, options: RunOption
     return report
 
 
-def train(data: DataConfig, config: TraceGANConfig, options: RunOptions = RunOptions(), *,
+def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None = None, *,
           callbacks: Sequence[EvalCallback] = (), nested: bool = False,
           frame: TraceFrame | None = None, data_info: dict | None = None) -> TrainResult:
     """Train a trace GAN in a tracked MLflow run, validate it, and (optionally) register it.
@@ -132,6 +132,7 @@ def train(data: DataConfig, config: TraceGANConfig, options: RunOptions = RunOpt
     ``callbacks`` are told every val_mmd2 (tuning reports and prunes through them); ``frame``
     and ``data_info`` skip re-reading the data when the caller already has it.
     """
+    options = options or RunOptions()
     device = resolve_device(options.device)
     if frame is None:
         frame, data_info = load_frame(data)

@@ -40,7 +40,11 @@ def test_train_register_then_generate_by_alias(tracking_uri, tmp_path, sample_fi
     client = mlflow.MlflowClient()
     assert [m.step for m in client.get_metric_history(run.info.run_id, "d_loss")] == [1]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"scaler.json", "checkpoints", "training_history.json"} <= artifacts
+    assert {"scaler.json", "checkpoints", "training_history.json", "fidelity.json", "plots"} <= artifacts
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "plots")} == {
+        "plots/losses.png", "plots/cdf.png", "plots/acf.png"}
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_mmd2")] == [1]
+    assert "final_mmd2_floor" in run.data.metrics and "final_hrc_err_marginals" in run.data.metrics
     assert [a.path for a in client.list_artifacts(run.info.run_id, "checkpoints")] == ["checkpoints/checkpoint_epoch_1.pt"]
     version = client.get_model_version_by_alias("trace-gan", "champion")
     assert version.tags["epochs"] == "1" and len(version.tags["data_sha256"]) == 64
@@ -118,3 +122,50 @@ def test_sample_trace_command(tmp_path):
     assert res.exit_code == 0
     f = read_trace(tmp_path / "s.csv", "msr")
     assert len(f) == 500 and np.all(np.diff(f.timestamp) >= 0)
+
+
+def _synth_files(tmp_path, sample_frame):
+    from serving.writers import open_writer, write_trace_frame
+    from training.sample import make_sample_trace
+
+    real = write_trace_frame(sample_frame, tmp_path / "real.txt", "seed")
+    other = make_sample_trace(len(sample_frame), seed=11)
+    with open_writer(tmp_path / "synth.txt", "seed") as w:
+        w.write(other.values())
+    return real, tmp_path / "synth.txt"
+
+
+def test_evaluate_table_and_json(tmp_path, sample_frame):
+    import json
+
+    real, synth = _synth_files(tmp_path, sample_frame)
+    res = invoke("evaluate", "--real", str(real), "--synthetic", str(synth), "--sample", "2000")
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert "σ = 1" in lines[0] and lines[1].split()[:4] == ["metric", "synthetic", "floor", "marginals"]
+    assert any(line.startswith("mmd2 ") for line in lines) and any(line.startswith("hrc_err ") for line in lines)
+    res = invoke("evaluate", "--real", str(real), "--synthetic", str(synth), "--sample", "2000", "--json",
+                 "--bandwidth", "multi", "--no-sequence")
+    report = json.loads(res.output)
+    for key in ("mmd2", "mmd2_floor", "mmd2_marginals", "bandwidth", "n_real", "n_synthetic", "ks_lba", "w1_length"):
+        assert key in report
+    assert report["bandwidth"] == [0.1, 0.5, 1.0, 2.0, 5.0] and report["n_real"] == 3000
+    assert "acf_err" not in report
+
+
+def test_evaluate_logs_a_run(tracking_uri, tmp_path, sample_frame):
+    real, synth = _synth_files(tmp_path, sample_frame)
+    res = invoke("evaluate", "--real", str(real), "--synthetic", str(synth), "--sample", "1000", "--no-sequence", "--log-run")
+    assert res.exit_code == 0 and "logged run" in res.output
+    run = mlflow.search_runs(experiment_names=["trace-gan-eval"], output_format="list")[0]
+    assert run.data.metrics["mmd2"] == pytest.approx(float(run.data.metrics["mmd2"]))
+    assert "mmd2_floor" in run.data.metrics and run.data.params["bandwidth"] == "1.0"
+
+
+def test_evaluate_bad_input(tmp_path, sample_frame):
+    real, _ = _synth_files(tmp_path, sample_frame)
+    res = CliRunner().invoke(main, ["evaluate", "--real", str(real), "--synthetic", str(tmp_path / "none.txt")])
+    assert res.exit_code == 2 and "none.txt: no such file" in res.output
+    res = CliRunner().invoke(main, ["evaluate", "--real", str(real), "--synthetic", str(real), "--real-format", "seed",
+                                    "--synthetic-format", "seed", "--bandwidth", "-1"])
+    assert res.exit_code == 2 and "bandwidth values must be > 0" in res.output

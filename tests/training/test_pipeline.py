@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import mlflow
+import pytest
+
+from training.config import DataConfig, RunOptions, TraceGANConfig
+from training.pipeline import train
+
+TINY = dict(num_epochs=3, batch_size=64, hidden_dim=8, latent_dim=4, seq_len=8, seed=3)
+
+
+def test_val_mmd2_every_n_epochs_and_callbacks(tracking_uri, sample_file, tmp_path):
+    seen = []
+    result = train(DataConfig(trace_path=str(sample_file)), TraceGANConfig(**TINY),
+                   RunOptions(eval_every=2, eval_sample=500, save_dir=str(tmp_path), plots=False),
+                   callbacks=[lambda epoch, value, stats: seen.append((epoch, value))])
+    assert [e for e, _ in seen] == [2, 3] and dict(seen) == result.val_mmd2
+    history = mlflow.MlflowClient().get_metric_history(result.run_id, "val_mmd2")
+    assert [(m.step, m.value) for m in history] == seen
+    assert result.fidelity["n_real"] == 600 and "mmd2_floor" in result.fidelity
+
+
+def test_no_validation_when_val_fraction_is_zero(tracking_uri, sample_file, tmp_path):
+    result = train(DataConfig(trace_path=str(sample_file)), TraceGANConfig(**TINY, val_fraction=0.0),
+                   RunOptions(save_dir=str(tmp_path)))
+    assert result.val_mmd2 == {} and result.fidelity == {}
+    assert mlflow.get_run(result.run_id).info.status == "FINISHED"
+
+
+def test_callback_error_ends_the_run_failed(tracking_uri, sample_file, tmp_path):
+    class Stop(Exception):
+        pass
+
+    def stop(epoch, value, stats):
+        raise Stop(f"pruned at {epoch}")
+
+    with pytest.raises(Stop):
+        train(DataConfig(trace_path=str(sample_file)), TraceGANConfig(**TINY),
+              RunOptions(eval_every=1, eval_sample=300, save_dir=str(tmp_path)), callbacks=[stop])
+    run = mlflow.search_runs(experiment_names=["trace-gan"], output_format="list")[0]
+    assert run.info.status == "FAILED" and run.data.tags["error"] == "Stop: pruned at 1"
