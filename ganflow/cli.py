@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import click
 
@@ -44,6 +45,7 @@ def _report(msg: str) -> None:
 @click.option("--output_synth", "--output-synth", default="", help="also write a synthetic trace here after training")
 @click.option("--num_entries", "--num-entries", type=int, default=100_000, show_default=True, help="rows of the synthetic trace")
 @click.option("--output_format", "--output-format", type=click.Choice(_OUTPUT_FORMATS), default="seed", show_default=True)
+@click.option("--overwrite", is_flag=True, help="replace an existing --output_synth file")
 @handle_errors
 def train(**kwargs) -> None:
     """Train a trace GAN in a tracked MLflow run (the bundled sample when no --trace_path)."""
@@ -54,6 +56,8 @@ def train(**kwargs) -> None:
     data, config, options, rest = split_kwargs(kwargs)
     if rest["num_entries"] < 0:
         raise ConfigError(f"num_entries must be >= 0, but got num_entries={rest['num_entries']}")
+    if rest["output_synth"] and Path(rest["output_synth"]).exists() and not rest["overwrite"]:
+        raise ConfigError(f"{rest['output_synth']}: output exists; pass --overwrite to replace it")
     result = run_training(data, config, options)
     last = result.synthesizer.history[-1]
     val = f", val_mmd2 {result.val_mmd2[max(result.val_mmd2)]:.6g}" if result.val_mmd2 else ""
@@ -66,7 +70,7 @@ def train(**kwargs) -> None:
         from serving.synthesize import synthesize_to_file
 
         stats = synthesize_to_file(result.synthesizer, rest["num_entries"], rest["output_synth"],
-                                   fmt=rest["output_format"], seed=config.seed)
+                                   fmt=rest["output_format"], seed=config.seed, overwrite=True)
         _report(f"wrote {stats.rows} synthetic rows to {stats.path} ({stats.rows_per_second:,.0f} rows/s)")
 
 
@@ -119,27 +123,69 @@ def evaluate(real, real_format, synthetic, synthetic_format, max_lines, sample, 
 
 @main.command()
 @click.option("--model", "model_uri", required=True,
-              help="models:/NAME@ALIAS, models:/NAME/N, runs:/ID/model, or a saved-synthesizer folder")
+              help="models:/NAME@ALIAS, models:/NAME/N, runs:/ID/model, a saved-synthesizer folder or a .onnx file")
 @click.option("--num_entries", "--num-entries", type=int, default=100_000, show_default=True, help="rows to write")
 @click.option("--output_synth", "--output-synth", required=True, help="output file (written atomically)")
 @click.option("--format", "--output_format", "--output-format", "fmt", type=click.Choice(_OUTPUT_FORMATS), default="seed",
               show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="the same seed gives the same rows")
+@click.option("--seed", type=int, default=0, show_default=True, help="the same seed gives the same rows, whatever --shards/--workers")
+@click.option("--engine", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
+              help="auto: onnxruntime for ONNX models, torch otherwise; onnx: export a torch model on the fly")
+@click.option("--shards", type=int, default=1, show_default=True, help="contiguous block ranges written in parallel")
+@click.option("--workers", type=int, default=1, show_default=True, help="worker processes for the shards")
+@click.option("--overwrite", is_flag=True, help="replace an existing output file")
+@click.option("--progress/--no-progress", default=None, help="progress bar on stderr (default: when it is a terminal)")
+@click.option("--lineage/--no-lineage", default=True, show_default=True, help="record an MLflow run of what was written")
 @click.option("--device", default="cpu", show_default=True)
 @handle_errors
-def generate(model_uri: str, num_entries: int, output_synth: str, fmt: str, seed: int, device: str) -> None:
-    """Write a synthetic trace of any length from a trained model."""
+def generate(model_uri, num_entries, output_synth, fmt, seed, engine, shards, workers, overwrite, progress, lineage,
+             device) -> None:
+    """Write a synthetic trace of any length from a trained model, in constant memory."""
     _quiet_mlflow()
-    from serving.registry import load_synthesizer
-    from serving.synthesize import synthesize_to_file
+    from serving.registry import load_any
+    from serving.synthesize import log_lineage, synthesize_to_file
     from training.errors import ConfigError
     from training.utils import resolve_device
 
     if num_entries < 0:
         raise ConfigError(f"num_entries must be >= 0, but got num_entries={num_entries}")
-    loaded = load_synthesizer(model_uri, device=resolve_device(device))
-    stats = synthesize_to_file(loaded.synthesizer, num_entries, output_synth, fmt=fmt, seed=seed)
-    _report(f"wrote {stats.rows} rows to {stats.path} ({stats.rows_per_second:,.0f} rows/s)")
+    if Path(output_synth).exists() and not overwrite:
+        raise ConfigError(f"{output_synth}: output exists; pass --overwrite to replace it")
+    loaded = load_any(model_uri, device=resolve_device(device))
+    model = loaded.synthesizer
+    if engine == "onnx" and not hasattr(model, "session"):
+        from serving.onnx_export import OnnxSynthesizer, export_onnx
+
+        model = OnnxSynthesizer(export_onnx(model))
+    elif engine == "torch" and hasattr(model, "session"):
+        raise ConfigError(f"--engine torch: {model_uri} is an ONNX model; use --engine onnx or auto")
+    stats = synthesize_to_file(model, num_entries, output_synth, fmt=fmt, seed=seed, shards=shards, workers=workers,
+                               overwrite=overwrite, progress=progress)
+    _report(f"wrote {stats.rows} rows to {stats.path} ({stats.rows_per_second:,.0f} rows/s, "
+            f"{'onnxruntime' if hasattr(model, 'session') else 'torch'}, {stats.shards} shard(s))")
+    if lineage:
+        run_id = log_lineage(stats, model_uri=model_uri, lineage=loaded.lineage, seed=seed)
+        _report(f"lineage run {run_id}")
+
+
+@main.command()
+@click.option("--model", "model_uri", required=True, help="the torch model to export (models:/, runs:/ or a saved folder)")
+@click.option("--register-as", "--register_as", "register_as", default="",
+              help="registered name of the ONNX model (default: <source name>-onnx for models:/ sources)")
+@click.option("--output", default="", help="also write the .onnx file here")
+@click.option("--experiment", default="trace-gan-export", show_default=True)
+@handle_errors
+def export(model_uri: str, register_as: str, output: str, experiment: str) -> None:
+    """Export a trace GAN to ONNX (noise in, real units out), check parity, log and register it."""
+    _quiet_mlflow()
+    from serving.export import export_model
+
+    result = export_model(model_uri, register_as=register_as or None, output=output or None, experiment=experiment)
+    _report(f"exported {model_uri} -> {result.model_uri} (run {result.run_id}; max |torch - onnx| = "
+            f"{result.parity:.2g} of a column span)")
+    if result.registered_version:
+        alias = f" @{result.alias}" if result.alias else ""
+        _report(f"registered models:/{result.registered_name}/{result.registered_version}{alias}")
 
 
 @main.command("sample-trace")

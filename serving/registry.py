@@ -9,7 +9,7 @@ from pathlib import Path
 from training.errors import ModelError
 from training.synthesizer import Synthesizer
 
-__all__ = ["LoadedModel", "load_synthesizer", "resolve_version"]
+__all__ = ["LoadedModel", "load_synthesizer", "load_any", "resolve_version"]
 
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+|latest))?$")
 
@@ -64,3 +64,25 @@ def load_synthesizer(uri: str, *, device: str = "cpu") -> LoadedModel:
     if not isinstance(synth, Synthesizer):
         raise ModelError(f"model {uri!r} is not a ganflow trace-GAN model")
     return LoadedModel(synth, uri, lineage)
+
+
+def load_any(uri: str, *, device: str = "cpu", threads: int = 0) -> LoadedModel:
+    """Like ``load_synthesizer``, but an ONNX model (a ``.onnx`` file, or an MLflow model with the
+    onnx flavor) loads as an ``OnnxSynthesizer`` that runs on onnxruntime."""
+    from serving.onnx_export import OnnxSynthesizer
+
+    if uri.endswith(".onnx") and Path(uri).is_file():
+        return LoadedModel(OnnxSynthesizer.from_file(uri, threads=threads), uri, {"local_path": str(Path(uri).resolve())})
+    if uri.startswith(("models:/", "runs:/")) or "://" in uri:
+        lineage = resolve_version(uri)
+        import mlflow
+        from mlflow.exceptions import MlflowException
+
+        try:
+            flavors = mlflow.models.get_model_info(uri).flavors
+        except (MlflowException, OSError) as exc:
+            msg = getattr(exc, "message", str(exc)).splitlines()[0]
+            raise ModelError(f"cannot load model {uri!r}: {msg}") from None
+        if "onnx" in flavors:
+            return LoadedModel(OnnxSynthesizer(mlflow.onnx.load_model(uri), threads=threads), uri, lineage)
+    return load_synthesizer(uri, device=device)

@@ -1,16 +1,40 @@
-"""Batch synthesis: a Synthesizer's chunks -> a writer, in constant memory, atomically."""
+"""Batch synthesis: a model's blocks -> a writer, in constant memory, atomically, optionally sharded.
+
+Rows come in fixed blocks whose noise depends only on ``(seed, block index)``, and delta-mode
+timestamps are an exact integer running sum, so a shard that starts at block b with the time
+offset of the blocks before it produces exactly the rows the single stream would. That is why
+the output is byte-identical whatever ``shards`` and ``workers`` are:
+
+* one stream (``shards=1, workers=1``): ``threads`` decode threads run the model a few blocks
+  ahead while the main thread encodes and writes the previous block (onnxruntime, torch and
+  pyarrow release the GIL); give an ``OnnxSynthesizer`` one intra-op thread per decode thread;
+* sharded: the blocks are cut into ``shards`` contiguous ranges; in delta mode a first pass
+  measures each shard's time span (prefix sums give the offsets); worker processes then write
+  each shard's encoded part beside the output, and the parts are joined in order into the
+  temporary output, which is renamed into place. No partial output exists at any time.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
+import os
+import shutil
+import sys
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from serving.writers import open_writer
-from training.synthesizer import Synthesizer
+import numpy as np
 
-__all__ = ["SynthesisStats", "synthesize_to_file"]
+from serving.writers import encode, header, open_writer
+from training.errors import ConfigError
+from training.synthesizer import BLOCK_SEQUENCES
+from training.utils import atomic_output
+
+__all__ = ["SynthesisStats", "synthesize_to_file", "shard_plan", "log_lineage"]
 
 log = logging.getLogger(__name__)
 
@@ -21,21 +45,160 @@ class SynthesisStats:
     seconds: float
     path: str
     fmt: str
+    shards: int = 1
+    workers: int = 1
 
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
 
 
-def synthesize_to_file(synth: Synthesizer, n_rows: int, path: str | Path, *, fmt: str = "seed",
-                       seed: int = 0, overwrite: bool = True) -> SynthesisStats:
-    """Write ``n_rows`` synthetic rows to ``path``; the file appears whole or not at all."""
-    start = time.perf_counter()
-    written = 0
+def _progress(total: int, enabled: bool | None):
+    from tqdm import tqdm
+
+    enabled = sys.stderr.isatty() if enabled is None else enabled
+    return tqdm(total=total, unit="rows", unit_scale=True, disable=not enabled, file=sys.stderr)
+
+
+def _stream(model, n_rows: int, path, fmt: str, seed: int, overwrite: bool, progress, threads: int) -> None:
     with open_writer(path, fmt, overwrite=overwrite) as writer:
-        for chunk in synth.sample_chunks(n_rows, seed=seed):
+        for chunk in model.sample_chunks(n_rows, seed=seed, threads=threads):
             writer.write(chunk)
-            written += len(chunk)
-    stats = SynthesisStats(written, time.perf_counter() - start, str(path), fmt)
-    log.info("wrote %d rows to %s (%s) in %.2fs", written, path, fmt, stats.seconds)
+            progress.update(len(chunk))
+
+
+def shard_plan(n_rows: int, seq_len: int, shards: int) -> list[tuple[int, int]]:
+    """``(first_block, rows)`` per shard: contiguous block ranges covering ``n_rows``."""
+    per_block = BLOCK_SEQUENCES * seq_len
+    n_blocks = math.ceil(n_rows / per_block)
+    shards = max(1, min(shards, n_blocks))
+    plan = []
+    for k in range(shards):
+        first, last = k * n_blocks // shards, (k + 1) * n_blocks // shards
+        rows = min(last * per_block, n_rows) - first * per_block
+        plan.append((first, rows))
+    return plan
+
+
+# --- worker processes (spawned: each loads the model itself; nothing is forked) -------------
+_MODEL = None
+
+
+def _init_worker(spec: tuple[str, object]) -> None:
+    global _MODEL
+    kind, payload = spec
+    if kind == "onnx":
+        import onnx
+
+        from serving.onnx_export import OnnxSynthesizer
+
+        _MODEL = OnnxSynthesizer(onnx.load_from_string(payload), threads=1)
+    else:
+        import torch
+
+        from training.synthesizer import Synthesizer
+
+        torch.set_num_threads(1)
+        _MODEL = Synthesizer.load(payload)
+
+
+def _shard_span(first_block: int, rows: int, seed: int) -> float:
+    end = 0.0
+    for chunk in _MODEL.sample_chunks(rows, seed=seed, first_block=first_block):
+        end = float(chunk[-1, 0])
+    return end
+
+
+def _write_shard(first_block: int, rows: int, seed: int, t_start: float, fmt: str, part: str) -> int:
+    with open(part, "wb") as fh:
+        for chunk in _MODEL.sample_chunks(rows, seed=seed, first_block=first_block, t_start=t_start):
+            fh.write(encode(chunk, fmt) if fmt != "parquet" else np.ascontiguousarray(chunk).tobytes())
+    return rows
+
+
+def _model_spec(model, tmp: Path) -> tuple[str, object]:
+    if hasattr(model, "model_bytes"):
+        return "onnx", model.model_bytes
+    return "torch", str(model.save(tmp / "model"))
+
+
+def _sharded(model, n_rows: int, path, fmt: str, seed: int, shards: int, workers: int, overwrite: bool,
+             progress) -> int:
+    plan = shard_plan(n_rows, model.config.seq_len, shards)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=target.parent) as tmp, \
+            ProcessPoolExecutor(workers, mp_context=_spawn(), initializer=_init_worker,
+                                initargs=(_model_spec(model, Path(tmp)),)) as pool:
+        offsets = [0.0] * len(plan)
+        if model.transformer.mode == "delta":
+            spans = list(pool.map(_shard_span, *zip(*plan), [seed] * len(plan)))
+            offsets = [0.0, *np.cumsum(spans)[:-1].tolist()]
+        parts = [str(Path(tmp) / f"part{k:05d}") for k in range(len(plan))]
+        futures = [pool.submit(_write_shard, first, rows, seed, off, fmt, part)
+                   for (first, rows), off, part in zip(plan, offsets, parts)]
+        for future in futures:
+            progress.update(future.result())
+        _join(parts, target, fmt, overwrite)
+    return len(plan)
+
+
+def _spawn():
+    import multiprocessing
+
+    return multiprocessing.get_context("spawn")
+
+
+def _join(parts: list[str], target: Path, fmt: str, overwrite: bool) -> None:
+    if fmt == "parquet":
+        with open_writer(target, fmt, overwrite=overwrite) as writer:
+            for part in parts:
+                raw = np.fromfile(part, dtype=np.float64).reshape(-1, 4)
+                for start in range(0, len(raw), 1 << 17):
+                    writer.write(raw[start:start + (1 << 17)])
+        return
+    with atomic_output(target, "wb", overwrite=overwrite) as out:
+        out.write(header(fmt))
+        for part in parts:
+            with open(part, "rb") as fh:
+                shutil.copyfileobj(fh, out, 1 << 22)
+
+
+def synthesize_to_file(model, n_rows: int, path: str | Path, *, fmt: str = "seed", seed: int = 0,
+                       shards: int = 1, workers: int = 1, threads: int | None = None, overwrite: bool = True,
+                       progress: bool | None = False) -> SynthesisStats:
+    """Write ``n_rows`` synthetic rows to ``path`` (whole or not at all); see the module docstring.
+
+    ``model`` is a ``Synthesizer`` (torch) or an ``OnnxSynthesizer``.
+    """
+    if n_rows < 0 or shards < 1 or workers < 1:
+        raise ConfigError(f"need rows >= 0, shards >= 1, workers >= 1, but got {n_rows=}, {shards=}, {workers=}")
+    if Path(path).exists() and not overwrite:
+        raise ConfigError(f"{path}: output exists; pass --overwrite to replace it")
+    start = time.perf_counter()
+    with _progress(n_rows, progress) as bar:
+        if shards == 1 and workers == 1:
+            _stream(model, n_rows, path, fmt, seed, overwrite, bar, threads or os.cpu_count() or 1)
+            used = 1
+        else:
+            used = _sharded(model, n_rows, path, fmt, seed, shards, workers, overwrite, bar)
+    stats = SynthesisStats(n_rows, time.perf_counter() - start, str(path), fmt, used, workers)
+    log.info("wrote %d rows to %s (%s) in %.2fs", n_rows, path, fmt, stats.seconds)
     return stats
+
+
+def log_lineage(stats: SynthesisStats, *, model_uri: str, lineage: dict, seed: int,
+                experiment: str = "trace-gan-synthesis") -> str:
+    """One MLflow run recording what was synthesized from which model version."""
+    import mlflow
+
+    from training.tracking import lineage_tags, tracked_run
+    from training.utils import sha256_file
+
+    with tracked_run(experiment=experiment, tags=lineage_tags()) as run:
+        mlflow.log_params({"model_uri": model_uri, "rows": stats.rows, "seed": seed, "format": stats.fmt,
+                           "shards": stats.shards, "workers": stats.workers, "output": os.path.abspath(stats.path),
+                           **{f"source_{k}": v for k, v in lineage.items()}})
+        mlflow.log_metrics({"rows_per_second": stats.rows_per_second, "seconds": stats.seconds})
+        mlflow.set_tag("output_sha256", sha256_file(stats.path))
+        return run.info.run_id

@@ -29,11 +29,57 @@ from training.readers import TraceFrame
 from training.sequences import make_windows, time_split
 from training.transform import TraceTransformer
 
-__all__ = ["Synthesizer", "PreparedData", "BLOCK_SEQUENCES"]
+__all__ = ["Synthesizer", "PreparedData", "BLOCK_SEQUENCES", "block_noise", "sample_blocks"]
 
 log = logging.getLogger(__name__)
 BLOCK_SEQUENCES = 1024
 _FORMAT_VERSION = 1
+
+
+def block_noise(config: TraceGANConfig, seed: int, block: int) -> np.ndarray:
+    """The noise of block ``block``: ``(BLOCK_SEQUENCES, seq_len, latent_dim)`` float32 from (seed, block)."""
+    rng = np.random.default_rng([seed, block])
+    return rng.standard_normal((BLOCK_SEQUENCES, config.seq_len, config.latent_dim), dtype=np.float32)
+
+
+def sample_blocks(decode: Callable[[np.ndarray], np.ndarray], transformer: TraceTransformer,
+                  config: TraceGANConfig, n_rows: int, *, seed: int = 0, first_block: int = 0,
+                  t_start: float = 0.0, threads: int = 1) -> Iterator[np.ndarray]:
+    """Rows ``first_block * rows_per_block`` onward, ``n_rows`` of them, one block per chunk.
+
+    Shared by the torch path and the ONNX path: ``decode`` maps noise to real-unit rows, and the
+    one stateful step (``transformer.finish``) happens here, in block order, so both give the
+    same rows. With ``threads > 1`` blocks are drawn and decoded concurrently (a few ahead, the
+    order kept); onnxruntime and torch release the GIL, so the caller's own work on the previous
+    block (encoding, writing) overlaps with them.
+    """
+    per_block = BLOCK_SEQUENCES * config.seq_len
+    blocks = range(first_block, first_block + -(-n_rows // per_block))
+
+    def run(block: int) -> np.ndarray:
+        return decode(block_noise(config, seed, block))
+
+    decoded = _decode_ahead(run, blocks, threads) if threads > 1 else map(run, blocks)
+    remaining = n_rows
+    for rows in decoded:
+        rows, t_start = transformer.finish(rows[:remaining], t_start)
+        remaining -= len(rows)
+        yield rows
+
+
+def _decode_ahead(run: Callable[[int], np.ndarray], blocks: range, threads: int) -> Iterator[np.ndarray]:
+    """``map(run, blocks)`` on a thread pool, at most ``2 * threads`` blocks ahead, in order."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="ganflow-decode") as pool:
+        pending: deque = deque()
+        for block in blocks:
+            pending.append(pool.submit(run, block))
+            if len(pending) > 2 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 @dataclass
@@ -118,12 +164,6 @@ class Synthesizer:
         if self.generator is None or self.transformer is None:
             raise ModelError("Synthesizer is not fitted; call fit() or load()")
 
-    def block_noise(self, seed: int, block: int) -> np.ndarray:
-        """The noise of block ``block``: ``(BLOCK_SEQUENCES, seq_len, latent_dim)`` float32."""
-        c = self.config
-        rng = np.random.default_rng([seed, block])
-        return rng.standard_normal((BLOCK_SEQUENCES, c.seq_len, c.latent_dim), dtype=np.float32)
-
     def decode(self, noise: np.ndarray) -> np.ndarray:
         """Noise -> ``(n_seq * seq_len, 4)`` rows in real units, before ``transformer.finish``."""
         import torch
@@ -133,16 +173,12 @@ class Synthesizer:
             y = self.generator(torch.from_numpy(noise).to(self.device)).float().cpu().numpy()
         return self.transformer.inverse_features(y.reshape(-1, y.shape[-1]))
 
-    def sample_chunks(self, n_rows: int, *, seed: int = 0, first_block: int = 0) -> Iterator[np.ndarray]:
+    def sample_chunks(self, n_rows: int, *, seed: int = 0, first_block: int = 0,
+                      t_start: float = 0.0, threads: int = 1) -> Iterator[np.ndarray]:
         """Yield ``n_rows`` rows (float64, real units) one block at a time, in constant memory."""
         self._require_fitted()
-        t_end, remaining, block = 0.0, n_rows, first_block
-        while remaining > 0:
-            rows = self.decode(self.block_noise(seed, block))[:remaining]
-            rows, t_end = self.transformer.finish(rows, t_end)
-            remaining -= len(rows)
-            block += 1
-            yield rows
+        return sample_blocks(self.decode, self.transformer, self.config, n_rows, seed=seed,
+                             first_block=first_block, t_start=t_start, threads=threads)
 
     def sample(self, n_rows: int, *, seed: int = 0) -> np.ndarray:
         """``(n_rows, 4)`` synthetic rows: timestamp, length, LBA, latency (float64)."""

@@ -41,6 +41,7 @@ class TraceTransformer:
         self._log_mask = np.array([c in self.log1p for c in TRACE_COLUMNS])
         self.data_min_: np.ndarray | None = None
         self.data_max_: np.ndarray | None = None
+        self.time_quantum_ = 1.0
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -58,6 +59,8 @@ class TraceTransformer:
         """Learn each feature's min and max from ``frame``."""
         x = self._features(frame)
         self.data_min_, self.data_max_ = x.min(axis=0), x.max(axis=0)
+        # integer sources tick in whole units; fractional ones are kept to the microsecond
+        self.time_quantum_ = 1.0 if np.issubdtype(frame.timestamp.dtype, np.integer) else 1e-6
         return self
 
     def _scale(self) -> np.ndarray:
@@ -85,11 +88,18 @@ class TraceTransformer:
         return x
 
     def finish(self, x: np.ndarray, t_start: float = 0.0) -> tuple[np.ndarray, float]:
-        """Delta mode: cumulative sum of gaps from ``t_start``; returns rows and the new end time."""
+        """Delta mode: cumulative sum of gaps from ``t_start``; returns rows and the new end time.
+
+        Gaps are rounded to whole time quanta (ticks) first, so the running sum is exact integer
+        arithmetic in float64: the timestamps of a chunk do not depend on how earlier rows were
+        chunked or sharded.
+        """
         if self.mode != "delta" or len(x) == 0:
             return x, t_start
         x = x.copy()
-        x[:, 0] = t_start + np.cumsum(np.maximum(x[:, 0], 0.0))
+        q = self.time_quantum_
+        ticks = np.cumsum(np.rint(np.maximum(x[:, 0], 0.0) / q)) + round(t_start / q)
+        x[:, 0] = ticks * q
         return x, float(x[-1, 0])
 
     def inverse_transform(self, y: np.ndarray, t_start: float = 0.0) -> np.ndarray:
@@ -100,7 +110,7 @@ class TraceTransformer:
         if self.data_min_ is None:
             raise ModelError("TraceTransformer is not fitted")
         return {"format_version": _FORMAT_VERSION, "mode": self.mode, "log1p": list(self.log1p),
-                "features": list(self.feature_names),
+                "features": list(self.feature_names), "time_quantum": self.time_quantum_,
                 "data_min": self.data_min_.tolist(), "data_max": self.data_max_.tolist()}
 
     @classmethod
@@ -110,6 +120,7 @@ class TraceTransformer:
         obj = cls(mode=data["mode"], log1p=tuple(data["log1p"]))
         obj.data_min_ = np.array(data["data_min"], np.float64)
         obj.data_max_ = np.array(data["data_max"], np.float64)
+        obj.time_quantum_ = float(data.get("time_quantum", 1.0))
         return obj
 
     def save(self, path: str | Path) -> None:

@@ -1,0 +1,101 @@
+"""Synthesis throughput, side by side on one trained model (ratios in one run, not absolute times).
+
+Paths, each producing the same number of rows (default 1,000,000) from the default architecture
+(hidden 66, latent 16, seq 12, trained 1 epoch on the bundled sample: quality is irrelevant here):
+
+  seed_path        the seed's generate (batches of 64 sequences, per-column scikit-learn inverse)
+                   and row-by-row writer (" ".join(str(int(v)))), as ../shared/bench/seed_reference.py
+  torch_eager      Synthesizer.sample_chunks (noise + torch + inverse + finish), no writing
+  onnx_bare        onnxruntime session.run on pre-drawn noise blocks: model time only
+  generate_csv     ganflow's synthesize_to_file, ONNX model, CSV, end to end (file on disk)
+  generate_parquet the same to Parquet
+  generate_csv_2w  CSV with --shards 4 --workers 2
+
+Usage: python bench/synthesis.py [--rows 1000000]
+Targets: generate_* >= 80% of onnx_bare's rows/s, and >= 5x seed_path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from serving.onnx_export import OnnxSynthesizer, export_onnx  # noqa: E402
+from serving.synthesize import synthesize_to_file  # noqa: E402
+from training.config import TraceGANConfig  # noqa: E402
+from training.sample import make_sample_trace  # noqa: E402
+from training.synthesizer import BLOCK_SEQUENCES, Synthesizer, block_noise  # noqa: E402
+
+
+def seed_path(synth: Synthesizer, n: int, out: Path) -> None:
+    """The seed's generation and writer, verbatim in spirit (see seed_reference.py)."""
+    import torch
+    from sklearn.preprocessing import MinMaxScaler
+
+    t = synth.transformer
+    scalers = []
+    for j in range(4):
+        s = MinMaxScaler((-1, 1))
+        s.fit(np.array([[t.data_min_[j]], [t.data_max_[j]]]))
+        scalers.append(s)
+    c, g = synth.config, synth.generator
+    outs, made = [], 0
+    with torch.no_grad():
+        while made < n:
+            bs = min(64, (n - made) // c.seq_len + 1)
+            f = g(torch.randn(bs, c.seq_len, c.latent_dim)).numpy().reshape(-1, 4)
+            outs.append(np.hstack([scalers[j].inverse_transform(f[:, [j]]) for j in range(4)]))
+            made += bs * c.seq_len
+    rows = np.concatenate(outs)[:n]
+    with open(out, "w") as fh:
+        for row in rows:
+            fh.write(" ".join(str(int(v)) for v in row) + "\n")
+
+
+def rate(n: int, fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    args = ap.parse_args()
+    n = args.rows
+    synth = Synthesizer(TraceGANConfig(num_epochs=1, val_fraction=0.0))
+    synth.fit(make_sample_trace(20_000))
+    graph = export_onnx(synth)
+    onnx_model = OnnxSynthesizer(graph)  # onnxruntime's default threads: the bare baseline
+    onnx_stream = OnnxSynthesizer(graph, threads=1)  # one intra-op thread per decode thread
+    n_blocks = -(-n // (BLOCK_SEQUENCES * synth.config.seq_len))
+    noise = [block_noise(synth.config, 0, b) for b in range(n_blocks)]
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        results["seed_path"] = rate(n, lambda: seed_path(synth, n, d / "seed.txt"))
+        results["torch_eager"] = rate(n, lambda: sum(len(c) for c in synth.sample_chunks(n)))
+        results["onnx_bare"] = rate(n_blocks * BLOCK_SEQUENCES * synth.config.seq_len,
+                                    lambda: [onnx_model.session.run(None, {"noise": z}) for z in noise])
+        results["generate_csv"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.csv", fmt="csv"))
+        results["generate_parquet"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.parquet", fmt="parquet"))
+        results["generate_seed_text"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.txt", fmt="seed"))
+        results["generate_csv_2w"] = rate(n, lambda: synthesize_to_file(onnx_model, n, d / "o2.csv", fmt="csv",
+                                                                          shards=4, workers=2))
+    bare, seed = results["onnx_bare"], results["seed_path"]
+    print(json.dumps({"rows": n, "rows_per_s": {k: round(v) for k, v in results.items()},
+                      "vs_onnx_bare": {k: round(v / bare, 2) for k, v in results.items() if k.startswith("generate")},
+                      "vs_seed_path": {k: round(v / seed, 1) for k, v in results.items() if k != "seed_path"}},
+                     indent=1))
+
+
+if __name__ == "__main__":
+    main()
