@@ -35,15 +35,17 @@ def _click_type(f: dataclasses.Field) -> Any:
     return str
 
 
-def dataclass_options(cls: type, *, exclude: tuple[str, ...] = (), choices: dict[str, Callable[[], list[str]]] | None = None) -> Callable:
-    """Decorator adding one click option per field of ``cls`` (defaults from the dataclass)."""
-    choices = choices or {}
+def dataclass_options(cls: type, *, exclude: tuple[str, ...] = (), choices: dict[str, Callable[[], list[str]]] | None = None,
+                      defaults: dict[str, Any] | None = None) -> Callable:
+    """Decorator adding one click option per field of ``cls`` (defaults from the dataclass, or
+    from ``defaults`` where a command documents a different one)."""
+    choices, defaults = choices or {}, defaults or {}
 
     def deco(fn: Callable) -> Callable:
         for f in reversed(dataclasses.fields(cls)):
             if f.name in exclude:
                 continue
-            default = f.default
+            default = defaults.get(f.name, f.default)
             if isinstance(default, tuple):
                 default = ",".join(default)
             kind = click.Choice(choices[f.name]()) if f.name in choices else _click_type(f)
@@ -53,14 +55,15 @@ def dataclass_options(cls: type, *, exclude: tuple[str, ...] = (), choices: dict
     return deco
 
 
-def split_kwargs(kwargs: dict[str, Any]) -> tuple[DataConfig, TraceGANConfig, RunOptions, dict[str, Any]]:
-    """Pull the DataConfig, TraceGANConfig and RunOptions fields out of a command's kwargs."""
+def split_kwargs(kwargs: dict[str, Any], *classes: type) -> tuple[Any, ...]:
+    """Build each dataclass in ``classes`` (default: DataConfig, TraceGANConfig, RunOptions) from
+    the kwargs named like its fields; the leftover kwargs come last."""
     rest = dict(kwargs)
     built = []
-    for cls in (DataConfig, TraceGANConfig, RunOptions):
+    for cls in classes or (DataConfig, TraceGANConfig, RunOptions):
         names = [f.name for f in dataclasses.fields(cls)]
         built.append(cls(**{n: rest.pop(n) for n in names if n in rest}))
-    return built[0], built[1], built[2], rest
+    return (*built, rest)
 
 
 def handle_errors(fn: Callable) -> Callable:

@@ -38,6 +38,12 @@ def _report(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+def _tune_options(fn):
+    from tuning.options import PRUNERS, TuneOptions
+
+    return dataclass_options(TuneOptions, choices={"pruner": lambda: list(PRUNERS)})(fn)
+
+
 @main.command()
 @dataclass_options(DataConfig, choices={"trace_format": reader_names})
 @dataclass_options(TraceGANConfig, choices={"feature_mode": lambda: list(FEATURE_MODES)})
@@ -53,7 +59,7 @@ def train(**kwargs) -> None:
     from training.errors import ConfigError
     from training.pipeline import train as run_training
 
-    data, config, options, rest = split_kwargs(kwargs)
+    data, config, options, rest = split_kwargs(kwargs)  # DataConfig, TraceGANConfig, RunOptions
     if rest["num_entries"] < 0:
         raise ConfigError(f"num_entries must be >= 0, but got num_entries={rest['num_entries']}")
     if rest["output_synth"] and Path(rest["output_synth"]).exists() and not rest["overwrite"]:
@@ -186,6 +192,34 @@ def export(model_uri: str, register_as: str, output: str, experiment: str) -> No
     if result.registered_version:
         alias = f" @{result.alias}" if result.alias else ""
         _report(f"registered models:/{result.registered_name}/{result.registered_version}{alias}")
+
+
+@main.command()
+@dataclass_options(DataConfig, choices={"trace_format": reader_names})
+@dataclass_options(TraceGANConfig, exclude=("num_epochs",), choices={"feature_mode": lambda: list(FEATURE_MODES)})
+@dataclass_options(RunOptions, exclude=("register_as", "alias", "stop_on_collapse"),
+                   defaults={"experiment": "trace-gan-tune", "plots": False, "eval_every": 2})
+@_tune_options
+@click.option("--create-only", "--create_only", "create_only", is_flag=True,
+              help="create the study and the MLflow experiment, then exit (run once before starting workers)")
+@handle_errors
+def tune(create_only: bool, **kwargs) -> None:
+    """Optuna search of the trace GAN (D:G ratio, learning rates, batch size, seq_len) scored by
+    val_mmd2, one nested MLflow run per trial; many workers can share one study."""
+    _quiet_mlflow()
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+    from tuning.options import TuneOptions
+    from tuning.study import tune as run_tune
+
+    data, base, options, opts, rest = split_kwargs(kwargs, DataConfig, TraceGANConfig, RunOptions, TuneOptions)
+    result = run_tune(data, base, options, opts, create_only=create_only)
+    if create_only:
+        _report(f"study {result.study_name!r} ready in {result.storage}")
+        return
+    best = f"best val_mmd2 {result.best_value:.6g} with {result.best_params}" if result.best_value is not None else "no completed trial"
+    _report(f"study {result.study_name!r}: {result.trials} finished trials; {best}; parent run {result.parent_run_id}")
+    if result.registered_version:
+        _report(f"registered models:/{opts.register_as}/{result.registered_version} @{result.alias}")
 
 
 @main.command("sample-trace")

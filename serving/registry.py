@@ -50,19 +50,10 @@ def load_synthesizer(uri: str, *, device: str = "cpu") -> LoadedModel:
         return LoadedModel(Synthesizer.load(path, device=device), uri, {"local_path": str(path.resolve())})
     if "://" not in uri and not uri.startswith(("models:/", "runs:/")):
         raise ModelError(f"model {uri!r}: not a directory with a saved synthesizer, nor a models:/ or runs:/ URI")
-    lineage = resolve_version(uri)
-    import mlflow
-    from mlflow.exceptions import MlflowException
+    from training.mlflow_model import load_logged_synthesizer
 
-    try:
-        model = mlflow.pyfunc.load_model(uri)
-    except (MlflowException, OSError) as exc:
-        msg = getattr(exc, "message", str(exc)).splitlines()[0]
-        raise ModelError(f"cannot load model {uri!r}: {msg}") from None
-    inner = model.unwrap_python_model()
-    synth = getattr(inner, "synthesizer", None)
-    if not isinstance(synth, Synthesizer):
-        raise ModelError(f"model {uri!r} is not a ganflow trace-GAN model")
+    lineage = resolve_version(uri)
+    synth = load_logged_synthesizer(uri)
     return LoadedModel(synth, uri, lineage)
 
 

@@ -15,13 +15,13 @@ from typing import Any
 
 from training.errors import ConfigError
 
-__all__ = ["TraceGANConfig", "DataConfig", "RunOptions", "FEATURE_MODES", "TRACE_COLUMNS"]
+__all__ = ["TraceGANConfig", "DataConfig", "RunOptions", "FEATURE_MODES", "TRACE_COLUMNS", "cli_meta"]
 
 TRACE_COLUMNS = ("timestamp", "length", "lba", "latency")
 FEATURE_MODES = ("seed", "delta")
 
 
-def _cli(*names: str, help: str) -> dict[str, Any]:
+def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's word)
     """Field metadata: extra CLI spellings (the seed's) and the help text."""
     return {"cli": names, "help": help}
 
@@ -30,26 +30,26 @@ def _cli(*names: str, help: str) -> dict[str, Any]:
 class TraceGANConfig:
     """Everything that determines a trained trace GAN, given the same data."""
 
-    feature_mode: str = field(default="seed", metadata=_cli(
+    feature_mode: str = field(default="seed", metadata=cli_meta(
         help="seed: per-column MinMax [-1,1] as the seed; delta: inter-arrival times"))
-    log1p: tuple[str, ...] = field(default=(), metadata=_cli(
+    log1p: tuple[str, ...] = field(default=(), metadata=cli_meta(
         help="columns to log1p before scaling (delta mode; timestamp means the inter-arrival time), e.g. length,latency"))
-    seq_len: int = field(default=12, metadata=_cli(help="rows per training sequence"))
-    stride: int = field(default=0, metadata=_cli(help="window step in rows; 0 = seq_len (non-overlapping, as the seed)"))
-    latent_dim: int = field(default=16, metadata=_cli(help="noise dimension per time step"))
-    hidden_dim: int = field(default=66, metadata=_cli(help="LSTM hidden size of G and D"))
-    num_layers: int = field(default=1, metadata=_cli(help="stacked LSTM layers in G and D"))
-    batch_size: int = field(default=128, metadata=_cli(help="sequences per batch"))
-    num_epochs: int = field(default=50, metadata=_cli(help="passes over the training sequences"))
-    lr_g: float = field(default=2e-5, metadata=_cli("--lrG", help="generator Adam learning rate"))
-    lr_d: float = field(default=3e-5, metadata=_cli("--lrD", help="discriminator Adam learning rate"))
-    beta1: float = field(default=0.5, metadata=_cli(help="Adam beta1 (both networks)"))
-    beta2: float = field(default=0.999, metadata=_cli(help="Adam beta2 (both networks)"))
-    d_updates: int = field(default=1, metadata=_cli(help="discriminator steps per batch"))
-    g_updates: int = field(default=2, metadata=_cli(help="generator steps per batch"))
-    val_fraction: float = field(default=0.2, metadata=_cli(
+    seq_len: int = field(default=12, metadata=cli_meta(help="rows per training sequence"))
+    stride: int = field(default=0, metadata=cli_meta(help="window step in rows; 0 = seq_len (non-overlapping, as the seed)"))
+    latent_dim: int = field(default=16, metadata=cli_meta(help="noise dimension per time step"))
+    hidden_dim: int = field(default=66, metadata=cli_meta(help="LSTM hidden size of G and D"))
+    num_layers: int = field(default=1, metadata=cli_meta(help="stacked LSTM layers in G and D"))
+    batch_size: int = field(default=128, metadata=cli_meta(help="sequences per batch"))
+    num_epochs: int = field(default=50, metadata=cli_meta(help="passes over the training sequences"))
+    lr_g: float = field(default=2e-5, metadata=cli_meta("--lrG", help="generator Adam learning rate"))
+    lr_d: float = field(default=3e-5, metadata=cli_meta("--lrD", help="discriminator Adam learning rate"))
+    beta1: float = field(default=0.5, metadata=cli_meta(help="Adam beta1 (both networks)"))
+    beta2: float = field(default=0.999, metadata=cli_meta(help="Adam beta2 (both networks)"))
+    d_updates: int = field(default=1, metadata=cli_meta(help="discriminator steps per batch"))
+    g_updates: int = field(default=2, metadata=cli_meta(help="generator steps per batch"))
+    val_fraction: float = field(default=0.2, metadata=cli_meta(
         help="last fraction of the trace (in time) held out; 0 trains on all rows as the seed"))
-    seed: int = field(default=42, metadata=_cli(help="seeds data order, noise and initial weights"))
+    seed: int = field(default=42, metadata=cli_meta(help="seeds data order, noise and initial weights"))
 
     def __post_init__(self) -> None:
         if self.feature_mode not in FEATURE_MODES:
@@ -105,10 +105,10 @@ class TraceGANConfig:
 class DataConfig:
     """Where training rows come from. ``trace_path=None`` means the bundled sample trace."""
 
-    trace_path: str | None = field(default=None, metadata=_cli(help="input trace; empty = the bundled sample"))
-    trace_format: str = field(default="seed", metadata=_cli(help="reader to use"))
-    max_lines: int = field(default=0, metadata=_cli(help="read at most this many lines; 0 = all"))
-    columns: str = field(default="", metadata=_cli(help="csv format: mapping like timestamp=Time,length=Size,lba=Offset,latency=RT"))
+    trace_path: str | None = field(default=None, metadata=cli_meta(help="input trace; empty = the bundled sample"))
+    trace_format: str = field(default="seed", metadata=cli_meta(help="reader to use"))
+    max_lines: int = field(default=0, metadata=cli_meta(help="read at most this many lines; 0 = all"))
+    columns: str = field(default="", metadata=cli_meta(help="csv format: mapping like timestamp=Time,length=Size,lba=Offset,latency=RT"))
 
     def __post_init__(self) -> None:
         if self.trace_path == "":
@@ -121,19 +121,21 @@ class DataConfig:
 class RunOptions:
     """How a training job runs and is recorded; none of it changes the trained weights."""
 
-    device: str = field(default="auto", metadata=_cli(help="auto, cpu, cuda[:N] or mps"))
-    experiment: str = field(default="trace-gan", metadata=_cli(help="MLflow experiment (ignored under `mlflow run`)"))
-    run_name: str = field(default="", metadata=_cli(help="MLflow run name"))
-    register_as: str = field(default="", metadata=_cli(help="register the model under this name (empty: do not register)"))
-    alias: str = field(default="auto", metadata=_cli(
+    device: str = field(default="auto", metadata=cli_meta(help="auto, cpu, cuda[:N] or mps"))
+    experiment: str = field(default="trace-gan", metadata=cli_meta(help="MLflow experiment (ignored under `mlflow run`)"))
+    run_name: str = field(default="", metadata=cli_meta(help="MLflow run name"))
+    register_as: str = field(default="", metadata=cli_meta(help="register the model under this name (empty: do not register)"))
+    alias: str = field(default="auto", metadata=cli_meta(
         help="alias of the new version; auto: champion if none yet, else challenger; empty: none"))
-    checkpoint_every: int = field(default=10, metadata=_cli(help="checkpoint every N epochs (the last is always kept); 0 = last only"))
-    save_dir: str = field(default="checkpoints", metadata=_cli(help="local folder for checkpoints and the saved model"))
-    save_prefix: str = field(default="trace_gan", metadata=_cli(help="prefix of the run's local folder"))
-    eval_every: int = field(default=5, metadata=_cli(help="compute val_mmd2 every N epochs (and after the last); 0 = last only"))
-    eval_sample: int = field(default=5000, metadata=_cli(help="validation rows (pinned subsample) per val_mmd2"))
-    bandwidth: str = field(default="1.0", metadata=_cli(help="RBF bandwidth for MMD²: a number, a comma list, median or multi"))
-    plots: bool = field(default=True, metadata=_cli(help="log PNG plots (losses, CDFs, autocorrelation)"))
+    checkpoint_every: int = field(default=10, metadata=cli_meta(help="checkpoint every N epochs (the last is always kept); 0 = last only"))
+    save_dir: str = field(default="checkpoints", metadata=cli_meta(help="local folder for checkpoints and the saved model"))
+    save_prefix: str = field(default="trace_gan", metadata=cli_meta(help="prefix of the run's local folder"))
+    eval_every: int = field(default=5, metadata=cli_meta(help="compute val_mmd2 every N epochs (and after the last); 0 = last only"))
+    eval_sample: int = field(default=5000, metadata=cli_meta(help="validation rows (pinned subsample) per val_mmd2"))
+    bandwidth: str = field(default="1.0", metadata=cli_meta(help="RBF bandwidth for MMD²: a number, a comma list, median or multi"))
+    plots: bool = field(default=True, metadata=cli_meta(help="log PNG plots (losses, CDFs, autocorrelation)"))
+    stop_on_collapse: bool = field(default=False, metadata=cli_meta(
+        help="end training early when the losses show a collapse (D or G wins, see docs)"))
 
     def __post_init__(self) -> None:
         for name in ("checkpoint_every", "eval_every"):

@@ -18,7 +18,8 @@ import pandas as pd
 from training.config import TRACE_COLUMNS
 from training.synthesizer import Synthesizer
 
-__all__ = ["TraceGANModel", "log_synthesizer", "signature", "pip_requirements", "MAX_ROWS_PER_REQUEST"]
+__all__ = ["TraceGANModel", "log_synthesizer", "load_logged_synthesizer", "signature", "pip_requirements",
+           "MAX_ROWS_PER_REQUEST"]
 
 MAX_ROWS_PER_REQUEST = 1_000_000
 _ENTRY = Path(__file__).with_name("_pyfunc_entry.py")
@@ -76,3 +77,20 @@ def log_synthesizer(synth: Synthesizer, saved_dir: str | Path, *, name: str = "m
             code_paths=[str(Path(__file__).parent)], signature=signature(),
             pip_requirements=pip_requirements(),
             metadata={"ganflow_kind": "trace-gan", "config": synth.config.to_dict()})
+
+
+def load_logged_synthesizer(uri: str) -> Synthesizer:
+    """The ``Synthesizer`` inside a logged trace-GAN pyfunc model (``models:/…``, ``runs:/…``)."""
+    from mlflow.exceptions import MlflowException
+
+    from training.errors import ModelError
+
+    try:
+        model = mlflow.pyfunc.load_model(uri)
+    except (MlflowException, OSError) as exc:
+        msg = getattr(exc, "message", str(exc)).splitlines()[0]
+        raise ModelError(f"cannot load model {uri!r}: {msg}") from None
+    synth = getattr(model.unwrap_python_model(), "synthesizer", None)
+    if not isinstance(synth, Synthesizer):
+        raise ModelError(f"model {uri!r} is not a ganflow trace-GAN model")
+    return synth

@@ -36,8 +36,8 @@ __all__ = ["TrainResult", "EvalCallback", "load_frame", "train"]
 
 log = logging.getLogger(__name__)
 
-# Called after each validation with (epoch, val_mmd2, epoch stats); may raise to stop (pruning).
-EvalCallback = Callable[[int, float, object], None]
+# Called after each validation with (epoch, val_mmd2, loss health); may raise to stop (pruning).
+EvalCallback = Callable[[int, float, str], None]
 
 
 @dataclass
@@ -85,10 +85,29 @@ class _EpochLogger:
         self.synth, self.options, self.callbacks = synth, options, callbacks
         self.validator = None
         self.val: dict[int, float] = {}
+        self.losses: list[dict] = []
+        self.health = "healthy"
+
+    def _check_health(self, stats) -> None:
+        from training.diagnostics import COLLAPSES, diagnose
+        from training.trainer import StopTraining
+
+        self.losses.append(stats.to_dict())
+        health = diagnose(self.losses)
+        if health != self.health:
+            mlflow.set_tag("loss_health", health)
+            if health != "healthy":
+                log.warning("epoch %d: loss health %s (d_loss %.4f, g_loss %.4f); see docs/ARCHITECTURE.md",
+                            stats.epoch, health, stats.d_loss, stats.g_loss)
+            self.health = health
+        if health in COLLAPSES and self.options.stop_on_collapse:
+            mlflow.set_tag("stopped_early", f"{health} at epoch {stats.epoch}")
+            raise StopTraining(f"loss health {health}")
 
     def __call__(self, stats) -> None:
         mlflow.log_metrics({"d_loss": stats.d_loss, "g_loss": stats.g_loss, "epoch_seconds": stats.seconds},
                            step=stats.epoch)
+        self._check_health(stats)
         every, last = self.options.eval_every, stats.epoch == self.synth.config.num_epochs
         if self.validator is None or not (last or (every and stats.epoch % every == 0)):
             return
@@ -97,7 +116,7 @@ class _EpochLogger:
         mlflow.log_metric("val_mmd2", value, step=stats.epoch)
         log.info("epoch %d  val_mmd2 %.6g", stats.epoch, value)
         for callback in self.callbacks:
-            callback(stats.epoch, value, stats)
+            callback(stats.epoch, value, self.health)
 
 
 def _log_fidelity(synth: Synthesizer, validation: TraceFrame, options: RunOptions, val: dict[int, float],
@@ -126,11 +145,13 @@ def _log_fidelity(synth: Synthesizer, validation: TraceFrame, options: RunOption
 
 def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None = None, *,
           callbacks: Sequence[EvalCallback] = (), nested: bool = False,
-          frame: TraceFrame | None = None, data_info: dict | None = None) -> TrainResult:
+          frame: TraceFrame | None = None, data_info: dict | None = None,
+          finish_on: tuple[type[BaseException], ...] = (), tags: dict[str, str] | None = None) -> TrainResult:
     """Train a trace GAN in a tracked MLflow run, validate it, and (optionally) register it.
 
     ``callbacks`` are told every val_mmd2 (tuning reports and prunes through them); ``frame``
-    and ``data_info`` skip re-reading the data when the caller already has it.
+    and ``data_info`` skip re-reading the data when the caller already has it; exceptions in
+    ``finish_on`` end the run FINISHED (see ``tracked_run``); ``tags`` go on the run.
     """
     options = options or RunOptions()
     device = resolve_device(options.device)
@@ -140,13 +161,14 @@ def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None =
     fail_if_unreachable()
     seed_everything(config.seed)
     with tracked_run(experiment=options.experiment, run_name=options.run_name or None, nested=nested,
-                     tags=lineage_tags()) as run:
+                     tags={**lineage_tags(), **(tags or {})}, finish_on=finish_on) as run:
         run_id = run.info.run_id
         log_new_params({**flatten_params("", config.to_dict()), **flatten_params("", vars(data)),
                         "device_resolved": device, "eval_every": str(options.eval_every),
                         "checkpoint_every": str(options.checkpoint_every), "bandwidth": options.bandwidth,
                         **{k: str(v) for k, v in (data_info or {}).items() if k != "data_sha256"}})
-        mlflow.set_tags({"data_sha256": str((data_info or {}).get("data_sha256", "")), "ganflow_kind": "trace-gan"})
+        mlflow.set_tags({"data_sha256": str((data_info or {}).get("data_sha256", "")), "ganflow_kind": "trace-gan",
+                         "loss_health": "healthy"})
         local = Path(options.save_dir) / f"{options.save_prefix}_{run_id}"
         synth = Synthesizer(config, device=device)
         logger = _EpochLogger(synth, options, callbacks)

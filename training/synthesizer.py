@@ -132,7 +132,7 @@ class Synthesizer:
         """
         import torch
 
-        from training.trainer import GANTrainer
+        from training.trainer import GANTrainer, StopTraining
 
         data = self.prepare(frame)
         trainer = GANTrainer(self.config, data.train_windows.shape[2], device=self.device)
@@ -143,14 +143,22 @@ class Synthesizer:
         if on_prepared is not None:
             on_prepared(data)
 
+        def save(epoch: int) -> None:
+            path = trainer.save_checkpoint(Path(checkpoint_dir) / f"checkpoint_epoch_{epoch}.pt")
+            if on_checkpoint is not None:
+                on_checkpoint(path)
+
         def epoch_end(stats) -> None:
+            every = checkpoint_every and stats.epoch % checkpoint_every == 0
+            if checkpoint_dir is not None and (every or stats.epoch == self.config.num_epochs):
+                save(stats.epoch)
             if on_epoch_end is not None:
-                on_epoch_end(stats)
-            last = stats.epoch == self.config.num_epochs
-            if checkpoint_dir is not None and (last or (checkpoint_every and stats.epoch % checkpoint_every == 0)):
-                path = trainer.save_checkpoint(Path(checkpoint_dir) / f"checkpoint_epoch_{stats.epoch}.pt")
-                if on_checkpoint is not None:
-                    on_checkpoint(path)
+                try:
+                    on_epoch_end(stats)
+                except StopTraining:
+                    if checkpoint_dir is not None and not every and stats.epoch != self.config.num_epochs:
+                        save(stats.epoch)  # an early stop keeps its last state too
+                    raise
 
         trainer.fit(torch.from_numpy(data.train_windows), on_epoch_end=epoch_end)
         self.generator = trainer.generator.eval()

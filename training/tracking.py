@@ -43,17 +43,27 @@ def ensure_experiment(name: str) -> str:
 
 @contextlib.contextmanager
 def tracked_run(*, experiment: str | None, run_name: str | None = None, nested: bool = False,
-                tags: dict[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
+                tags: dict[str, str] | None = None,
+                finish_on: tuple[type[BaseException], ...] = ()) -> Iterator[mlflow.ActiveRun]:
     """Start (or, under ``mlflow run``, resume) a run; on any error end it FAILED with the reason.
 
-    ``MLFLOW_RUN_ID`` wins over ``experiment`` so that ``mlflow run`` keeps one run per job.
+    ``MLFLOW_RUN_ID`` wins over ``experiment`` so that ``mlflow run`` keeps one run per job; a
+    nested run goes in its parent's experiment. Exceptions in ``finish_on`` (a pruned trial)
+    end the run FINISHED, with their class name in the ``stopped_by`` tag, and propagate.
     """
     experiment_id = None
-    if experiment and not os.environ.get("MLFLOW_RUN_ID") and not nested:
+    parent = mlflow.active_run()
+    if nested and parent is not None:
+        experiment_id = parent.info.experiment_id
+    elif experiment and not os.environ.get("MLFLOW_RUN_ID"):
         experiment_id = ensure_experiment(experiment)
     run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested, tags=tags)
     try:
         yield run
+    except finish_on as exc:
+        mlflow.set_tag("stopped_by", f"{type(exc).__name__}: {exc}"[:5000])
+        mlflow.end_run("FINISHED")
+        raise
     except BaseException as exc:
         reason = f"{type(exc).__name__}: {exc}"[:5000]
         with contextlib.suppress(Exception):

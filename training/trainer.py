@@ -21,9 +21,13 @@ from torch import nn
 from training.config import TraceGANConfig
 from training.models import LSTMDiscriminator, LSTMGenerator
 
-__all__ = ["GANTrainer", "EpochStats"]
+__all__ = ["GANTrainer", "EpochStats", "StopTraining"]
 
 log = logging.getLogger(__name__)
+
+
+class StopTraining(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by an ``on_epoch_end`` callback to end training early, keeping what was learned."""
 
 
 @dataclass
@@ -102,14 +106,19 @@ class GANTrainer:
         return stats
 
     def fit(self, data: torch.Tensor, *, on_epoch_end: Callable[[EpochStats], None] | None = None) -> list[EpochStats]:
-        """Train until ``config.num_epochs`` epochs are done (continuing after a resume)."""
+        """Train until ``config.num_epochs`` epochs are done (continuing after a resume), or until
+        ``on_epoch_end`` raises ``StopTraining``."""
         data = data.contiguous()
         while self.epoch < self.config.num_epochs:
             stats = self.train_epoch(data)
             log.info("epoch %d/%d  d_loss %.4f  g_loss %.4f  (%.2fs)", stats.epoch,
                      self.config.num_epochs, stats.d_loss, stats.g_loss, stats.seconds)
             if on_epoch_end is not None:
-                on_epoch_end(stats)
+                try:
+                    on_epoch_end(stats)
+                except StopTraining as stop:
+                    log.warning("training stopped after epoch %d: %s", stats.epoch, stop)
+                    break
         return self.history
 
     def state_dict(self) -> dict:

@@ -81,7 +81,7 @@ def test_cli_defaults_match_dataclasses():
             assert defaults[f.name] == expected, f.name
 
 
-@pytest.mark.parametrize("name", ["export", "generate"])
+@pytest.mark.parametrize("name", ["export", "generate", "tune"])
 def test_mlproject_serving_entry_points_reach_the_command(name):
     from ganflow.cli import main
 
@@ -90,3 +90,12 @@ def test_mlproject_serving_entry_points_reach_the_command(name):
     for param in entry["parameters"]:
         assert re.search(rf"--{param} \{{{param}\}}", entry["command"]), param
         assert f"--{param}" in options, f"ganflow {name} has no --{param}"
+
+
+def test_mlproject_tune_defaults_match_the_cli():
+    from ganflow.cli import main
+
+    defaults = {p.name: p.default for p in main.commands["tune"].params}
+    for name, spec in _entry("tune")["parameters"].items():
+        declared, default = spec["default"], defaults[name]
+        assert (declared in ("", None) and default in ("", None)) or type(default)(declared) == default, name

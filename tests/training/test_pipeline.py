@@ -13,7 +13,7 @@ def test_val_mmd2_every_n_epochs_and_callbacks(tracking_uri, sample_file, tmp_pa
     seen = []
     result = train(DataConfig(trace_path=str(sample_file)), TraceGANConfig(**TINY),
                    RunOptions(eval_every=2, eval_sample=500, save_dir=str(tmp_path), plots=False),
-                   callbacks=[lambda epoch, value, stats: seen.append((epoch, value))])
+                   callbacks=[lambda epoch, value, health: seen.append((epoch, value))])
     assert [e for e, _ in seen] == [2, 3] and dict(seen) == result.val_mmd2
     history = mlflow.MlflowClient().get_metric_history(result.run_id, "val_mmd2")
     assert [(m.step, m.value) for m in history] == seen
@@ -31,7 +31,7 @@ def test_callback_error_ends_the_run_failed(tracking_uri, sample_file, tmp_path)
     class Stop(Exception):
         pass
 
-    def stop(epoch, value, stats):
+    def stop(epoch, value, health):
         raise Stop(f"pruned at {epoch}")
 
     with pytest.raises(Stop):

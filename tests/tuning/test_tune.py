@@ -1,0 +1,90 @@
+"""Tuning on the embedded stores (fast): nested runs, pruning, resume, champion logic."""
+
+from __future__ import annotations
+
+import mlflow
+import optuna
+import pytest
+from click.testing import CliRunner
+
+from ganflow.cli import main
+from tuning.space import SearchSpace
+
+TINY = ["--hidden_dim", "8", "--latent_dim", "4", "--eval_every", "1", "--eval_sample", "500",
+        "--sampler_seed", "3", "--epochs_per_trial", "2"]
+
+
+def tune(sample_file, tmp_path, *extra):
+    return CliRunner().invoke(main, ["tune", "--trace_path", str(sample_file), "--save_dir", str(tmp_path / "ck"),
+                                     *TINY, *extra], catch_exceptions=False)
+
+
+def test_study_nested_runs_best_params_and_champion(tracking_uri, tmp_path, sample_file):
+    res = tune(sample_file, tmp_path, "--n_trials", "3", "--pruner", "none")
+    assert res.exit_code == 0, res.output
+    assert "3 finished trials" in res.output and "@champion" in res.output
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"  # beside the MLflow store
+    study = optuna.load_study(study_name="trace-gan", storage=storage)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 3
+    runs = mlflow.search_runs(experiment_names=["trace-gan-tune"], output_format="list")
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 3
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    assert sorted(int(r.data.tags["optuna_trial"]) for r in children) == [0, 1, 2]
+    assert all(r.data.tags["trial_state"] == "COMPLETE" for r in children)
+    best = study.best_trial
+    params = parents[0].data.params
+    assert params["best_d_g_ratio"] == best.params["d_g_ratio"] and float(params["best_lr_g"]) == best.params["lr_g"]
+    child = next(r for r in children if r.data.tags["optuna_trial"] == str(best.number))
+    assert child.data.metrics["val_mmd2"] == pytest.approx(best.value)
+    version = mlflow.MlflowClient().get_model_version_by_alias("trace-gan", "champion")
+    assert version.tags["optuna_trial_key"] == f"trace-gan/{best.number}"
+    assert len(mlflow.MlflowClient().search_model_versions("name='trace-gan'")) == 1  # trials never register
+
+    # running again resumes the same study: 2 more trials, and the new best only becomes champion if it wins
+    res = tune(sample_file, tmp_path, "--n_trials", "5", "--pruner", "none")
+    assert "5 finished trials" in res.output
+    study = optuna.load_study(study_name="trace-gan", storage=storage)
+    assert len(study.trials) == 5
+    versions = mlflow.MlflowClient().search_model_versions("name='trace-gan'")
+    assert len(versions) == (1 if study.best_trial.number == best.number else 2)
+
+
+def test_median_pruner_prunes_and_marks_runs(tracking_uri, tmp_path, sample_file):
+    res = tune(sample_file, tmp_path, "--n_trials", "6", "--epochs_per_trial", "4", "--study_name", "prune")
+    assert res.exit_code == 0, res.output
+    study = optuna.load_study(study_name="prune", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    states = [t.state for t in study.trials]
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert len(states) == 6 and pruned, states
+    runs = {r.data.tags.get("optuna_trial"): r for r in mlflow.search_runs(experiment_names=["trace-gan-tune"],
+                                                                          output_format="list")}
+    for t in pruned:
+        run = runs[str(t.number)]
+        assert run.info.status == "FINISHED" and run.data.tags["trial_state"] == "PRUNED"
+        assert t.user_attrs["epochs"] < 4
+
+
+def test_search_space_yaml(tmp_path):
+    (tmp_path / "s.yaml").write_text("ratios: ['1:2']\nbatch_size: [64]\nseq_len: []\nhidden_dim: [32, 64]\n")
+    space = SearchSpace.from_yaml(tmp_path / "s.yaml")
+    assert space.ratios == ("1:2",) and space.seq_len == () and space.hidden_dim == (32, 64)
+    (tmp_path / "bad.yaml").write_text("ratio: ['1:2']\n")
+    from training.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown search-space keys \\['ratio'\\]"):
+        SearchSpace.from_yaml(tmp_path / "bad.yaml")
+    with pytest.raises(ConfigError, match="'D:G'"):
+        SearchSpace(ratios=("2-1",))
+
+
+def test_loss_diagnosis():
+    from training.diagnostics import diagnose
+
+    h = lambda d, g: [{"d_loss": d, "g_loss": g}] * 3  # noqa: E731
+    assert diagnose(h(0.02, 5.0)) == "d_wins"
+    assert diagnose(h(1.6, 0.1)) == "g_wins"
+    assert diagnose(h(1.3863, 0.6932)) == "stuck"
+    assert diagnose(h(1.2, 0.8)) == "healthy"
+    assert diagnose(h(0.02, 5.0)[:2]) == "healthy"  # too early to tell

@@ -1,0 +1,72 @@
+"""Register a study's best trial; it becomes ``@champion`` only if it beats the current champion's
+val_mmd2 recomputed on the same validation rows, else ``@challenger``.
+
+Concurrent workers may both try to register the same best trial: each registers, then keeps only
+the lowest version carrying the trial's key (the others delete their own), so exactly one
+version per trial survives whatever the interleaving.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import mlflow
+from mlflow.exceptions import MlflowException
+
+from training.config import RunOptions, TraceGANConfig
+from training.readers import TraceFrame
+from training.sequences import time_split
+from training.tracking import register_model
+
+__all__ = ["register_best", "champion_score"]
+
+log = logging.getLogger(__name__)
+
+
+def _validator(frame: TraceFrame, base: TraceGANConfig, options: RunOptions):
+    from training.fidelity import Validator
+
+    cut = time_split(len(frame), base.val_fraction)
+    return Validator(frame.slice(cut, len(frame)), sample=options.eval_sample, bandwidth=options.bandwidth)
+
+
+def champion_score(name: str, frame: TraceFrame, base: TraceGANConfig, options: RunOptions) -> float | None:
+    """The current champion's val_mmd2 on this data's validation rows (None if there is none)."""
+    from training.errors import ModelError
+    from training.mlflow_model import load_logged_synthesizer
+
+    try:
+        mlflow.MlflowClient().get_model_version_by_alias(name, "champion")
+    except MlflowException:
+        return None
+    try:
+        champion = load_logged_synthesizer(f"models:/{name}@champion")
+    except ModelError as exc:
+        log.warning("current champion cannot be loaded (%s); the new model takes its place", exc)
+        return None
+    return _validator(frame, base, options)(champion)
+
+
+def register_best(study, best, name: str, frame: TraceFrame, base: TraceGANConfig,
+                  options: RunOptions) -> tuple[str, str]:
+    """Register ``best`` (a FrozenTrial with a ``model_uri``) under ``name``; returns (version, alias)."""
+    client = mlflow.MlflowClient()
+    key = f"{study.study_name}/{best.number}"
+    existing = client.search_model_versions(f"name='{name}' and tag.optuna_trial_key='{key}'")
+    if existing:
+        mv = min(existing, key=lambda v: int(v.version))
+        return mv.version, ",".join(mv.aliases) if mv.aliases else ""
+    incumbent = champion_score(name, frame, base, options)
+    alias = "champion" if incumbent is None or best.value < incumbent else "challenger"
+    tags = {"optuna_trial_key": key, "val_mmd2": repr(best.value), "source_run_id": best.user_attrs["mlflow_run_id"],
+            "champion_val_mmd2_before": "" if incumbent is None else repr(incumbent)}
+    version, _ = register_model(best.user_attrs["model_uri"], name, tags=tags, alias="")
+    survivors = client.search_model_versions(f"name='{name}' and tag.optuna_trial_key='{key}'")
+    keep = min(survivors, key=lambda v: int(v.version))
+    if keep.version != version.version:
+        client.delete_model_version(name, version.version)
+        return keep.version, alias
+    client.set_registered_model_alias(name, alias, version.version)
+    log.info("trial %s registered as %s/%s @%s (val_mmd2 %.6g vs champion %s)", key, name, version.version,
+             alias, best.value, incumbent)
+    return version.version, alias

@@ -1,0 +1,63 @@
+"""The tuning search space: what Optuna may change in a ``TraceGANConfig``, with defaults in one
+place and an optional YAML override (keys as the dataclass fields; lists for categorical
+choices, ``[low, high]`` for log-uniform learning rates; an empty list leaves a field alone)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from training.config import TraceGANConfig
+from training.errors import ConfigError
+
+__all__ = ["SearchSpace"]
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """D:G ratio, learning rates (log-uniform), batch size and seq_len; optionally the widths."""
+
+    ratios: tuple[str, ...] = ("1:1", "1:2", "1:3", "2:1", "3:1")
+    lr_g: tuple[float, float] = (1e-5, 1e-3)
+    lr_d: tuple[float, float] = (1e-5, 1e-3)
+    batch_size: tuple[int, ...] = (32, 64, 128, 256)
+    seq_len: tuple[int, ...] = (8, 12, 16, 24)
+    hidden_dim: tuple[int, ...] = field(default=())
+    latent_dim: tuple[int, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        for r in self.ratios:
+            parts = r.split(":")
+            if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+                raise ConfigError(f"ratios must look like 'D:G' with positive integers, but got {r!r}")
+        for name in ("lr_g", "lr_d"):
+            low, high = getattr(self, name)
+            if not 0 < low <= high:
+                raise ConfigError(f"{name} must be [low, high] with 0 < low <= high, but got {[low, high]}")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> SearchSpace:
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read the search space ({exc})") from None
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"{path}: unknown search-space keys {unknown}; valid: {sorted(names)}")
+        return cls(**{k: tuple(str(x) if k == "ratios" else x for x in v) for k, v in data.items()})
+
+    def suggest(self, trial, base: TraceGANConfig) -> TraceGANConfig:
+        """A config for ``trial``: ``base`` with the searched fields suggested."""
+        d, g = (int(x) for x in trial.suggest_categorical("d_g_ratio", list(self.ratios)).split(":"))
+        changes = {"d_updates": d, "g_updates": g,
+                   "lr_g": trial.suggest_float("lr_g", *self.lr_g, log=True),
+                   "lr_d": trial.suggest_float("lr_d", *self.lr_d, log=True)}
+        for name in ("batch_size", "seq_len", "hidden_dim", "latent_dim"):
+            choices = getattr(self, name)
+            if choices:
+                changes[name] = trial.suggest_categorical(name, list(choices))
+        return replace(base, **changes)
