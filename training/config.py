@@ -15,7 +15,7 @@ from typing import Any
 
 from training.errors import ConfigError
 
-__all__ = ["TraceGANConfig", "DataConfig", "RunOptions", "FEATURE_MODES", "TRACE_COLUMNS", "cli_meta"]
+__all__ = ["TraceGANConfig", "DataConfig", "RunOptions", "FeatureGANConfig", "FEATURE_MODES", "TRACE_COLUMNS", "cli_meta"]
 
 TRACE_COLUMNS = ("timestamp", "length", "lba", "latency")
 FEATURE_MODES = ("seed", "delta")
@@ -143,3 +143,37 @@ class RunOptions:
                 raise ConfigError(f"{name} must be >= 0, but got {name}={getattr(self, name)}")
         if self.eval_sample < 2:
             raise ConfigError(f"eval_sample must be >= 2, but got eval_sample={self.eval_sample}")
+
+
+@dataclass(frozen=True)
+class FeatureGANConfig:
+    """The seed's constants (GAN_NOISE_DIM, GAN_HIDDEN_DIM, …) plus batch size, epochs and seed."""
+
+    noise_dim: int = field(default=100, metadata=cli_meta(help="noise vector dimension"))
+    hidden_dim: int = field(default=256, metadata=cli_meta(help="hidden layer width"))
+    num_layers: int = field(default=3, metadata=cli_meta(help="hidden layers in G and the critic"))
+    dropout: float = field(default=0.2, metadata=cli_meta(help="generator dropout"))
+    n_critic: int = field(default=5, metadata=cli_meta(help="critic steps per generator step"))
+    lambda_gp: float = field(default=10.0, metadata=cli_meta(help="gradient penalty coefficient"))
+    lr: float = field(default=5e-5, metadata=cli_meta(help="Adam learning rate (both networks)"))
+    beta1: float = field(default=0.5, metadata=cli_meta(help="Adam beta1"))
+    beta2: float = field(default=0.9, metadata=cli_meta(help="Adam beta2 (0.9 as in the WGAN-GP paper)"))
+    batch_size: int = field(default=64, metadata=cli_meta(help="samples per batch"))
+    epochs: int = field(default=100, metadata=cli_meta(help="passes over the data"))
+    seed: int = field(default=42, metadata=cli_meta(help="seeds weights, batches and noise"))
+
+    def __post_init__(self) -> None:
+        for name in ("noise_dim", "hidden_dim", "num_layers", "n_critic", "batch_size", "epochs"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{name} must be a positive integer, but got {name}={v!r}")
+        if not self.lr > 0 or not self.lambda_gp >= 0 or not 0 <= self.dropout < 1:
+            raise ConfigError(f"need lr > 0, lambda_gp >= 0, 0 <= dropout < 1, but got lr={self.lr}, "
+                              f"lambda_gp={self.lambda_gp}, dropout={self.dropout}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureGANConfig:
+        return cls(**data)

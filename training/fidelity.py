@@ -252,6 +252,10 @@ class Validator:
         x[:, 0] -= x[:, 0].min()
         return x
 
-    def __call__(self, synthesizer) -> float:
-        synth = self.scale(_subsample(self.synthetic(synthesizer), self.sample, np.random.default_rng(self.seed + 1)))
+    def score_rows(self, rows: np.ndarray) -> float:
+        """val_mmd2 of synthetic rows already in the evaluation representation."""
+        synth = self.scale(_subsample(rows, self.sample, np.random.default_rng(self.seed + 1)))
         return mmd2_unbiased(self.real_sample, synth, self.sigmas)
+
+    def __call__(self, synthesizer) -> float:
+        return self.score_rows(self.synthetic(synthesizer))

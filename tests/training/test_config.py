@@ -81,12 +81,12 @@ def test_cli_defaults_match_dataclasses():
             assert defaults[f.name] == expected, f.name
 
 
-@pytest.mark.parametrize("name", ["export", "generate", "tune"])
+@pytest.mark.parametrize("name", ["export", "generate", "tune", "train_features", "augment", "evaluate_augmentation"])
 def test_mlproject_serving_entry_points_reach_the_command(name):
     from ganflow.cli import main
 
     entry = _entry(name)
-    options = {opt for p in main.commands[name].params for opt in p.opts}
+    options = {opt for p in main.commands[name.replace("_", "-")].params for opt in p.opts}
     for param in entry["parameters"]:
         assert re.search(rf"--{param} \{{{param}\}}", entry["command"]), param
         assert f"--{param}" in options, f"ganflow {name} has no --{param}"

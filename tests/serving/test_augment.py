@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import csv
+import json
+
+import mlflow
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from ganflow.cli import main
+from serving.augment import balance_counts
+
+
+def test_balance_counts_exact():
+    counts = {"a": 30, "b": 12, "c": 7}
+    assert balance_counts(counts, "equal") == {"a": 30, "b": 30, "c": 30}
+    assert balance_counts(counts, "upsample") == {"a": 45, "b": 18, "c": 11}
+    assert balance_counts(counts, "custom", 20) == {"a": 30, "b": 20, "c": 20}  # never drops real data
+    from training.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--target-samples"):
+        balance_counts(counts, "custom", None)
+
+
+@pytest.fixture
+def feature_json(tmp_path):
+    rng = np.random.default_rng(1)
+    x = np.vstack([rng.normal(2 * i, 1, (n, 13)) for i, n in enumerate((24, 10, 5))])
+    labels = ["blues"] * 24 + ["jazz"] * 10 + ["rock"] * 5
+    path = tmp_path / "mfcc.json"
+    path.write_text(json.dumps({"features": x.tolist(), "labels": labels, "dataset": "toy"}))
+    return path
+
+
+def test_train_register_augment_generate(tracking_uri, tmp_path, feature_json):
+    run = CliRunner().invoke(main, ["train-features", "--data", str(feature_json), "--epochs", "2", "--hidden_dim", "16",
+                                    "--batch_size", "16", "--checkpoint_every", "1", "--save_dir", str(tmp_path / "ck")],
+                             catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    assert "registered models:/mfcc-wgan-gp/1" in run.output
+    r = mlflow.search_runs(experiment_names=["mfcc-wgan-gp"], output_format="list")[0]
+    assert r.data.params["adam_betas"] == "(0.5, 0.9)" and r.data.params["lambda_gp"] == "10.0"
+    client = mlflow.MlflowClient()
+    for metric in ("critic_loss", "generator_loss", "wasserstein", "gradient_penalty"):
+        assert [m.step for m in client.get_metric_history(r.info.run_id, metric)] == [1, 2]
+    arts = {a.path for a in client.list_artifacts(r.info.run_id, "checkpoints")}
+    assert arts == {"checkpoints/checkpoint_epoch_1.pt", "checkpoints/checkpoint_epoch_2.pt"}
+    assert {"training_history.json", "final_model"} <= {a.path for a in client.list_artifacts(r.info.run_id)}
+
+    out = tmp_path / "aug.json"
+    res = CliRunner().invoke(main, ["augment", "--model", "models:/mfcc-wgan-gp/1", "--input", str(feature_json),
+                                    "--output", str(out), "--method", "equal", "--seed", "5"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert doc["dataset"] == "toy" and doc["augmented"] is True
+    assert doc["class_counts_after"] == {"blues": 24, "jazz": 24, "rock": 24}
+    assert doc["original_samples"] == 39 and doc["synthetic_samples"] == 33
+    assert doc["augmentation_ratio"] == pytest.approx(33 / 39)
+    assert len(doc["features"]) == len(doc["labels"]) == len(doc["is_synthetic"]) == 72 and sum(doc["is_synthetic"]) == 33
+    assert doc["source_model"]["model_version"] == "1"
+    assert doc["labels"][:39] == json.loads(feature_json.read_text())["labels"]  # real rows kept, in order
+
+    res = CliRunner().invoke(main, ["generate-features", "--model", "models:/mfcc-wgan-gp/1", "--class", "rock",
+                                    "--n", "4"], catch_exceptions=False)
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 5 and lines[0].endswith(",label") and all(line.endswith(",rock") for line in lines[1:])
+
+    # a resumed run continues from the checkpoint's epoch
+    ckpt = next((tmp_path / "ck").rglob("checkpoint_epoch_1.pt"))
+    res = CliRunner().invoke(main, ["train-features", "--data", str(feature_json), "--epochs", "3", "--hidden_dim", "16",
+                                    "--batch_size", "16", "--resume", str(ckpt), "--register_as", "",
+                                    "--save_dir", str(tmp_path / "ck2")], catch_exceptions=False)
+    assert "3 epochs" in res.output
+
+
+def test_augment_csv_custom_keeps_schema(tmp_path):
+    from serving.augment import augment_file
+    from training.config import FeatureGANConfig
+    from training.feature_gan import FeatureSynthesizer
+    from training.features import load_features
+
+    rows = ["filename,tempo,mfcc1_mean,mfcc2_mean,label"] + [f"f{i}.wav,120,{i},{-i},{'ab'[i % 3 == 0]}" for i in range(12)]
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(rows) + "\n")
+    data = load_features(path, feature_columns="mfcc{1..2}_mean")
+    model = FeatureSynthesizer(FeatureGANConfig(epochs=1, hidden_dim=8, batch_size=4)).fit(data)
+    meta = augment_file(model, path, tmp_path / "o.csv", method="custom", target_samples=6,
+                        feature_columns="mfcc{1..2}_mean")
+    assert meta["class_counts_before"] == {"a": 8, "b": 4} and meta["class_counts_after"] == {"a": 8, "b": 6}
+    out = list(csv.reader(open(tmp_path / "o.csv")))
+    assert out[0] == ["filename", "tempo", "mfcc1_mean", "mfcc2_mean", "label", "synthetic"]
+    assert len(out) == 1 + 14 and [r[-1] for r in out[1:]].count("1") == 2
+    assert json.loads((tmp_path / "o.csv.meta.json").read_text())["synthetic_samples"] == 2
+
+
+def test_augment_bad_inputs(tmp_path, feature_json):
+    res = CliRunner().invoke(main, ["augment", "--model", str(tmp_path), "--input", str(feature_json), "--output",
+                                    str(tmp_path / "o.json")])
+    assert res.exit_code == 2 and "not a saved feature-GAN model" in res.output
+    res = CliRunner().invoke(main, ["train-features", "--data", str(tmp_path / "none.json")])
+    assert res.exit_code == 2 and "none.json: no such file" in res.output
+    res = CliRunner().invoke(main, ["train-features", "--data", str(feature_json), "--epochs", "0"])
+    assert res.exit_code == 2 and "epochs must be a positive integer" in res.output
+
+
+def test_evaluate_augmentation_reports_every_method(tracking_uri, tmp_path):
+    from serving.augment_eval import CLASSIFIERS, METHODS, evaluate_augmentation
+    from training.config import FeatureGANConfig
+    from training.features import FeatureData
+
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(1.5 * i, 1, (40, 4)) for i in range(4)])
+    data = FeatureData(x, np.repeat(np.arange(4), 40), list("abcd"), [f"f{i}" for i in range(4)], "toy")
+    report = evaluate_augmentation(data, seeds=2, keep_fraction=0.25, gan_config=FeatureGANConfig(epochs=3, hidden_dim=16))
+    assert set(report["summary"]) == {f"{m}/{c}" for m in METHODS for c in CLASSIFIERS}
+    for recipe in report["recipes"]:
+        assert len(recipe["minority_classes"]) == 2
+        assert all(recipe["train_counts"][c] == 7 for c in recipe["minority_classes"])  # 25% of 28
+    for values in report["summary"].values():
+        assert all(0 <= v[0] <= 1 for v in values.values())
+    runs = mlflow.search_runs(experiment_names=["augmentation-eval"], output_format="list")
+    assert len(runs) == 3 and sum("mlflow.parentRunId" in r.data.tags for r in runs) == 2

@@ -1,0 +1,7 @@
+"""Models-from-code entry point of the feature GAN's pyfunc model."""
+
+import mlflow
+
+from training.feature_pipeline import FeatureGANModel
+
+mlflow.models.set_model(FeatureGANModel())
