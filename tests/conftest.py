@@ -86,19 +86,23 @@ def stop_process(proc: subprocess.Popen) -> None:
             proc.wait(timeout=15)
 
 
-@pytest.fixture
-def mlflow_server(tmp_path):
-    """A real ``mlflow server`` (SQLite backend, local artifact root) on 127.0.0.1:free port."""
+def run_mlflow_server(backend: str, workdir: Path, *, workers: int = 1):
+    """Start ``mlflow server`` on 127.0.0.1:free port; yields its URL; stops it by PID."""
     port = free_port()
-    log = open(tmp_path / "server.log", "w")
+    log = open(workdir / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
+         "--backend-store-uri", backend, "--artifacts-destination", str(workdir / "artifacts"), "--workers", str(workers)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=workdir)
     try:
-        wait_http(f"http://127.0.0.1:{port}/health", timeout=90, proc=proc)
+        wait_http(f"http://127.0.0.1:{port}/health", timeout=120, proc=proc)
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(proc)
         log.close()
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """A real ``mlflow server`` (SQLite backend, local artifact root) on 127.0.0.1:free port."""
+    yield from run_mlflow_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path)

@@ -17,6 +17,7 @@ from training.config import FeatureGANConfig
 from training.cwgan_gp import FeatureScaler, GanDiscriminator, GanGenerator, gradient_penalty, one_hot
 from training.errors import ConfigError, ModelError
 from training.features import FeatureData
+from training.utils import save_checkpoint
 
 __all__ = ["GanTrainer", "FeatureSynthesizer", "FeatureEpoch"]
 
@@ -121,12 +122,8 @@ class GanTrainer:
         self.history = [FeatureEpoch(**h) for h in state["history"]]
 
     def save_checkpoint(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(self.state_dict(), tmp)
-        tmp.replace(path)
-        return path
+        """Write a checkpoint atomically and return its path."""
+        return save_checkpoint(self.state_dict(), path)
 
 
 class FeatureSynthesizer:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,9 +155,10 @@ def _load_csv(path: Path, feature_columns: str, label_column: str) -> FeatureDat
 
 def _is_float(text: str) -> bool:
     try:
-        return math.isfinite(float(text)) or True
+        float(text)
     except ValueError:
         return False
+    return True
 
 
 def load_features(path: str | Path, *, reduce: str = "mean", feature_columns: str = "mfcc{1..13}_mean",

@@ -20,6 +20,7 @@ from torch import nn
 
 from training.config import TraceGANConfig
 from training.models import LSTMDiscriminator, LSTMGenerator
+from training.utils import save_checkpoint
 
 __all__ = ["GANTrainer", "EpochStats", "StopTraining"]
 
@@ -153,13 +154,8 @@ class GANTrainer:
         self.history = [EpochStats(**h) for h in state["history"]]
 
     def save_checkpoint(self, path: str | Path) -> Path:
-        """Write a checkpoint atomically (temp name + rename) and return its path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(self.state_dict(), tmp)
-        tmp.replace(path)
-        return path
+        """Write a checkpoint atomically and return its path."""
+        return save_checkpoint(self.state_dict(), path)
 
     def load_checkpoint(self, path: str | Path) -> None:
         self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))

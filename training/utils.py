@@ -15,7 +15,7 @@ import numpy as np
 
 from training.errors import ConfigError
 
-__all__ = ["seed_everything", "resolve_device", "sha256_file", "atomic_output"]
+__all__ = ["seed_everything", "resolve_device", "sha256_file", "atomic_output", "save_checkpoint"]
 
 
 def seed_everything(seed: int) -> None:
@@ -74,3 +74,19 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "w", *, overwrite: b
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def save_checkpoint(state: dict, path: str | os.PathLike[str]) -> Path:
+    """``torch.save`` a state dict atomically (temporary name, then rename); returns the path.
+
+    Keep ``state`` to tensors and plain Python values: checkpoints are loaded with
+    ``torch.load(weights_only=True)``, which refuses anything else.
+    """
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+    return path

@@ -9,14 +9,13 @@ import pwd
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, stop_process, wait_http
+from tests.conftest import free_port, run_mlflow_server
 
 
 def _pg_bin() -> Path | None:
@@ -69,15 +68,4 @@ def postgres():
 @pytest.fixture(scope="module")
 def pg_mlflow_server(postgres, tmp_path_factory):
     """``mlflow server`` with the PostgreSQL backend store, on 127.0.0.1."""
-    tmp = tmp_path_factory.mktemp("pgserver")
-    port = free_port()
-    log = open(tmp / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                             "--backend-store-uri", f"{postgres}/mlflow", "--artifacts-destination", str(tmp / "artifacts"),
-                             "--workers", "2"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/health", timeout=120, proc=proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_process(proc)
-        log.close()
+    yield from run_mlflow_server(f"{postgres}/mlflow", tmp_path_factory.mktemp("pgserver"), workers=2)
