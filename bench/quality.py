@@ -27,8 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import MSR, SEED_REFERENCE, require  # noqa: E402
 
-SEED_HYPER = dict(batch_size=128, hidden_dim=66, latent_dim=16, lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seq_len=12)
-VARIANTS = {
+SEED_HYPER = dict(batch_size=128, hidden_dim=66, latent_dim=16, lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seq_len=12,
+                  feature_mode="seed", log1p=())
+VARIANTS = {  # "delta_log_lr" is the measured winner and ganflow's default (TraceGANConfig())
     "seed_mode": dict(),
     "delta_log": dict(feature_mode="delta", log1p=("timestamp", "length", "latency")),
     "delta_log_lr": dict(feature_mode="delta", log1p=("timestamp", "length", "latency"), lr_g=5e-4, lr_d=5e-4,

@@ -14,7 +14,7 @@ import click
 from training.config import DataConfig, RunOptions, TraceGANConfig
 from training.errors import GanflowError
 
-__all__ = ["dataclass_options", "split_kwargs", "handle_errors", "option_names"]
+__all__ = ["dataclass_options", "split_kwargs", "handle_errors", "option_names", "seed_recipe_kwargs", "seed_recipe_option"]
 
 
 def option_names(f: dataclasses.Field) -> list[str]:
@@ -66,6 +66,14 @@ def split_kwargs(kwargs: dict[str, Any], *classes: type) -> tuple[Any, ...]:
     return (*built, rest)
 
 
+def seed_recipe_kwargs(ctx: click.Context) -> dict[str, Any]:
+    """The seed's preprocessing and rates as command kwargs, except options given explicitly."""
+    from training.config import SEED_RECIPE
+
+    return {k: ",".join(v) if isinstance(v, tuple) else v for k, v in SEED_RECIPE.items()
+            if ctx.get_parameter_source(k) in (click.core.ParameterSource.DEFAULT, None)}
+
+
 def handle_errors(fn: Callable) -> Callable:
     """Turn a ``GanflowError`` into one line on stderr and exit code 2 (no traceback)."""
     @functools.wraps(fn)
@@ -77,3 +85,9 @@ def handle_errors(fn: Callable) -> Callable:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
     return wrapper
+
+
+def seed_recipe_option(fn: Callable) -> Callable:
+    return click.option("--seed_recipe", "--seed-recipe", type=bool, default=False, show_default=True,
+                        help="use the seed's preprocessing and rates (feature_mode seed, no log1p, lrG 2e-5, lrD 3e-5, "
+                             "1 D : 2 G); options given explicitly still win")(fn)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from ganflow._options import dataclass_options, handle_errors, split_kwargs
+from ganflow._options import dataclass_options, handle_errors, seed_recipe_kwargs, seed_recipe_option, split_kwargs
 from training.config import FEATURE_MODES, DataConfig, RunOptions, TraceGANConfig
 from training.readers import reader_names
 
@@ -58,13 +58,17 @@ def _tune_options(fn):
 @click.option("--num_entries", "--num-entries", type=int, default=100_000, show_default=True, help="rows of the synthetic trace")
 @click.option("--output_format", "--output-format", type=click.Choice(_OUTPUT_FORMATS), default="seed", show_default=True)
 @click.option("--overwrite", is_flag=True, help="replace an existing --output_synth file")
+@seed_recipe_option
 @handle_errors
-def train(**kwargs) -> None:
+@click.pass_context
+def train(ctx: click.Context, seed_recipe: bool, **kwargs) -> None:
     """Train a trace GAN in a tracked MLflow run (the bundled sample when no --trace_path)."""
     _quiet_mlflow()
     from training.errors import ConfigError
     from training.pipeline import train as run_training
 
+    if seed_recipe:
+        kwargs.update(seed_recipe_kwargs(ctx))
     data, config, options, rest = split_kwargs(kwargs)  # DataConfig, TraceGANConfig, RunOptions
     if rest["num_entries"] < 0:
         raise ConfigError(f"num_entries must be >= 0, but got num_entries={rest['num_entries']}")
@@ -208,8 +212,10 @@ def export(model_uri: str, register_as: str, output: str, experiment: str) -> No
 @_tune_options
 @click.option("--create-only", "--create_only", "create_only", is_flag=True,
               help="create the study and the MLflow experiment, then exit (run once before starting workers)")
+@seed_recipe_option
 @handle_errors
-def tune(create_only: bool, **kwargs) -> None:
+@click.pass_context
+def tune(ctx: click.Context, create_only: bool, seed_recipe: bool, **kwargs) -> None:
     """Optuna search of the trace GAN (D:G ratio, learning rates, batch size, seq_len) scored by
     val_mmd2, one nested MLflow run per trial; many workers can share one study."""
     _quiet_mlflow()
@@ -217,6 +223,8 @@ def tune(create_only: bool, **kwargs) -> None:
     from tuning.options import TuneOptions
     from tuning.study import tune as run_tune
 
+    if seed_recipe:
+        kwargs.update(seed_recipe_kwargs(ctx))
     data, base, options, opts, rest = split_kwargs(kwargs, DataConfig, TraceGANConfig, RunOptions, TuneOptions)
     result = run_tune(data, base, options, opts, create_only=create_only)
     if create_only:

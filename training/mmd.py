@@ -77,6 +77,8 @@ def _monomials(d: int, order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _expansion_order(radius: float, tol: float) -> int:
     """Smallest K with e^T T^(K+1)/(K+1)! ≤ tol for T = radius² (Taylor remainder of e^{u·v})."""
     t = radius * radius
+    if not t < 200:  # far outside any affordable expansion (and e^t would overflow)
+        return 10_000
     k, term = 0, math.exp(t) * t  # bound for K = 0
     while term > tol:
         k += 1

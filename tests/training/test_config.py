@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ({"seq_len": 1}, "seq_len must be at least 2"),
     ({"val_fraction": 1.0}, "val_fraction must be in [0, 1)"),
     ({"feature_mode": "fft"}, "feature_mode must be one of seed, delta"),
-    ({"log1p": "length"}, "needs feature_mode='delta'"),
+    ({"feature_mode": "seed", "log1p": "length"}, "needs feature_mode='delta'"),
     ({"feature_mode": "delta", "log1p": "opcode"}, "log1p columns must be among"),
 ])
 def test_bad_values_are_named(kwargs, fragment):
@@ -98,4 +98,28 @@ def test_mlproject_tune_defaults_match_the_cli():
     defaults = {p.name: p.default for p in main.commands["tune"].params}
     for name, spec in _entry("tune")["parameters"].items():
         declared, default = spec["default"], defaults[name]
+        if isinstance(default, bool):
+            assert str(declared) == str(default), name
+            continue
         assert (declared in ("", None) and default in ("", None)) or type(default)(declared) == default, name
+
+
+def test_seed_recipe_flag_applies_the_seed_and_explicit_options_win(monkeypatch):
+    from click.testing import CliRunner
+
+    import training.pipeline as pipeline
+    from ganflow.cli import main
+
+    seen = {}
+
+    def fake_train(data, config, options):
+        seen["config"] = config
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(pipeline, "train", fake_train)
+    res = CliRunner().invoke(main, ["train", "--seed_recipe", "true", "--lrD", "1e-4"])
+    assert res.exit_code == 2 and "stop here" in res.output
+    c = seen["config"]
+    assert (c.feature_mode, c.log1p, c.lr_g, c.d_updates, c.g_updates) == ("seed", (), 2e-5, 1, 2)
+    assert c.lr_d == 1e-4  # given explicitly
+    assert TraceGANConfig().feature_mode == "delta"  # the measured default

@@ -77,3 +77,9 @@ def test_bandwidth_specs():
         resolve_bandwidths("wide", x, y)
     with pytest.raises(ConfigError, match="at least 2 rows"):
         mmd2_unbiased(x[:1], y, 1.0)
+
+
+def test_far_out_synthetic_rows_fall_back_to_direct():
+    x, y = pair()
+    y = y * 1e6  # a diverged generator: values far outside the real range
+    assert mmd2_unbiased(x, y, 1.0) == pytest.approx(mmd2_naive(x, y, 1.0), abs=1e-9)

@@ -59,7 +59,8 @@ def test_load_rejects_non_model(tmp_path):
 def test_seed_mode_stays_in_fitted_range(sample_frame):
     from training.config import TraceGANConfig
 
-    s = Synthesizer(TraceGANConfig(num_epochs=1, hidden_dim=8, latent_dim=4, seq_len=8, val_fraction=0.0))
+    s = Synthesizer(TraceGANConfig(num_epochs=1, hidden_dim=8, latent_dim=4, seq_len=8, val_fraction=0.0,
+                                   feature_mode="seed", log1p=()))
     s.fit(sample_frame)
     rows = s.sample(1000)
     lo, hi = sample_frame.values().min(0), sample_frame.values().max(0)
