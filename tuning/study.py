@@ -68,7 +68,7 @@ def open_study(opts: TuneOptions, *, eval_every: int = 1) -> optuna.Study:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             storage = optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=opts.heartbeat_interval,
-                                                 grace_period=opts.grace_period, failed_trial_callback=_end_lost_runs)
+                                                 grace_period=opts.grace_period, heartbeat_stale_trial_callback=_end_lost_runs)
     except Exception as exc:  # driver missing, server down, bad URL: one line for the user
         raise GanflowError(f"cannot open Optuna storage {url!r}: {str(exc).splitlines()[0]}") from None
     sampler = optuna.samplers.TPESampler(seed=None if opts.sampler_seed < 0 else opts.sampler_seed)
