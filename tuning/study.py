@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 from training.config import DataConfig, RunOptions, TraceGANConfig
 from training.errors import GanflowError
 from training.pipeline import load_frame
-from training.tracking import ensure_experiment, fail_if_unreachable, lineage_tags, tracked_run
+from training.tracking import ensure_experiment, fail_if_unreachable, lineage_tags, log_new_params, tracked_run
 from tuning.objective import Objective
 from tuning.options import PRUNERS, TuneOptions
 from tuning.space import SearchSpace
@@ -97,9 +97,10 @@ def tune(data: DataConfig, base: TraceGANConfig, options: RunOptions, opts: Tune
                           opts.prune_on_collapse)
     with tracked_run(experiment=options.experiment, run_name=f"tune-{opts.study_name}",
                      tags={**lineage_tags(), "optuna_study": opts.study_name}) as parent:
-        mlflow.log_params({"study_name": opts.study_name, "n_trials": opts.n_trials, "pruner": opts.pruner,
-                           "epochs_per_trial": opts.epochs_per_trial, "storage": _redact(storage),
-                           "search_space": repr(space)[:6000], "data_source": info["data_source"]})
+        # under `mlflow run` the entry point's own params are already there: add only new keys
+        log_new_params({"study_name": opts.study_name, "n_trials": str(opts.n_trials), "pruner": opts.pruner,
+                        "epochs_per_trial": str(opts.epochs_per_trial), "storage_resolved": _redact(storage),
+                        "search_space": repr(space)[:6000], "data_source": info["data_source"]})
         budget = optuna.study.MaxTrialsCallback(opts.n_trials, states=_FINISHED)
         if _finished(study) < opts.n_trials:
             study.optimize(objective, n_trials=opts.n_trials, timeout=opts.timeout or None, callbacks=[budget],

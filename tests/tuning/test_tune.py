@@ -66,6 +66,19 @@ def test_median_pruner_prunes_and_marks_runs(tracking_uri, tmp_path, sample_file
         assert t.user_attrs["epochs"] < 4
 
 
+def test_tune_inside_an_mlflow_run_job(tracking_uri, tmp_path, sample_file, monkeypatch):
+    """As under `mlflow run . -e tune`: the run exists and already holds the entry point's params."""
+    exp = mlflow.create_experiment("job")
+    run = mlflow.MlflowClient().create_run(exp)
+    mlflow.MlflowClient().log_param(run.info.run_id, "storage", "''")
+    monkeypatch.setenv("MLFLOW_RUN_ID", run.info.run_id)
+    res = tune(sample_file, tmp_path, "--n_trials", "2", "--pruner", "none", "--study_name", "job")
+    assert res.exit_code == 0, res.output
+    children = mlflow.search_runs(experiment_ids=[exp], output_format="list", filter_string="tags.optuna_study = 'job'")
+    assert {r.data.tags.get("mlflow.parentRunId") for r in children if r.info.run_id != run.info.run_id} == {run.info.run_id}
+    assert mlflow.get_run(run.info.run_id).data.params["storage_resolved"].endswith("optuna.db")
+
+
 def test_search_space_yaml(tmp_path):
     (tmp_path / "s.yaml").write_text("ratios: ['1:2']\nbatch_size: [64]\nseq_len: []\nhidden_dim: [32, 64]\n")
     space = SearchSpace.from_yaml(tmp_path / "s.yaml")
