@@ -121,3 +121,16 @@ def test_evaluate_augmentation_reports_every_method(tracking_uri, tmp_path):
         assert all(0 <= v[0] <= 1 for v in values.values())
     runs = mlflow.search_runs(experiment_names=["augmentation-eval"], output_format="list")
     assert len(runs) == 3 and sum("mlflow.parentRunId" in r.data.tags for r in runs) == 2
+
+
+def test_evaluate_augmentation_command(tmp_path):
+    rng = np.random.default_rng(2)
+    x = np.vstack([rng.normal(2 * i, 1, (30, 5)) for i in range(4)])
+    path = tmp_path / "toy.json"
+    path.write_text(json.dumps({"features": x.tolist(), "labels": [c for c in "abcd" for _ in range(30)]}))
+    res = CliRunner().invoke(main, ["evaluate-augmentation", "--data", str(path), "--seeds", "1", "--gan-epochs", "1",
+                                    "--no-log-run"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    lines = res.output.strip().splitlines()
+    assert lines[0].split()[0] == "method/classifier" and len(lines) == 1 + 8
+    assert CliRunner().invoke(main, ["evaluate-augmentation", "--data", str(path), "--seeds", "0"]).exit_code == 2
