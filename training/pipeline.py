@@ -119,12 +119,10 @@ class _EpochLogger:
             callback(stats.epoch, value, self.health)
 
 
-def _log_fidelity(synth: Synthesizer, validation: TraceFrame, options: RunOptions, val: dict[int, float],
-                  workdir: Path) -> dict:
+def _log_fidelity(synth: Synthesizer, validator, options: RunOptions, val: dict[int, float], workdir: Path) -> dict:
     """Final fidelity metrics (with floor and marginals) on the validation rows, and the plots."""
-    from training.fidelity import Validator, evaluate
+    from training.fidelity import evaluate
 
-    validator = Validator(validation, sample=options.eval_sample, bandwidth=options.bandwidth)
     synthetic = validator.synthetic(synth)
     report = evaluate(validator.real, synthetic, sample=options.eval_sample, bandwidth=options.bandwidth,
                       seq_len=synth.config.seq_len)
@@ -188,7 +186,7 @@ def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None =
         result = TrainResult(run_id, "", synth, local, data_info=data_info or {}, val_mmd2=logger.val)
         if prepared.validation is not None:
             with tempfile.TemporaryDirectory() as tmp:
-                result.fidelity = _log_fidelity(synth, prepared.validation, options, logger.val, Path(tmp))
+                result.fidelity = _log_fidelity(synth, logger.validator, options, logger.val, Path(tmp))
         else:
             log.warning("val_fraction=0: no validation rows, so no val_mmd2 or fidelity metrics")
         from training.mlflow_model import log_synthesizer
