@@ -40,8 +40,9 @@ def main() -> None:
     import optuna
 
     from training.config import SEED_RECIPE, DataConfig, RunOptions, TraceGANConfig
+    from training.data import load_frame
     from training.fidelity import Validator, evaluate, real_halves
-    from training.pipeline import load_frame, train
+    from training.pipeline import train
     from training.sequences import time_split
     from tuning.options import TuneOptions
     from tuning.study import open_study, tune

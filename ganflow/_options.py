@@ -14,7 +14,8 @@ import click
 from training.config import DataConfig, RunOptions, TraceGANConfig
 from training.errors import GanflowError
 
-__all__ = ["dataclass_options", "split_kwargs", "handle_errors", "option_names", "seed_recipe_kwargs", "seed_recipe_option"]
+__all__ = ["OneLineErrors", "dataclass_options", "split_kwargs", "handle_errors", "option_names", "seed_recipe_kwargs",
+           "seed_recipe_option"]
 
 
 def option_names(f: dataclasses.Field) -> list[str]:
@@ -74,15 +75,33 @@ def seed_recipe_kwargs(ctx: click.Context) -> dict[str, Any]:
             if ctx.get_parameter_source(k) in (click.core.ParameterSource.DEFAULT, None)}
 
 
+class OneLineErrors(click.Group):
+    """A group whose usage errors (unknown option, bad choice, missing value) are one line on
+    stderr and exit code 2, like every other input error, instead of click's three-line block."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("standalone_mode", None)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 def handle_errors(fn: Callable) -> Callable:
-    """Turn a ``GanflowError`` into one line on stderr and exit code 2 (no traceback)."""
+    """Turn a ``GanflowError`` (or an ``OSError`` such as a full disk or an unwritable folder)
+    into one line on stderr and exit code 2 (no traceback; ``-vv`` logs it)."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except GanflowError as exc:
+        except (GanflowError, OSError) as exc:
             logging.getLogger("ganflow").debug("error", exc_info=True)
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {exc}".replace("\n", " "), err=True)
             sys.exit(2)
     return wrapper
 

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import click
 
-from ganflow._options import dataclass_options, handle_errors, seed_recipe_kwargs, seed_recipe_option, split_kwargs
+from ganflow._options import (
+    OneLineErrors,
+    dataclass_options,
+    handle_errors,
+    seed_recipe_kwargs,
+    seed_recipe_option,
+    split_kwargs,
+)
 from training.config import FEATURE_MODES, DataConfig, RunOptions, TraceGANConfig
 from training.readers import reader_names
 
@@ -25,10 +32,12 @@ def _quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("-v", "--verbose", count=True, help="more log output (-vv for debug)")
 def main(verbose: int) -> None:
     """ganflow: tracked GAN training for synthetic block I/O traces."""
+    if verbose == 0:  # MLflow configures its own loggers at import; this is the level it reads
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("ganflow").setLevel(min(level, logging.INFO))
@@ -58,14 +67,15 @@ def _tune_options(fn):
 @click.option("--num_entries", "--num-entries", type=int, default=100_000, show_default=True, help="rows of the synthetic trace")
 @click.option("--output_format", "--output-format", type=click.Choice(_OUTPUT_FORMATS), default="seed", show_default=True)
 @click.option("--overwrite", is_flag=True, help="replace an existing --output_synth file")
+@click.option("--resume", default="", metavar="RUN_ID",
+              help="continue a killed or failed run from its last checkpoint (its own config and data)")
 @seed_recipe_option
 @handle_errors
 @click.pass_context
-def train(ctx: click.Context, seed_recipe: bool, **kwargs) -> None:
+def train(ctx: click.Context, seed_recipe: bool, resume: str, **kwargs) -> None:
     """Train a trace GAN in a tracked MLflow run (the bundled sample when no --trace_path)."""
-    _quiet_mlflow()
+    from training.data import check_enough_rows, load_frame
     from training.errors import ConfigError
-    from training.pipeline import train as run_training
 
     if seed_recipe:
         kwargs.update(seed_recipe_kwargs(ctx))
@@ -74,7 +84,16 @@ def train(ctx: click.Context, seed_recipe: bool, **kwargs) -> None:
         raise ConfigError(f"num_entries must be >= 0, but got num_entries={rest['num_entries']}")
     if rest["output_synth"] and Path(rest["output_synth"]).exists() and not rest["overwrite"]:
         raise ConfigError(f"{rest['output_synth']}: output exists; pass --overwrite to replace it")
-    result = run_training(data, config, options)
+    _quiet_mlflow()
+    if resume:  # the run's own data and config; options given here (save_dir, register_as, ...) apply
+        from training.pipeline import resume_spec
+
+        data, config = resume_spec(resume)
+    frame, data_info = load_frame(data)  # bad data fails here, before torch or MLflow load
+    check_enough_rows(frame, config)
+    from training.pipeline import train as run_training
+
+    result = run_training(data, config, options, frame=frame, data_info=data_info, resume_run_id=resume or None)
     last = result.synthesizer.history[-1]
     val = f", val_mmd2 {result.val_mmd2[max(result.val_mmd2)]:.6g}" if result.val_mmd2 else ""
     _report(f"run {result.run_id}: {last['epoch']} epochs, d_loss {last['d_loss']:.4f}, g_loss {last['g_loss']:.4f}"
@@ -99,6 +118,8 @@ def train(ctx: click.Context, seed_recipe: bool, **kwargs) -> None:
               default="seed_synth", show_default=True)
 @click.option("--max_lines", "--max-lines", type=int, default=0, show_default=True,
               help="read at most this many lines of each file (0 = all)")
+@click.option("--sort-by-time", "--sort_by_time", "sort_by_time", is_flag=True,
+              help="sort the real trace by timestamp instead of refusing one that goes back in time")
 @click.option("--sample", type=int, default=10_000, show_default=True, help="rows per side for MMD² and sequence metrics")
 @click.option("--exact", is_flag=True, help="MMD² on all rows (blocked, exact) instead of the pinned subsample")
 @click.option("--rff", is_flag=True, help="random-Fourier-feature MMD² estimate (very large traces)")
@@ -109,7 +130,7 @@ def train(ctx: click.Context, seed_recipe: bool, **kwargs) -> None:
 @click.option("--log-run", "--log_run", "log_run", is_flag=True, help="also record an MLflow run")
 @click.option("--experiment", default="trace-gan-eval", show_default=True, help="experiment for --log-run")
 @handle_errors
-def evaluate(real, real_format, synthetic, synthetic_format, max_lines, sample, exact, rff, bandwidth, seed,
+def evaluate(real, real_format, synthetic, synthetic_format, max_lines, sort_by_time, sample, exact, rff, bandwidth, seed,
              no_sequence, as_json, log_run, experiment) -> None:
     """Fidelity of a synthetic trace: MMD² and sequence metrics, each with its real-vs-real floor
     and independent-marginals baseline."""
@@ -119,7 +140,8 @@ def evaluate(real, real_format, synthetic, synthetic_format, max_lines, sample, 
         _quiet_mlflow()
     from training.evaluation import REPORT_METRICS, evaluate_files
 
-    report = evaluate_files(real, real_format, synthetic, synthetic_format, max_lines=max_lines, sample=sample,
+    report = evaluate_files(real, real_format, synthetic, synthetic_format, max_lines=max_lines, sort=sort_by_time,
+                            sample=sample,
                             exact=exact, bandwidth=bandwidth, seed=seed, rff=rff, sequence=not no_sequence,
                             log_run=log_run, experiment=experiment)
     if as_json:
@@ -190,13 +212,15 @@ def generate(model_uri, num_entries, output_synth, fmt, seed, engine, shards, wo
               help="registered name of the ONNX model (default: <source name>-onnx for models:/ sources)")
 @click.option("--output", default="", help="also write the .onnx file here")
 @click.option("--experiment", default="trace-gan-export", show_default=True)
+@click.option("--overwrite", is_flag=True, help="replace an existing --output file")
 @handle_errors
-def export(model_uri: str, register_as: str, output: str, experiment: str) -> None:
+def export(model_uri: str, register_as: str, output: str, experiment: str, overwrite: bool) -> None:
     """Export a trace GAN to ONNX (noise in, real units out), check parity, log and register it."""
     _quiet_mlflow()
     from serving.export import export_model
 
-    result = export_model(model_uri, register_as=register_as or None, output=output or None, experiment=experiment)
+    result = export_model(model_uri, register_as=register_as or None, output=output or None, experiment=experiment,
+                          overwrite=overwrite)
     _report(f"exported {model_uri} -> {result.model_uri} (run {result.run_id}; max |torch - onnx| = "
             f"{result.parity:.2g} of a column span)")
     if result.registered_version:
@@ -334,8 +358,9 @@ def evaluate_augmentation(data, reduce, feature_columns, label_column, seeds, ke
 @click.option("--n", type=int, required=True, help="vectors to generate")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--output", default="", help="CSV file (default: stdout)")
+@click.option("--overwrite", is_flag=True, help="replace an existing --output file")
 @handle_errors
-def generate_features(model_uri, class_name, n, seed, output) -> None:
+def generate_features(model_uri, class_name, n, seed, output, overwrite) -> None:
     """Generate N feature vectors of one class, as CSV."""
     _quiet_mlflow()
     import csv
@@ -346,6 +371,8 @@ def generate_features(model_uri, class_name, n, seed, output) -> None:
 
     if n < 0:
         raise ConfigError(f"n must be >= 0, but got n={n}")
+    if output and Path(output).exists() and not overwrite:
+        raise ConfigError(f"{output}: output exists; pass --overwrite to replace it")
     model = load_feature_model(model_uri)
     x = model.sample(class_name, n, seed=seed)
     buf = io.StringIO()
@@ -356,7 +383,7 @@ def generate_features(model_uri, class_name, n, seed, output) -> None:
     if output:
         from training.utils import atomic_output
 
-        with atomic_output(output) as fh:
+        with atomic_output(output, overwrite=overwrite) as fh:
             fh.write(buf.getvalue())
     else:
         click.echo(buf.getvalue(), nl=False)
@@ -367,8 +394,9 @@ def generate_features(model_uri, class_name, n, seed, output) -> None:
 @click.option("--rows", type=int, default=20_000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["seed", "msr"]), default="seed", show_default=True)
+@click.option("--overwrite", is_flag=True, help="replace an existing output")
 @handle_errors
-def sample_trace(output: str, rows: int, seed: int, fmt: str) -> None:
+def sample_trace(output: str, rows: int, seed: int, fmt: str, overwrite: bool) -> None:
     """Write the bundled, seeded sample block trace as a file (seed text or MSR CSV)."""
     from serving.writers import write_trace_frame
     from training.errors import ConfigError
@@ -376,5 +404,7 @@ def sample_trace(output: str, rows: int, seed: int, fmt: str) -> None:
 
     if rows < 1:
         raise ConfigError(f"rows must be >= 1, but got rows={rows}")
-    write_trace_frame(make_sample_trace(rows, seed=seed), output, fmt)
+    if Path(output).exists() and not overwrite:
+        raise ConfigError(f"{output}: output exists; pass --overwrite to replace it")
+    write_trace_frame(make_sample_trace(rows, seed=seed), output, fmt, overwrite=overwrite)
     _report(f"wrote {rows} sample rows to {output} ({fmt})")

@@ -12,7 +12,7 @@ import numpy as np
 from serving.onnx_export import PARITY_ATOL, OnnxSynthesizer, export_onnx
 from serving.registry import load_synthesizer
 from training.config import TRACE_COLUMNS
-from training.errors import ModelError
+from training.errors import ConfigError, ModelError
 from training.tracking import lineage_tags, register_model, tracked_run
 
 __all__ = ["ExportResult", "export_model", "check_parity"]
@@ -49,12 +49,14 @@ def _signature():
 
 
 def export_model(source_uri: str, *, register_as: str | None = None, output: str | Path | None = None,
-                 experiment: str = "trace-gan-export") -> ExportResult:
+                 experiment: str = "trace-gan-export", overwrite: bool = True) -> ExportResult:
     """Export ``source_uri`` to ONNX, check parity, log it with ``mlflow.onnx``, register it.
 
     The registered name defaults to ``<source name>-onnx`` for a ``models:/`` source; the new
     version is tagged with the source's name, version and run, and gets the source URI's alias.
     """
+    if output is not None and Path(output).exists() and not overwrite:
+        raise ConfigError(f"{output}: output exists; pass --overwrite to replace it")
     loaded = load_synthesizer(source_uri)
     model = export_onnx(loaded.synthesizer, output)
     parity = check_parity(loaded.synthesizer, OnnxSynthesizer(model))

@@ -45,35 +45,31 @@ def resolve_version(uri: str) -> dict[str, str]:
 
 def load_synthesizer(uri: str, *, device: str = "cpu") -> LoadedModel:
     """Load a trace GAN from a local saved-Synthesizer directory or any MLflow model URI."""
-    path = Path(uri)
-    if path.is_dir() and (path / "config.json").is_file():
-        return LoadedModel(Synthesizer.load(path, device=device), uri, {"local_path": str(path.resolve())})
-    if "://" not in uri and not uri.startswith(("models:/", "runs:/")):
-        raise ModelError(f"model {uri!r}: not a directory with a saved synthesizer, nor a models:/ or runs:/ URI")
-    from training.mlflow_model import load_logged_synthesizer
-
-    lineage = resolve_version(uri)
-    synth = load_logged_synthesizer(uri)
-    return LoadedModel(synth, uri, lineage)
+    return _load(uri, device=device, onnx=False)
 
 
 def load_any(uri: str, *, device: str = "cpu", threads: int = 0) -> LoadedModel:
     """Like ``load_synthesizer``, but an ONNX model (a ``.onnx`` file, or an MLflow model with the
     onnx flavor) loads as an ``OnnxSynthesizer`` that runs on onnxruntime."""
+    return _load(uri, device=device, onnx=True, threads=threads)
+
+
+def _load(uri: str, *, device: str, onnx: bool, threads: int = 0) -> LoadedModel:
+    """Models are read as data (JSON, weights-only tensors, ONNX protobuf): see training.model_files."""
     from serving.onnx_export import OnnxSynthesizer
+    from training.model_files import fetch_model
 
-    if uri.endswith(".onnx") and Path(uri).is_file():
-        return LoadedModel(OnnxSynthesizer.from_file(uri, threads=threads), uri, {"local_path": str(Path(uri).resolve())})
-    if uri.startswith(("models:/", "runs:/")) or "://" in uri:
-        lineage = resolve_version(uri)
-        import mlflow
-        from mlflow.exceptions import MlflowException
-
-        try:
-            flavors = mlflow.models.get_model_info(uri).flavors
-        except (MlflowException, OSError) as exc:
-            msg = getattr(exc, "message", str(exc)).splitlines()[0]
-            raise ModelError(f"cannot load model {uri!r}: {msg}") from None
-        if "onnx" in flavors:
-            return LoadedModel(OnnxSynthesizer(mlflow.onnx.load_model(uri), threads=threads), uri, lineage)
-    return load_synthesizer(uri, device=device)
+    path = Path(uri)
+    if onnx and uri.endswith(".onnx") and path.is_file():
+        return LoadedModel(OnnxSynthesizer.from_file(uri, threads=threads), uri, {"local_path": str(path.resolve())})
+    if path.is_dir() and (path / "config.json").is_file():
+        return LoadedModel(Synthesizer.load(path, device=device), uri, {"local_path": str(path.resolve())})
+    if not (uri.startswith(("models:/", "runs:/")) or "://" in uri or (path / "MLmodel").is_file()):
+        raise ModelError(f"model {uri!r}: not a saved synthesizer folder, an MLflow model folder, a .onnx file, "
+                         "nor a models:/ or runs:/ URI")
+    lineage = resolve_version(uri)
+    files = fetch_model(uri)
+    files.require_kind("trace-gan", *(["trace-gan-onnx"] if onnx else []))
+    if files.kind == "trace-gan-onnx":
+        return LoadedModel(OnnxSynthesizer.from_file(str(files.flavor_file("onnx")), threads=threads), uri, lineage)
+    return LoadedModel(Synthesizer.load(files.pyfunc_artifact("synthesizer"), device=device), uri, lineage)

@@ -32,7 +32,7 @@ import numpy as np
 from serving.writers import encode, header, open_writer
 from training.errors import ConfigError
 from training.synthesizer import BLOCK_SEQUENCES
-from training.utils import atomic_output
+from training.utils import atomic_output, sweep_stale_temps, temp_prefix
 
 __all__ = ["SynthesisStats", "synthesize_to_file", "shard_plan", "log_lineage"]
 
@@ -127,7 +127,8 @@ def _sharded(model, n_rows: int, path, fmt: str, seed: int, shards: int, workers
     plan = shard_plan(n_rows, model.config.seq_len, shards)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=target.parent) as tmp, \
+    sweep_stale_temps(target)
+    with tempfile.TemporaryDirectory(prefix=temp_prefix(target), dir=target.parent) as tmp, \
             ProcessPoolExecutor(workers, mp_context=_spawn(), initializer=_init_worker,
                                 initargs=(_model_spec(model, Path(tmp)),)) as pool:
         offsets = [0.0] * len(plan)

@@ -110,7 +110,7 @@ def open_writer(path: str | os.PathLike[str], fmt: str, *, overwrite: bool = Tru
             yield _TextWriter(fh, fmt)
 
 
-def write_trace_frame(frame: TraceFrame, path: str | Path, fmt: str = "seed") -> Path:
+def write_trace_frame(frame: TraceFrame, path: str | Path, fmt: str = "seed", *, overwrite: bool = True) -> Path:
     """Write a real (not synthetic) frame as a readable trace file: ``seed`` text or ``msr`` CSV.
 
     Timestamps are written absolute (``origin`` added back), as a trace file has them.
@@ -126,6 +126,6 @@ def write_trace_frame(frame: TraceFrame, path: str | Path, fmt: str = "seed") ->
             lines.append(f"{t},sample,0,{o},{lba * 512},{n},{lat}\n")
         else:
             raise ConfigError(f"sample trace format must be seed or msr, but got {fmt!r}")
-    with atomic_output(path) as fh:
+    with atomic_output(path, overwrite=overwrite) as fh:
         fh.writelines(lines)
     return Path(path)

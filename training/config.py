@@ -117,6 +117,8 @@ class DataConfig:
     trace_format: str = field(default="seed", metadata=cli_meta(help="reader to use"))
     max_lines: int = field(default=0, metadata=cli_meta(help="read at most this many lines; 0 = all"))
     columns: str = field(default="", metadata=cli_meta(help="csv format: mapping like timestamp=Time,length=Size,lba=Offset,latency=RT"))
+    sort_by_time: bool = field(default=False, metadata=cli_meta(
+        help="sort rows by timestamp instead of refusing a trace that goes back in time"))
 
     def __post_init__(self) -> None:
         if self.trace_path == "":

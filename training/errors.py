@@ -7,7 +7,7 @@ it into one line on stderr and exit code 2; library callers can catch the base c
 
 from __future__ import annotations
 
-__all__ = ["GanflowError", "DataError", "ConfigError", "ModelError"]
+__all__ = ["GanflowError", "DataError", "ConfigError", "ModelError", "TrackingError"]
 
 
 class GanflowError(Exception):
@@ -30,3 +30,8 @@ class ConfigError(GanflowError):
 
 class ModelError(GanflowError):
     """A model URI or artifact cannot be resolved or is not a ganflow model."""
+
+
+class TrackingError(GanflowError):
+    """The tracking server (or the local disk) failed mid-run; the message says where the local
+    checkpoints are and how to resume."""

@@ -26,13 +26,13 @@ REPORT_METRICS = (
 
 
 def evaluate_files(real: str, real_format: str, synthetic: str, synthetic_format: str, *,
-                   max_lines: int = 0, sample: int = 10_000, exact: bool = False,
+                   max_lines: int = 0, sort: bool = False, sample: int = 10_000, exact: bool = False,
                    bandwidth: str = "1.0", seed: int = 0, rff: bool = False, sequence: bool = True,
                    log_run: bool = False, experiment: str = "trace-gan-eval") -> dict:
     """Read both traces, compute every fidelity figure with its references, optionally log it."""
     if sample < 2:
         raise ConfigError(f"sample must be >= 2, but got sample={sample}")
-    real_frame = read_trace(real, real_format, max_lines=max_lines)
+    real_frame = read_trace(real, real_format, max_lines=max_lines, sort=sort)
     synth_frame = read_trace(synthetic, synthetic_format, max_lines=max_lines)
     for frame in (real_frame, synth_frame):
         if len(frame) < 4:

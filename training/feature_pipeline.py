@@ -50,20 +50,15 @@ class FeatureGANModel(mlflow.pyfunc.PythonModel):
 
 
 def load_feature_model(uri: str) -> FeatureSynthesizer:
-    """A saved folder or a logged ``mfcc-wgan-gp`` model URI -> its ``FeatureSynthesizer``."""
-    from mlflow.exceptions import MlflowException
+    """A saved folder or a logged ``mfcc-wgan-gp`` model URI -> its ``FeatureSynthesizer``, read as
+    data (JSON and weights-only tensors): no code from the artifact store is executed."""
+    from training.model_files import fetch_model
 
-    from training.errors import ModelError
-
-    if Path(uri).is_dir():
+    if Path(uri).is_dir() and not (Path(uri) / "MLmodel").is_file():
         return FeatureSynthesizer.load(uri)
-    try:
-        inner = mlflow.pyfunc.load_model(uri).unwrap_python_model()
-    except (MlflowException, OSError) as exc:
-        raise ModelError(f"cannot load model {uri!r}: {getattr(exc, 'message', str(exc)).splitlines()[0]}") from None
-    if not isinstance(getattr(inner, "synthesizer", None), FeatureSynthesizer):
-        raise ModelError(f"model {uri!r} is not a ganflow feature-GAN model")
-    return inner.synthesizer
+    files = fetch_model(uri)
+    files.require_kind("mfcc-wgan-gp")
+    return FeatureSynthesizer.load(files.pyfunc_artifact("feature_gan"))
 
 
 def _log_model(synth: FeatureSynthesizer, saved: Path):

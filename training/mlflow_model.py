@@ -80,17 +80,10 @@ def log_synthesizer(synth: Synthesizer, saved_dir: str | Path, *, name: str = "m
 
 
 def load_logged_synthesizer(uri: str) -> Synthesizer:
-    """The ``Synthesizer`` inside a logged trace-GAN pyfunc model (``models:/…``, ``runs:/…``)."""
-    from mlflow.exceptions import MlflowException
+    """The ``Synthesizer`` inside a logged trace-GAN model (``models:/…``, ``runs:/…``), read as
+    data (JSON and weights-only tensors): no code from the artifact store is executed."""
+    from training.model_files import fetch_model
 
-    from training.errors import ModelError
-
-    try:
-        model = mlflow.pyfunc.load_model(uri)
-    except (MlflowException, OSError) as exc:
-        msg = getattr(exc, "message", str(exc)).splitlines()[0]
-        raise ModelError(f"cannot load model {uri!r}: {msg}") from None
-    synth = getattr(model.unwrap_python_model(), "synthesizer", None)
-    if not isinstance(synth, Synthesizer):
-        raise ModelError(f"model {uri!r} is not a ganflow trace-GAN model")
-    return synth
+    files = fetch_model(uri)
+    files.require_kind("trace-gan")
+    return Synthesizer.load(files.pyfunc_artifact("synthesizer"))

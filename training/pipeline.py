@@ -7,7 +7,6 @@ run FAILED with the reason as a tag, never RUNNING.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import tempfile
 from collections.abc import Callable, Sequence
@@ -16,11 +15,13 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+from mlflow.exceptions import MlflowException
 
 from training.config import DataConfig, RunOptions, TraceGANConfig
-from training.errors import DataError
-from training.readers import TraceFrame, read_trace
-from training.sample import make_sample_trace
+from training.data import check_enough_rows, load_frame
+from training.errors import TrackingError
+from training.readers import TraceFrame
+from training.resume import RUN_CONFIG, check_same_data, latest_checkpoint, resume_spec, run_config
 from training.synthesizer import Synthesizer
 from training.tracking import (
     fail_if_unreachable,
@@ -30,9 +31,9 @@ from training.tracking import (
     register_model,
     tracked_run,
 )
-from training.utils import resolve_device, seed_everything, sha256_file
+from training.utils import resolve_device, seed_everything
 
-__all__ = ["TrainResult", "EvalCallback", "load_frame", "train"]
+__all__ = ["TrainResult", "EvalCallback", "train", "resume_spec"]
 
 log = logging.getLogger(__name__)
 
@@ -51,31 +52,6 @@ class TrainResult:
     data_info: dict = field(default_factory=dict)
     val_mmd2: dict[int, float] = field(default_factory=dict)
     fidelity: dict = field(default_factory=dict)
-
-
-def load_frame(data: DataConfig, *, sample_rows: int = 20_000) -> tuple[TraceFrame, dict[str, str | int]]:
-    """The training rows (a file, or the bundled sample) and their fingerprint for lineage."""
-    if data.trace_path is None:
-        frame = make_sample_trace(sample_rows)
-        digest = hashlib.sha256(np.ascontiguousarray(frame.values()).tobytes()).hexdigest()
-    else:
-        frame = read_trace(data.trace_path, data.trace_format, max_lines=data.max_lines, columns=data.columns)
-        digest = sha256_file(data.trace_path)
-    info = {"data_source": frame.source, "data_sha256": digest, "rows_read": len(frame),
-            "lines_skipped": frame.skipped, "distinct_timestamps": int(len(np.unique(frame.timestamp)))}
-    if frame.skipped:
-        log.warning("%s: skipped %d lines with fewer than 6 fields (the seed's rule)", frame.source, frame.skipped)
-    return frame, info
-
-
-def _check_enough_rows(frame: TraceFrame, config: TraceGANConfig) -> None:
-    train_rows = len(frame) - int(round(len(frame) * config.val_fraction))
-    if train_rows < config.seq_len:
-        raise DataError(f"{frame.source}: {len(frame)} rows leave {train_rows} for training after "
-                        f"val_fraction={config.val_fraction}, fewer than one sequence of seq_len={config.seq_len}")
-    if config.val_fraction > 0 and len(frame) - train_rows < 2:
-        raise DataError(f"{frame.source}: val_fraction={config.val_fraction} of {len(frame)} rows leaves "
-                        "fewer than 2 validation rows; use more rows or --val_fraction 0")
 
 
 class _EpochLogger:
@@ -144,56 +120,94 @@ def _log_fidelity(synth: Synthesizer, validator, options: RunOptions, val: dict[
 def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None = None, *,
           callbacks: Sequence[EvalCallback] = (), nested: bool = False,
           frame: TraceFrame | None = None, data_info: dict | None = None,
-          finish_on: tuple[type[BaseException], ...] = (), tags: dict[str, str] | None = None) -> TrainResult:
+          finish_on: tuple[type[BaseException], ...] = (), tags: dict[str, str] | None = None,
+          resume_run_id: str | None = None) -> TrainResult:
     """Train a trace GAN in a tracked MLflow run, validate it, and (optionally) register it.
 
     ``callbacks`` are told every val_mmd2 (tuning reports and prunes through them); ``frame``
     and ``data_info`` skip re-reading the data when the caller already has it; exceptions in
     ``finish_on`` end the run FINISHED (see ``tracked_run``); ``tags`` go on the run.
+    ``resume_run_id`` reopens that run and continues from its newest checkpoint (``data`` and
+    ``config`` must be its own: ``training.resume.resume_spec``).
+
+    If the tracking server (or the disk) fails mid-run, the error names the local checkpoint
+    folder and the ``--resume`` command; checkpoints are always written locally first.
     """
     options = options or RunOptions()
     device = resolve_device(options.device)
     if frame is None:
         frame, data_info = load_frame(data)
-    _check_enough_rows(frame, config)
+    data_info = data_info or {}
+    check_enough_rows(frame, config)
     fail_if_unreachable()
+    if resume_run_id:
+        check_same_data(resume_run_id, data_info)
     seed_everything(config.seed)
     with tracked_run(experiment=options.experiment, run_name=options.run_name or None, nested=nested,
-                     tags={**lineage_tags(), **(tags or {})}, finish_on=finish_on) as run:
+                     tags={**lineage_tags(), **(tags or {})}, finish_on=finish_on, run_id=resume_run_id) as run:
         run_id = run.info.run_id
-        log_new_params({**flatten_params("", config.to_dict()), **flatten_params("", vars(data)),
-                        "device_resolved": device, "eval_every": str(options.eval_every),
-                        "checkpoint_every": str(options.checkpoint_every), "bandwidth": options.bandwidth,
-                        **{k: str(v) for k, v in (data_info or {}).items() if k != "data_sha256"}})
-        mlflow.set_tags({"data_sha256": str((data_info or {}).get("data_sha256", "")), "ganflow_kind": "trace-gan",
-                         "loss_health": "healthy"})
         local = Path(options.save_dir) / f"{options.save_prefix}_{run_id}"
+        checkpoint = None
+        if resume_run_id:
+            checkpoint = latest_checkpoint(run_id, local / "checkpoints")
+            mlflow.set_tag("resumed_from", checkpoint.name if checkpoint else "start (no checkpoint)")
+            log.warning("resuming run %s from %s", run_id, checkpoint or "the start (no checkpoint was written)")
+        else:
+            log_new_params({**flatten_params("", config.to_dict()), **flatten_params("", vars(data)),
+                            "device_resolved": device, "eval_every": str(options.eval_every),
+                            "checkpoint_every": str(options.checkpoint_every), "bandwidth": options.bandwidth,
+                            **{k: str(v) for k, v in data_info.items() if k != "data_sha256"}})
+            mlflow.set_tags({"data_sha256": str(data_info.get("data_sha256", "")), "ganflow_kind": "trace-gan",
+                             "loss_health": "healthy"})
+            mlflow.log_dict(run_config(data, config), RUN_CONFIG)
         synth = Synthesizer(config, device=device)
         logger = _EpochLogger(synth, options, callbacks)
+        saved: list[Path] = []
+        try:
+            return _fit_and_log(synth, frame, logger, options, local, run_id, data_info, checkpoint, saved)
+        except (MlflowException, OSError) as exc:
+            where = f"checkpoints up to epoch {_epoch_of(saved[-1])} are in {saved[-1].parent}" if saved else \
+                f"no checkpoint was written yet (every {options.checkpoint_every} epochs, in {local / 'checkpoints'})"
+            reason = getattr(exc, "message", str(exc)).splitlines()[0][:300]
+            done = logger.losses[-1]["epoch"] if logger.losses else "0"
+            raise TrackingError(f"run {run_id} stopped after epoch {done}: {reason}; {where}; "
+                                f"continue with: ganflow train --resume {run_id}") from None
 
-        def on_prepared(prepared) -> None:
-            if prepared.validation is not None:
-                from training.fidelity import Validator
 
-                logger.validator = Validator(prepared.validation, sample=options.eval_sample,
-                                             bandwidth=options.bandwidth)
+def _epoch_of(path: Path) -> str:
+    return path.stem.rsplit("_", 1)[-1]
 
-        prepared = synth.fit(frame, on_epoch_end=logger, checkpoint_dir=local / "checkpoints",
-                             checkpoint_every=options.checkpoint_every, on_prepared=on_prepared,
-                             on_checkpoint=lambda p: mlflow.log_artifact(str(p), "checkpoints"))
-        mlflow.log_dict(synth.transformer.to_dict(), "scaler.json")
-        mlflow.log_dict({"history": synth.history, "val_mmd2": logger.val, **synth.meta}, "training_history.json")
-        result = TrainResult(run_id, "", synth, local, data_info=data_info or {}, val_mmd2=logger.val)
+
+def _fit_and_log(synth: Synthesizer, frame: TraceFrame, logger: _EpochLogger, options: RunOptions, local: Path,
+                 run_id: str, data_info: dict, checkpoint: Path | None, saved: list[Path]) -> TrainResult:
+    """Inside the run: train (from ``checkpoint`` if given), validate, log the model, register."""
+
+    def on_prepared(prepared) -> None:
         if prepared.validation is not None:
-            with tempfile.TemporaryDirectory() as tmp:
-                result.fidelity = _log_fidelity(synth, logger.validator, options, logger.val, Path(tmp))
-        else:
-            log.warning("val_fraction=0: no validation rows, so no val_mmd2 or fidelity metrics")
-        from training.mlflow_model import log_synthesizer
+            from training.fidelity import Validator
 
-        result.model_uri = log_synthesizer(synth, synth.save(local / "model")).model_uri
-        if options.register_as:
-            _register(result, options, data_info or {})
+            logger.validator = Validator(prepared.validation, sample=options.eval_sample, bandwidth=options.bandwidth)
+
+    def on_checkpoint(path: Path) -> None:  # already on local disk; then the artifact store
+        saved.append(path)
+        mlflow.log_artifact(str(path), "checkpoints")
+
+    prepared = synth.fit(frame, on_epoch_end=logger, checkpoint_dir=local / "checkpoints",
+                         checkpoint_every=options.checkpoint_every, on_prepared=on_prepared,
+                         on_checkpoint=on_checkpoint, resume_from=checkpoint)
+    mlflow.log_dict(synth.transformer.to_dict(), "scaler.json")
+    mlflow.log_dict({"history": synth.history, "val_mmd2": logger.val, **synth.meta}, "training_history.json")
+    result = TrainResult(run_id, "", synth, local, data_info=data_info, val_mmd2=logger.val)
+    if prepared.validation is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            result.fidelity = _log_fidelity(synth, logger.validator, options, logger.val, Path(tmp))
+    else:
+        log.warning("val_fraction=0: no validation rows, so no val_mmd2 or fidelity metrics")
+    from training.mlflow_model import log_synthesizer
+
+    result.model_uri = log_synthesizer(synth, synth.save(local / "model")).model_uri
+    if options.register_as:
+        _register(result, options, data_info)
     return result
 
 

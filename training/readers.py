@@ -6,6 +6,9 @@ values in float32, which is the trace seed's bug), float64 length / LBA / latenc
 opcode (0 read, 1 write, -1 unknown). Lines the seed would skip (fewer than 6 fields) are skipped
 and counted; every other malformed value is a ``DataError`` naming ``file:line:column`` and the
 text.
+Timestamps must not go backwards (equal ones are fine: real traces have them — MSR web0's first
+100k requests hold 972): a row earlier than the one before it is a ``DataError`` naming both lines,
+unless the caller asks for the rows to be sorted (``sort=True``, ``--sort_by_time``).
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ class TraceFrame:
                    np.asarray(latency, np.float64), op, source, origin)
 
 
-Reader = Callable[[Path, int, str], TraceFrame]
+Reader = Callable[[Path, int, str], "_Rows"]
 READERS: dict[str, Reader] = {}
 
 
@@ -83,7 +86,8 @@ def reader_names() -> list[str]:
     return sorted(READERS)
 
 
-def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, columns: str = "") -> TraceFrame:
+def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, columns: str = "",
+               sort: bool = False) -> TraceFrame:
     """Read ``path`` with the reader registered as ``fmt``.
 
     Args:
@@ -91,13 +95,16 @@ def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, colum
         fmt: a name from ``reader_names()``.
         max_lines: read at most this many lines of the file (0 = all), as the seed's ``--max_lines``.
         columns: for ``csv`` only, a mapping such as ``timestamp=Time,length=Size``.
+        sort: sort the rows by timestamp (stable) instead of refusing a trace out of time order;
+            ``seed_synth`` (the seed's unordered output) keeps its file order unless sorted.
     """
     if fmt not in READERS:
         raise DataError(f"unknown trace format {fmt!r}; valid formats: {', '.join(reader_names())}")
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    frame = READERS[fmt](path, max_lines, columns)
+    rows = READERS[fmt](path, max_lines, columns)
+    frame = rows.frame(order="sort" if sort else "keep" if fmt == "seed_synth" else "check")
     if len(frame) == 0:
         raise DataError(f"{path}: no trace rows found (format {fmt!r}, {frame.skipped} lines skipped)")
     return frame
@@ -135,6 +142,8 @@ class _Rows:
         self.ts: list[int | float] = []
         self.cols: tuple[list[float], list[float], list[float]] = ([], [], [])
         self.op: list[int] = []
+        self.lines: list[int] = []
+        self.ts_column = 1
         self.skipped = 0
 
     def number(self, text: str, lineno: int, col: int, name: str) -> float:
@@ -155,22 +164,44 @@ class _Rows:
             ts: int | float = int(text)
         except ValueError:
             ts = self.number(text, lineno, c_ts + 1, "timestamp")
+        if ts < 0:
+            raise DataError.at(self.path, lineno, c_ts + 1, f"timestamp: negative value {text!r}")
         self.ts.append(ts)
         for dst, c, name in zip(self.cols, (c_len, c_lba, c_lat), ("length", "lba", "latency")):
             dst.append(self.number(fields[c], lineno, c + 1, name))
         self.op.append(op)
+        self.lines.append(lineno)
+        self.ts_column = c_ts + 1
 
-    def frame(self, *, origin: str = "first") -> TraceFrame:
+    def _timestamps(self) -> np.ndarray:
         if all(isinstance(t, int) for t in self.ts):
             try:
-                ts = np.array(self.ts, dtype=np.int64)
+                return np.array(self.ts, dtype=np.int64)
             except OverflowError:
-                raise DataError(f"{self.path}: a timestamp does not fit in int64") from None
-        else:
-            ts = np.array(self.ts, dtype=np.float64)
-        zero = (ts[0] if origin == "first" else ts.min()) if len(ts) else 0
-        frame = TraceFrame.from_columns(ts - zero, *self.cols, np.array(self.op, np.int8),
-                                        source=str(self.path), origin=zero.item() if len(ts) else 0)
+                i = next(i for i, t in enumerate(self.ts) if not -2**63 <= t < 2**63)
+                raise DataError.at(self.path, self.lines[i], self.ts_column,
+                                   f"timestamp {self.ts[i]} does not fit in 64 bits") from None
+        return np.array(self.ts, dtype=np.float64)
+
+    def frame(self, *, order: str = "check") -> TraceFrame:
+        """The rows as a frame, timestamps relative to the earliest. ``order``: ``check`` refuses a
+        timestamp earlier than its predecessor (naming both lines); ``sort`` sorts (stable);
+        ``keep`` keeps the file order."""
+        ts = self._timestamps()
+        columns = [np.asarray(c, np.float64) for c in self.cols]
+        op = np.array(self.op, np.int8)
+        back = np.flatnonzero(ts[1:] < ts[:-1])
+        if back.size and order == "check":
+            i = int(back[0]) + 1
+            raise DataError.at(self.path, self.lines[i], self.ts_column,
+                               f"timestamp {self.ts[i]} is earlier than {self.ts[i - 1]} on line {self.lines[i - 1]}; "
+                               "the trace must be in time order (sort it, or pass --sort_by_time)")
+        if back.size and order == "sort":
+            perm = np.argsort(ts, kind="stable")
+            ts, op, columns = ts[perm], op[perm], [c[perm] for c in columns]
+        zero = ts.min() if len(ts) else 0
+        frame = TraceFrame.from_columns(ts - zero, *columns, op, source=str(self.path),
+                                        origin=zero.item() if len(ts) else 0)
         frame.skipped = self.skipped
         return frame
 
@@ -180,7 +211,7 @@ def _opcode(text: str) -> int:
 
 
 @_register("seed")
-def _read_seed(path: Path, max_lines: int, columns: str = "") -> TraceFrame:
+def _read_seed(path: Path, max_lines: int, columns: str = "") -> _Rows:
     """The seed's text format: whitespace fields, columns 1,3,4,5 = timestamp, length, LBA,
     latency (0-based); column 2 is read as the opcode when it says Read/Write. Lines with fewer
     than 6 fields are skipped, as the seed does, and counted in ``TraceFrame.skipped``."""
@@ -191,13 +222,14 @@ def _read_seed(path: Path, max_lines: int, columns: str = "") -> TraceFrame:
             rows.skipped += 1
             continue
         rows.add(lineno, fields, (1, 3, 4, 5), _opcode(fields[2]))
-    return rows.frame()
+    return rows
 
 
 @_register("seed_synth")
-def _read_seed_synth(path: Path, max_lines: int, columns: str = "") -> TraceFrame:
+def _read_seed_synth(path: Path, max_lines: int, columns: str = "") -> _Rows:
     """The seed's synthetic output: 4 whitespace integers per line (timestamp, length, LBA,
-    latency). Its rows are not in time order, so timestamps are made relative to the minimum."""
+    latency). Its rows are not in time order: they are kept in file order (``sort=True`` sorts them)
+    and timestamps are made relative to the minimum."""
     rows = _Rows(path)
     for lineno, text in _lines(path, max_lines):
         fields = text.split()
@@ -207,11 +239,11 @@ def _read_seed_synth(path: Path, max_lines: int, columns: str = "") -> TraceFram
         if len(fields) != 4:
             raise DataError.at(path, lineno, None, f"expected 4 fields, found {len(fields)}: {text.strip()[:80]!r}")
         rows.add(lineno, fields, (0, 1, 2, 3))
-    return rows.frame(origin="min")
+    return rows
 
 
 @_register("msr")
-def _read_msr(path: Path, max_lines: int, columns: str = "") -> TraceFrame:
+def _read_msr(path: Path, max_lines: int, columns: str = "") -> _Rows:
     """MSR Cambridge CSV (plain or gzip): ``Timestamp,Hostname,DiskNumber,Type,Offset,Size,
     ResponseTime``. LBA = Offset // 512; latency in the file's 100-ns ticks; opcode kept."""
     rows = _Rows(path)
@@ -226,7 +258,7 @@ def _read_msr(path: Path, max_lines: int, columns: str = "") -> TraceFrame:
             continue
         offset = rows.number(fields[4], lineno, 5, "offset")
         rows.add(lineno, [fields[0], fields[5], str(int(offset) // 512), fields[6]], (0, 1, 2, 3), _opcode(fields[3]))
-    return rows.frame()
+    return rows
 
 
 def _parse_mapping(columns: str) -> dict[str, str]:
@@ -240,7 +272,7 @@ def _parse_mapping(columns: str) -> dict[str, str]:
 
 
 @_register("csv")
-def _read_csv(path: Path, max_lines: int, columns: str = "") -> TraceFrame:
+def _read_csv(path: Path, max_lines: int, columns: str = "") -> _Rows:
     """A generic CSV with a header row. ``columns`` maps ours to the file's headers, e.g.
     ``timestamp=Time,length=Size,lba=Sector,latency=RT,opcode=Op``; unmapped names are taken
     literally."""
@@ -249,7 +281,7 @@ def _read_csv(path: Path, max_lines: int, columns: str = "") -> TraceFrame:
     reader = csv.reader(text for _, text in _lines(path, max_lines + 1 if max_lines else 0))
     header = next(reader, None)
     if header is None:
-        return rows.frame()
+        return rows
     header = [h.strip() for h in header]
     missing = [f"{k}={v}" for k, v in mapping.items() if v not in header]
     if missing:
@@ -263,4 +295,4 @@ def _read_csv(path: Path, max_lines: int, columns: str = "") -> TraceFrame:
         if len(fields) != len(header):
             raise DataError.at(path, lineno, None, f"expected {len(header)} fields, found {len(fields)}")
         rows.add(lineno, fields, tuple(idx), _opcode(fields[op_idx]) if op_idx is not None else -1)
-    return rows.frame()
+    return rows

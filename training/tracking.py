@@ -43,21 +43,26 @@ def ensure_experiment(name: str) -> str:
 
 @contextlib.contextmanager
 def tracked_run(*, experiment: str | None, run_name: str | None = None, nested: bool = False,
-                tags: dict[str, str] | None = None,
-                finish_on: tuple[type[BaseException], ...] = ()) -> Iterator[mlflow.ActiveRun]:
+                tags: dict[str, str] | None = None, finish_on: tuple[type[BaseException], ...] = (),
+                run_id: str | None = None) -> Iterator[mlflow.ActiveRun]:
     """Start (or, under ``mlflow run``, resume) a run; on any error end it FAILED with the reason.
 
     ``MLFLOW_RUN_ID`` wins over ``experiment`` so that ``mlflow run`` keeps one run per job; a
-    nested run goes in its parent's experiment. Exceptions in ``finish_on`` (a pruned trial)
-    end the run FINISHED, with their class name in the ``stopped_by`` tag, and propagate.
+    nested run goes in its parent's experiment. ``run_id`` reopens an existing run (resume).
+    Exceptions in ``finish_on`` (a pruned trial) end the run FINISHED, with their class name in
+    the ``stopped_by`` tag, and propagate. If the server is gone, ending the run is given up
+    quietly and the original error propagates.
     """
     experiment_id = None
     parent = mlflow.active_run()
     if nested and parent is not None:
         experiment_id = parent.info.experiment_id
-    elif experiment and not os.environ.get("MLFLOW_RUN_ID"):
+    elif experiment and not os.environ.get("MLFLOW_RUN_ID") and run_id is None:
         experiment_id = ensure_experiment(experiment)
-    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested, tags=tags)
+    if run_id is not None:
+        run = mlflow.start_run(run_id=run_id, nested=nested)
+    else:
+        run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested, tags=tags)
     try:
         yield run
     except finish_on as exc:
@@ -68,7 +73,8 @@ def tracked_run(*, experiment: str | None, run_name: str | None = None, nested: 
         reason = f"{type(exc).__name__}: {exc}"[:5000]
         with contextlib.suppress(Exception):
             mlflow.set_tag("error", reason)
-        mlflow.end_run("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        with contextlib.suppress(Exception):
+            mlflow.end_run("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
     else:
         mlflow.end_run("FINISHED")

@@ -6,6 +6,8 @@ import contextlib
 import hashlib
 import os
 import random
+import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +15,10 @@ from typing import IO
 
 import numpy as np
 
-from training.errors import ConfigError
+from training.errors import ConfigError, ModelError
 
-__all__ = ["seed_everything", "resolve_device", "sha256_file", "atomic_output", "save_checkpoint"]
+__all__ = ["seed_everything", "resolve_device", "sha256_file", "atomic_output", "save_checkpoint", "temp_prefix",
+           "sweep_stale_temps", "inside"]
 
 
 def seed_everything(seed: int) -> None:
@@ -53,17 +56,67 @@ def sha256_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def _owner_tag() -> str:
+    return f"ganflow-{socket.gethostname()}-"
+
+
+def temp_prefix(target: Path) -> str:
+    """Name prefix of this process's temporaries beside ``target``: ``.NAME.ganflow-HOST-PID-``."""
+    return f".{target.name}.{_owner_tag()}{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def sweep_stale_temps(target: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporaries beside ``target`` left by ganflow processes of this host that
+    are gone (a SIGKILL skips every cleanup); live writers' temporaries are left alone."""
+    target = Path(target)
+    start = f".{target.name}.{_owner_tag()}"
+    removed = []
+    if not target.parent.is_dir():
+        return removed
+    for p in target.parent.iterdir():
+        if not p.name.startswith(start):
+            continue
+        pid = p.name[len(start):].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+            removed.append(p)
+    return removed
+
+
+def inside(root: str | os.PathLike[str], relative: str) -> Path:
+    """``root / relative``, refusing a path (from an artifact, a model file) that escapes ``root``."""
+    base = Path(root).resolve()
+    path = (base / relative).resolve()
+    if path != base and base not in path.parents:
+        raise ModelError(f"{relative!r} escapes {base}; refusing to read outside the model's folder")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], mode: str = "w", *, overwrite: bool = True) -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it over ``path`` only on success.
 
-    A crash (or exception) leaves no partial file at ``path``: the temporary is removed.
+    An exception leaves no partial file at ``path``: the temporary is removed. A SIGKILL leaves
+    only the temporary, which the next write of the same path removes (``sweep_stale_temps``).
     """
     target = Path(path)
     if target.exists() and not overwrite:
         raise ConfigError(f"{target}: output exists; pass --overwrite to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    sweep_stale_temps(target)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh

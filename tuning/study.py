@@ -19,8 +19,8 @@ import optuna
 from optuna.trial import TrialState
 
 from training.config import DataConfig, RunOptions, TraceGANConfig
+from training.data import load_frame
 from training.errors import GanflowError
-from training.pipeline import load_frame
 from training.tracking import ensure_experiment, fail_if_unreachable, lineage_tags, log_new_params, tracked_run
 from tuning.objective import Objective
 from tuning.options import PRUNERS, TuneOptions
