@@ -47,6 +47,24 @@ def _report(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+def _check_output(path: str, overwrite: bool) -> None:
+    """Before any work: refuse to replace ``path`` without --overwrite, and make its folder (an
+    unwritable place fails now, in one line, not after an hour of training)."""
+    if not path:
+        return
+    from training.errors import ConfigError
+
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{path}: is a directory; give a file name")
+    if target.exists() and not overwrite:
+        raise ConfigError(f"{path}: output exists; pass --overwrite to replace it")
+    blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ConfigError(f"{path}: {blocker} is a file, not a folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+
 def _feature_gan_options(fn):
     from training.config import FeatureGANConfig
 
@@ -82,8 +100,7 @@ def train(ctx: click.Context, seed_recipe: bool, resume: str, **kwargs) -> None:
     data, config, options, rest = split_kwargs(kwargs)  # DataConfig, TraceGANConfig, RunOptions
     if rest["num_entries"] < 0:
         raise ConfigError(f"num_entries must be >= 0, but got num_entries={rest['num_entries']}")
-    if rest["output_synth"] and Path(rest["output_synth"]).exists() and not rest["overwrite"]:
-        raise ConfigError(f"{rest['output_synth']}: output exists; pass --overwrite to replace it")
+    _check_output(rest["output_synth"], rest["overwrite"])
     _quiet_mlflow()
     if resume:  # the run's own data and config; options given here (save_dir, register_as, ...) apply
         from training.pipeline import resume_spec
@@ -187,8 +204,7 @@ def generate(model_uri, num_entries, output_synth, fmt, seed, engine, shards, wo
 
     if num_entries < 0:
         raise ConfigError(f"num_entries must be >= 0, but got num_entries={num_entries}")
-    if Path(output_synth).exists() and not overwrite:
-        raise ConfigError(f"{output_synth}: output exists; pass --overwrite to replace it")
+    _check_output(output_synth, overwrite)
     loaded = load_any(model_uri, device=resolve_device(device))
     model = loaded.synthesizer
     if engine == "onnx" and not hasattr(model, "session"):
@@ -216,6 +232,7 @@ def generate(model_uri, num_entries, output_synth, fmt, seed, engine, shards, wo
 @handle_errors
 def export(model_uri: str, register_as: str, output: str, experiment: str, overwrite: bool) -> None:
     """Export a trace GAN to ONNX (noise in, real units out), check parity, log and register it."""
+    _check_output(output, overwrite)
     _quiet_mlflow()
     from serving.export import export_model
 
@@ -283,12 +300,13 @@ def train_features(data, reduce, feature_columns, label_column, experiment, regi
     """Train the conditional WGAN-GP on labelled feature vectors (13 MFCCs by default)."""
     _quiet_mlflow()
     from training.config import FeatureGANConfig
-    from training.feature_pipeline import FeatureRunOptions
-    from training.feature_pipeline import train_features as run
     from training.features import load_features
 
     (config, rest) = split_kwargs(kwargs, FeatureGANConfig)
     dataset = load_features(data, reduce=reduce, feature_columns=feature_columns, label_column=label_column)
+    from training.feature_pipeline import FeatureRunOptions
+    from training.feature_pipeline import train_features as run
+
     run_id, uri, synth, version = run(dataset, config, FeatureRunOptions(
         experiment=experiment, register_as=register_as, checkpoint_every=checkpoint_every, save_dir=save_dir, resume=resume))
     last = synth.history[-1] if synth.history else {}
@@ -311,6 +329,7 @@ def train_features(data, reduce, feature_columns, label_column, experiment, regi
 def augment(model_uri, input_path, output, method, target_samples, seed, overwrite, reduce, feature_columns,
             label_column) -> None:
     """Balance an imbalanced feature dataset with a trained feature GAN."""
+    _check_output(output, overwrite)
     _quiet_mlflow()
     from serving.augment import augment_file
     from serving.registry import resolve_version
@@ -371,8 +390,7 @@ def generate_features(model_uri, class_name, n, seed, output, overwrite) -> None
 
     if n < 0:
         raise ConfigError(f"n must be >= 0, but got n={n}")
-    if output and Path(output).exists() and not overwrite:
-        raise ConfigError(f"{output}: output exists; pass --overwrite to replace it")
+    _check_output(output, overwrite)
     model = load_feature_model(model_uri)
     x = model.sample(class_name, n, seed=seed)
     buf = io.StringIO()
@@ -404,7 +422,6 @@ def sample_trace(output: str, rows: int, seed: int, fmt: str, overwrite: bool) -
 
     if rows < 1:
         raise ConfigError(f"rows must be >= 1, but got rows={rows}")
-    if Path(output).exists() and not overwrite:
-        raise ConfigError(f"{output}: output exists; pass --overwrite to replace it")
+    _check_output(output, overwrite)
     write_trace_frame(make_sample_trace(rows, seed=seed), output, fmt, overwrite=overwrite)
     _report(f"wrote {rows} sample rows to {output} ({fmt})")

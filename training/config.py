@@ -153,6 +153,10 @@ class RunOptions:
                 raise ConfigError(f"{name} must be >= 0, but got {name}={getattr(self, name)}")
         if self.eval_sample < 2:
             raise ConfigError(f"eval_sample must be >= 2, but got eval_sample={self.eval_sample}")
+        if self.bandwidth.strip().lower() != "median":  # checked now, not after the first epoch
+            from training.mmd import resolve_bandwidths
+
+            resolve_bandwidths(self.bandwidth, None, None)
 
 
 @dataclass(frozen=True)

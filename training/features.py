@@ -104,7 +104,9 @@ def _classes_from(labels: list, mapping, path: Path) -> tuple[np.ndarray, list[s
 def _load_json(path: Path, reduce: str) -> FeatureData:
     try:
         data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except json.JSONDecodeError as exc:
+        raise DataError.at(path, exc.lineno, exc.colno, f"not valid JSON ({exc.msg})") from None
+    except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not readable JSON ({exc})") from None
     key = "features" if "features" in data else "mfcc" if "mfcc" in data else None
     if key is None or "labels" not in data:

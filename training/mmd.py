@@ -221,6 +221,6 @@ def resolve_bandwidths(spec: str | float, x: np.ndarray, y: np.ndarray) -> tuple
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise ConfigError(f"--bandwidth must be a number, a comma list, 'median' or 'multi', but got {spec!r}") from None
-    if not all(v > 0 for v in values):
-        raise ConfigError(f"--bandwidth values must be > 0, but got {spec!r}")
+    if not all(0 < v < math.inf for v in values):
+        raise ConfigError(f"--bandwidth values must be finite and > 0, but got {spec!r}")
     return values

@@ -17,6 +17,7 @@ import csv
 import gzip
 import io
 import math
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,27 +111,30 @@ def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, colum
     return frame
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def _open_binary(path: Path) -> io.BufferedIOBase:
     with open(path, "rb") as fh:
         magic = fh.read(2)
     if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+        return gzip.open(path, "rb")
     if path.suffix == ".gz":
         raise DataError(f"{path}: name ends in .gz but the file is not gzip-compressed")
-    return open(path, encoding="utf-8", newline="")
+    return open(path, "rb")
 
 
 def _lines(path: Path, max_lines: int) -> Iterator[tuple[int, str]]:
-    """(1-based line number, text) for up to ``max_lines`` lines; decoding errors are DataErrors."""
-    fh = _open_text(path)
+    """(1-based line number, text) for up to ``max_lines`` lines. Each line is decoded on its own,
+    so a decoding error names its real line; corrupt gzip is a DataError too."""
     lineno = 0
     try:
-        with fh:
-            for lineno, text in enumerate(fh, 1):
+        with _open_binary(path) as fh:
+            for lineno, raw in enumerate(fh, 1):
                 if max_lines and lineno > max_lines:
                     return
-                yield lineno, text
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, OSError) as exc:
+                yield lineno, raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError.at(path, lineno, None, f"not UTF-8 text (byte {exc.object[exc.start]:#04x} "
+                                               f"at offset {exc.start} of the line)") from None
+    except (gzip.BadGzipFile, EOFError, OSError, zlib.error) as exc:
         raise DataError.at(path, lineno + 1, None, f"cannot read the file ({type(exc).__name__}: {exc})") from None
 
 

@@ -1,0 +1,225 @@
+"""The bad-input campaign: every malformed input through the real ``ganflow`` command, in a
+subprocess, with a real tracking store holding real registered models.
+
+Each case must give exactly one line on stderr (``error: …`` naming the file/line/value or
+option), exit code 2, no traceback, no output file and no temporary left beside it, and no
+MLflow run created or left RUNNING. docs/RELIABILITY.md lists the cases.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+GOOD_SEED = "".join(f"0 {1000 + 7 * i} Read {4096 * (1 + i % 3)} {8 * i} {100 + i % 17}\n" for i in range(40))
+GOOD_MSR = "".join(f"{1000 + 7 * i},web,0,Write,{4096 * i},4096,{100 + i}\n" for i in range(40))
+
+
+def _seed_lines(bad: str, at: int = 3) -> str:
+    lines = GOOD_SEED.splitlines(keepends=True)
+    lines.insert(at - 1, bad)
+    return "".join(lines)
+
+
+def _features(n_per=(8, 6), d=13, *, nan=False) -> dict:
+    feats = [[float(c + i * 0.1 + j) for j in range(d)] for c, n in enumerate(n_per) for i in range(n)]
+    if nan:
+        feats[3][5] = float("nan")
+    labels = [name for name, n in zip(("blues", "jazz", "rock"), n_per) for _ in range(n)]
+    return {"features": feats, "labels": labels}
+
+
+def _gzip_bytes(text: str) -> bytes:
+    return gzip.compress(text.encode())
+
+
+TRAIN = ["train", "--num_epochs", "1", "--hidden_dim", "8", "--output_synth", "{d}/out.txt"]
+FEAT = ["train-features", "--epochs", "1", "--register_as", ""]
+GEN = ["generate", "--num_entries", "100", "--output_synth", "{d}/out.txt", "--no-lineage"]
+
+# (id, {file name: content}, argv with {d} = case folder and {…} = fixture values, fragment)
+CASES = [
+    # --- trace readers -------------------------------------------------------------------
+    ("seed-text-in-number", {"t.txt": _seed_lines("0 1021 Read 4096 8 1O\n")},
+     [*TRAIN, "--trace_path", "{d}/t.txt"], "{d}/t.txt:3:6: latency: cannot parse '1O' as a number"),
+    ("seed-nan", {"t.txt": _seed_lines("0 1021 Read nan 8 10\n")},
+     [*TRAIN, "--trace_path", "{d}/t.txt"], "{d}/t.txt:3:4: length: 'nan' is not a finite number"),
+    ("seed-inf", {"t.txt": _seed_lines("0 1021 Read 4096 8 inf\n")},
+     [*TRAIN, "--trace_path", "{d}/t.txt"], "{d}/t.txt:3:6: latency: 'inf' is not a finite number"),
+    ("seed-negative-size", {"t.txt": _seed_lines("0 1021 Read -4096 8 10\n")},
+     [*TRAIN, "--trace_path", "{d}/t.txt"], "{d}/t.txt:3:4: length: negative value '-4096'"),
+    ("seed-negative-timestamp", {"t.txt": "0 -5 Read 4096 8 10\n" + GOOD_SEED},
+     [*TRAIN, "--trace_path", "{d}/t.txt"], "{d}/t.txt:1:2: timestamp: negative value '-5'"),
+    ("seed-time-goes-back", {"t.txt": _seed_lines("0 1003 Read 4096 8 10\n", at=5)},
+     [*TRAIN, "--trace_path", "{d}/t.txt"], "{d}/t.txt:5:2: timestamp 1003 is earlier than 1021 on line 4"),
+    ("seed-timestamp-overflow", {"t.txt": _seed_lines(f"0 {2**64} Read 4096 8 10\n")},
+     [*TRAIN, "--trace_path", "{d}/t.txt"], f"{{d}}/t.txt:3:2: timestamp {2**64} does not fit in 64 bits"),
+    ("seed-empty-file", {"t.txt": ""},
+     [*TRAIN, "--trace_path", "{d}/t.txt"], "{d}/t.txt: no trace rows found (format 'seed', 0 lines skipped)"),
+    ("seed-only-truncated-lines", {"t.txt": "0 1000 Read 4096\n0 1007 Write\n"},
+     [*TRAIN, "--trace_path", "{d}/t.txt"], "{d}/t.txt: no trace rows found (format 'seed', 2 lines skipped)"),
+    ("seed-shorter-than-a-sequence", {"t.txt": GOOD_SEED[: GOOD_SEED.index("\n", 200) + 1]},
+     [*TRAIN, "--trace_path", "{d}/t.txt"], "fewer than one sequence of seq_len=12"),
+    ("seed-not-utf8", {"t.txt": b"0 1000 Read 4096 8 10\n\xff\xfe\x00garbage\n"},
+     [*TRAIN, "--trace_path", "{d}/t.txt"], "{d}/t.txt:2: not UTF-8 text (byte 0xff at offset 0 of the line)"),
+    ("gz-name-not-gzip", {"t.txt.gz": GOOD_SEED},
+     [*TRAIN, "--trace_path", "{d}/t.txt.gz"], "{d}/t.txt.gz: name ends in .gz but the file is not gzip-compressed"),
+    ("gzip-truncated", {"t.msr": _gzip_bytes(GOOD_MSR * 50)[:300]},
+     [*TRAIN, "--trace_path", "{d}/t.msr", "--trace-format", "msr"],
+     "{d}/t.msr:26: cannot read the file (EOFError: Compressed file ended before the end-of-stream marker"),
+    ("msr-truncated-line", {"t.csv": GOOD_MSR + "1300,web,0,Write,409\n"},
+     [*TRAIN, "--trace_path", "{d}/t.csv", "--trace-format", "msr"], "{d}/t.csv:41: expected 7 comma-separated fields, found 5"),
+    ("msr-extra-column", {"t.csv": "1000,web,0,Write,0,4096,100,extra\n" + GOOD_MSR},
+     [*TRAIN, "--trace_path", "{d}/t.csv", "--trace-format", "msr"], "{d}/t.csv:1: expected 7 comma-separated fields, found 8"),
+    ("msr-text-offset", {"t.csv": GOOD_MSR + "1300,web,0,Write,0x10,4096,100\n"},
+     [*TRAIN, "--trace_path", "{d}/t.csv", "--trace-format", "msr"], "{d}/t.csv:41:5: offset: cannot parse '0x10'"),
+    ("msr-duplicate-then-back", {"t.csv": GOOD_MSR + "1273,web,0,Read,0,512,9\n1272,web,0,Read,0,512,9\n"},
+     [*TRAIN, "--trace_path", "{d}/t.csv", "--trace-format", "msr"],
+     "{d}/t.csv:42:1: timestamp 1272 is earlier than 1273 on line 41"),
+    ("csv-missing-column", {"t.csv": "Time,Size,Sector\n1,2,3\n"},
+     [*TRAIN, "--trace_path", "{d}/t.csv", "--trace-format", "csv", "--columns", "timestamp=Time,length=Size,lba=Sector"],
+     "{d}/t.csv:1: header ['Time', 'Size', 'Sector'] lacks latency=latency"),
+    ("csv-ragged-row", {"t.csv": "timestamp,length,lba,latency\n1,2,3,4\n2,2,3,4,5\n"},
+     [*TRAIN, "--trace_path", "{d}/t.csv", "--trace-format", "csv"], "{d}/t.csv:3: expected 4 fields, found 5"),
+    ("csv-bad-columns-spec", {"t.csv": "a\n"},
+     [*TRAIN, "--trace_path", "{d}/t.csv", "--trace-format", "csv", "--columns", "time:Time"],
+     "--columns: expected name=Header with name in timestamp,length,lba,latency,opcode, got 'time:Time'"),
+    ("seed-synth-wrong-width", {"real.txt": GOOD_SEED, "s.txt": "1 2 3\n"},
+     ["evaluate", "--real", "{d}/real.txt", "--synthetic", "{d}/s.txt"], "{d}/s.txt:1: expected 4 fields, found 3"),
+    ("missing-file", {}, [*TRAIN, "--trace_path", "{d}/nope.txt"], "{d}/nope.txt: no such file"),
+    ("trace-is-a-folder", {"sub/x": ""}, [*TRAIN, "--trace_path", "{d}/sub"], "{d}/sub: no such file"),
+    # --- feature files -------------------------------------------------------------------
+    ("json-ragged", {"f.json": {"features": [[1, 2], [3]], "labels": ["a", "a"]}},
+     [*FEAT, "--data", "{d}/f.json"], "{d}/f.json: ragged"),
+    ("json-wrong-key", {"f.json": {"vectors": [[1, 2]], "labels": ["a"]}},
+     [*FEAT, "--data", "{d}/f.json"], "{d}/f.json: expected keys 'features' (or 'mfcc')"),
+    ("json-label-type-mix", {"f.json": {"features": [[1, 2], [2, 3]], "labels": ["a", 1]}},
+     [*FEAT, "--data", "{d}/f.json"], "mix types"),
+    ("json-one-sample-class", {"f.json": {"features": [[1, 2], [2, 3], [4, 5]], "labels": ["a", "a", "b"]}},
+     [*FEAT, "--data", "{d}/f.json"], "fewer than 2 samples: {{'b': 1}}"),
+    ("json-nan", {"f.json": _features(nan=True)}, [*FEAT, "--data", "{d}/f.json"], "NaN"),
+    ("json-syntax", {"f.json": '{"features": [[1, 2],\n [3, 4]], "labels": ["a" "b"]}'},
+     [*FEAT, "--data", "{d}/f.json"], "{d}/f.json:2:26: not valid JSON (Expecting ',' delimiter)"),
+    ("csv-features-missing-column", {"f.csv": "mfcc1_mean,label\n1,a\n2,a\n"},
+     [*FEAT, "--data", "{d}/f.csv"], "{d}/f.csv:1: header lacks ['mfcc2_mean'"),
+    ("csv-features-text-cell", {"f.csv": "mfcc1_mean,label\n1,a\nx1,a\n"},
+     [*FEAT, "--data", "{d}/f.csv", "--feature_columns", "mfcc1_mean"], "{d}/f.csv:3:1: cannot parse 'x1'"),
+    # --- CLI values ------------------------------------------------------------------------
+    ("zero-epochs", {}, [*TRAIN, "--num_epochs", "0"], "num_epochs must be a positive integer, but got num_epochs=0"),
+    ("negative-epochs", {}, [*TRAIN, "--num_epochs", "-3"], "num_epochs must be a positive integer, but got num_epochs=-3"),
+    ("non-integer-epochs", {}, [*TRAIN, "--num_epochs", "ten"], "'ten' is not a valid integer"),
+    ("zero-lr", {}, [*TRAIN, "--lrG", "0"], "lr_g must be > 0"),
+    ("negative-lr", {}, [*TRAIN, "--lrD", "-1e-4"], "lr_d must be > 0"),
+    ("zero-batch", {}, [*TRAIN, "--batch_size", "0"], "batch_size must be a positive integer"),
+    ("seq-len-one", {}, [*TRAIN, "--seq_len", "1"], "seq_len must be at least 2"),
+    ("seq-len-beyond-data", {}, [*TRAIN, "--seq_len", "100000"], "fewer than one sequence of seq_len=100000"),
+    ("val-fraction-above-one", {}, [*TRAIN, "--val_fraction", "1.5"], "val_fraction must be in [0, 1)"),
+    ("unknown-format", {}, [*TRAIN, "--trace-format", "blktrace"], "'blktrace' is not one of"),
+    ("unknown-option", {}, [*TRAIN, "--epochz", "3"], "No such option '--epochz'"),
+    ("bad-bandwidth", {}, [*TRAIN, "--bandwidth", "wide"], "--bandwidth must be a number, a comma list"),
+    ("bad-device", {}, [*TRAIN, "--device", "tpu"], "--device must be auto, cpu, cuda[:N] or mps"),
+    ("negative-entries", {}, [*GEN, "--model", "{trace_model}", "--num_entries", "-1"], "num_entries must be >= 0"),
+    ("zero-shards", {}, [*GEN, "--model", "{trace_model}", "--shards", "0"], "shards >= 1, workers >= 1, but got n_rows=100, shards=0"),
+    ("evaluate-sample-one", {"r.txt": GOOD_SEED, "s.txt": "1 2 3 4\n" * 10},
+     ["evaluate", "--real", "{d}/r.txt", "--synthetic", "{d}/s.txt", "--sample", "1"], "sample must be >= 2"),
+    ("augment-custom-without-n", {"f.json": _features()},
+     ["augment", "--model", "{feature_model}", "--input", "{d}/f.json", "--output", "{d}/out.json", "--method", "custom"],
+     "--method custom needs --target-samples N >= 1, but got None"),
+    ("output-exists", {"out.txt": "keep me\n"}, [*GEN, "--model", "{trace_model}"],
+     "{d}/out.txt: output exists; pass --overwrite to replace it"),
+    ("output-under-a-file", {"blocker": "x"},
+     ["generate", "--model", "{trace_model}", "--output_synth", "{d}/blocker/out.txt", "--no-lineage"],
+     "{d}/blocker/out.txt: {d}/blocker is a file, not a folder"),
+    # --- model URIs --------------------------------------------------------------------------
+    ("model-missing", {}, [*GEN, "--model", "models:/absent@champion"], "model 'models:/absent@champion' not found"),
+    ("model-alias-absent", {}, [*GEN, "--model", "models:/trace-gan@nope"], "model 'models:/trace-gan@nope' not found"),
+    ("model-version-absent", {}, [*GEN, "--model", "models:/trace-gan/99"], "model 'models:/trace-gan/99' not found"),
+    ("model-run-absent", {}, [*GEN, "--model", "runs:/0123456789abcdef0123456789abcdef/model"],
+     "cannot load model 'runs:/0123456789abcdef0123456789abcdef/model': Run with id=0123456789abcdef0123456789abcdef not found"),
+    ("model-wrong-kind-for-generate", {}, [*GEN, "--model", "models:/mfcc-wgan-gp@champion"],
+     "is a mfcc-wgan-gp model; expected trace-gan or trace-gan-onnx"),
+    ("model-wrong-kind-for-augment", {"f.json": _features()},
+     ["augment", "--model", "models:/trace-gan@champion", "--input", "{d}/f.json", "--output", "{d}/out.json"],
+     "is a trace-gan model; expected mfcc-wgan-gp"),
+    ("model-folder-not-a-model", {"m/readme.txt": "hi"}, [*GEN, "--model", "{d}/m"], "not a saved synthesizer folder"),
+    ("model-onnx-garbage", {"m.onnx": b"\x00not onnx"}, [*GEN, "--model", "{d}/m.onnx"], "{d}/m.onnx: not a readable ONNX model"),
+    ("resume-unknown-run", {}, ["train", "--resume", "0123456789abcdef0123456789abcdef"],
+     "--resume 0123456789abcdef0123456789abcdef: no such run"),
+    ("resume-finished-run", {}, ["train", "--resume", "{finished_run}"], "the run finished; nothing to resume"),
+]
+
+
+def _write(folder: Path, files: dict) -> None:
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, dict):
+            path.write_text(json.dumps(content))
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+def _ganflow(args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ganflow", *args], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def _runs(db: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT run_uuid, status FROM runs").fetchall()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A SQLite tracking store with a registered trace GAN and feature GAN (one epoch each)."""
+    root = tmp_path_factory.mktemp("store")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
+    env.pop("MLFLOW_RUN_ID", None)
+    res = _ganflow(["train", "--num_epochs", "1", "--hidden_dim", "8", "--latent_dim", "4", "--register_as", "trace-gan",
+                    "--plots", "false"], env, root)
+    assert res.returncode == 0, res.stderr
+    finished = re.search(r"run ([0-9a-f]{32})", res.stderr)[1]
+    _write(root, {"f.json": _features()})
+    res = _ganflow(["train-features", "--data", "f.json", "--epochs", "1"], env, root)
+    assert res.returncode == 0, res.stderr
+    return {"root": root, "env": env, "trace_model": "models:/trace-gan@champion",
+            "feature_model": "models:/mfcc-wgan-gp@champion", "finished_run": finished}
+
+
+@pytest.mark.parametrize(("files", "argv", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input(store, tmp_path, files, argv, fragment):
+    _write(tmp_path, files)
+    before_files = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    before_bytes = {p: (tmp_path / p).read_bytes() for p in before_files if (tmp_path / p).is_file()}
+    before_runs = _runs(store["root"] / "mlflow.db")
+    values = {k: v for k, v in store.items() if isinstance(v, str)}
+    res = _ganflow([a.format(d=tmp_path, **values) for a in argv], store["env"], tmp_path)
+
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.returncode == 2, res.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    assert fragment.format(d=tmp_path) in lines[0]
+    assert "Traceback" not in res.stderr + res.stdout
+    # no output, no temporary, nothing changed: the folder holds exactly what the case wrote
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before_files
+    assert {p: (tmp_path / p).read_bytes() for p in before_bytes} == before_bytes
+    # no run was created, and none is RUNNING
+    after = _runs(store["root"] / "mlflow.db")
+    assert after == before_runs and all(status != "RUNNING" for _, status in after)
+
+
+def test_the_campaign_is_at_least_thirty_distinct_cases():
+    ids = [c[0] for c in CASES]
+    assert len(set(ids)) == len(ids) >= 30
