@@ -266,7 +266,8 @@ def tune(ctx: click.Context, create_only: bool, seed_recipe: bool, **kwargs) -> 
 
     if seed_recipe:
         kwargs.update(seed_recipe_kwargs(ctx))
-    data, base, options, opts, rest = split_kwargs(kwargs, DataConfig, TraceGANConfig, RunOptions, TuneOptions)
+    # TuneOptions first: it owns --register_as (the trials' RunOptions must not take it)
+    data, base, opts, options, rest = split_kwargs(kwargs, DataConfig, TraceGANConfig, TuneOptions, RunOptions)
     result = run_tune(data, base, options, opts, create_only=create_only)
     if create_only:
         _report(f"study {result.study_name!r} ready in {result.storage}")

@@ -20,7 +20,7 @@ def tune(sample_file, tmp_path, *extra):
 
 
 def test_study_nested_runs_best_params_and_champion(tracking_uri, tmp_path, sample_file):
-    res = tune(sample_file, tmp_path, "--n_trials", "3", "--pruner", "none")
+    res = tune(sample_file, tmp_path, "--n_trials", "3", "--pruner", "none", "--register_as", "tuned-gan")
     assert res.exit_code == 0, res.output
     assert "3 finished trials" in res.output and "@champion" in res.output
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"  # beside the MLflow store
@@ -38,16 +38,17 @@ def test_study_nested_runs_best_params_and_champion(tracking_uri, tmp_path, samp
     assert params["best_d_g_ratio"] == best.params["d_g_ratio"] and float(params["best_lr_g"]) == best.params["lr_g"]
     child = next(r for r in children if r.data.tags["optuna_trial"] == str(best.number))
     assert child.data.metrics["val_mmd2"] == pytest.approx(best.value)
-    version = mlflow.MlflowClient().get_model_version_by_alias("trace-gan", "champion")
+    version = mlflow.MlflowClient().get_model_version_by_alias("tuned-gan", "champion")
     assert version.tags["optuna_trial_key"] == f"trace-gan/{best.number}"
-    assert len(mlflow.MlflowClient().search_model_versions("name='trace-gan'")) == 1  # trials never register
+    assert len(mlflow.MlflowClient().search_model_versions("name='tuned-gan'")) == 1  # trials never register
+    assert [m.name for m in mlflow.MlflowClient().search_registered_models()] == ["tuned-gan"]
 
     # running again resumes the same study: 2 more trials, and the new best only becomes champion if it wins
-    res = tune(sample_file, tmp_path, "--n_trials", "5", "--pruner", "none")
+    res = tune(sample_file, tmp_path, "--n_trials", "5", "--pruner", "none", "--register_as", "tuned-gan")
     assert "5 finished trials" in res.output
     study = optuna.load_study(study_name="trace-gan", storage=storage)
     assert len(study.trials) == 5
-    versions = mlflow.MlflowClient().search_model_versions("name='trace-gan'")
+    versions = mlflow.MlflowClient().search_model_versions("name='tuned-gan'")
     assert len(versions) == (1 if study.best_trial.number == best.number else 2)
 
 
