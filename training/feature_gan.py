@@ -17,7 +17,7 @@ from training.config import FeatureGANConfig
 from training.cwgan_gp import FeatureScaler, GanDiscriminator, GanGenerator, gradient_penalty, one_hot
 from training.errors import ConfigError, ModelError
 from training.features import FeatureData
-from training.utils import save_checkpoint
+from training.utils import load_tensors, save_checkpoint
 
 __all__ = ["GanTrainer", "FeatureSynthesizer", "FeatureEpoch"]
 
@@ -151,7 +151,7 @@ class FeatureSynthesizer:
         g, d = self._networks(data.x.shape[1])
         trainer = GanTrainer(g, d, self.config, len(self.classes))
         if resume_from is not None:
-            trainer.load_state_dict(torch.load(resume_from, weights_only=True))
+            trainer.load_state_dict(load_tensors(resume_from))
         x, y = torch.from_numpy(self.scaler.transform(data.x)), torch.from_numpy(data.y)
 
         def epoch_end(stats: FeatureEpoch) -> None:
@@ -209,6 +209,6 @@ class FeatureSynthesizer:
         obj.scaler, obj.classes = FeatureScaler.from_dict(meta["scaler"]), meta["classes"]
         obj.feature_names, obj.history = meta["feature_names"], meta["history"]
         g, _ = obj._networks(len(obj.feature_names))
-        g.load_state_dict(torch.load(d / "generator.pt", weights_only=True))
+        g.load_state_dict(load_tensors(d / "generator.pt"))
         obj.generator = g.eval()
         return obj

@@ -210,9 +210,9 @@ class Synthesizer:
     @classmethod
     def load(cls, directory: str | Path, *, device: str = "cpu") -> Synthesizer:
         """Inverse of ``save``; weights are loaded with ``weights_only=True``."""
-        import torch
 
         from training.models import LSTMGenerator
+        from training.utils import load_tensors
 
         d = Path(directory)
         missing = [n for n in ("config.json", "transformer.json", "generator.pt", "meta.json") if not (d / n).is_file()]
@@ -225,7 +225,7 @@ class Synthesizer:
         obj.transformer = TraceTransformer.load(d / "transformer.json")
         c = obj.config
         gen = LSTMGenerator(c.latent_dim, c.hidden_dim, len(obj.transformer.feature_names), num_layers=c.num_layers)
-        gen.load_state_dict(torch.load(d / "generator.pt", map_location=device, weights_only=True))
+        gen.load_state_dict(load_tensors(d / "generator.pt", device=device))
         obj.generator = gen.to(device).eval()
         obj.history = meta.pop("history", [])
         obj.meta = meta

@@ -20,7 +20,7 @@ from torch import nn
 
 from training.config import TraceGANConfig
 from training.models import LSTMDiscriminator, LSTMGenerator
-from training.utils import save_checkpoint
+from training.utils import load_tensors, save_checkpoint
 
 __all__ = ["GANTrainer", "EpochStats", "StopTraining"]
 
@@ -158,4 +158,4 @@ class GANTrainer:
         return save_checkpoint(self.state_dict(), path)
 
     def load_checkpoint(self, path: str | Path) -> None:
-        self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
+        self.load_state_dict(load_tensors(path, device=str(self.device)))

@@ -18,7 +18,7 @@ import numpy as np
 from training.errors import ConfigError, ModelError
 
 __all__ = ["seed_everything", "resolve_device", "sha256_file", "atomic_output", "save_checkpoint", "temp_prefix",
-           "sweep_stale_temps", "inside"]
+           "sweep_stale_temps", "inside", "load_tensors"]
 
 
 def seed_everything(seed: int) -> None:
@@ -127,6 +127,20 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "w", *, overwrite: b
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def load_tensors(path: str | os.PathLike[str], *, device: str = "cpu") -> dict:
+    """``torch.load(weights_only=True)``: tensors and plain values only, never arbitrary pickled
+    objects (whose loading could run code). Anything else is a one-line ``ModelError``."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ModelError(f"{path}: not a loadable weights file ({type(exc).__name__}: {first})") from None
 
 
 def save_checkpoint(state: dict, path: str | os.PathLike[str]) -> Path:
