@@ -20,6 +20,9 @@ TINY = ["--num_epochs", "2", "--hidden_dim", "8", "--latent_dim", "4", "--seq_le
 
 @pytest.mark.e2e
 def test_train_against_real_mlflow_server(mlflow_server, tmp_path, sample_file, monkeypatch):
+    from tests.conftest import listening_addresses
+
+    assert listening_addresses(int(mlflow_server.rsplit(":", 1)[1])) == {"127.0.0.1"}  # loopback only
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     monkeypatch.chdir(tmp_path)
     mlflow.set_tracking_uri(mlflow_server)

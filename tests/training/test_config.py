@@ -112,7 +112,7 @@ def test_seed_recipe_flag_applies_the_seed_and_explicit_options_win(monkeypatch)
 
     seen = {}
 
-    def fake_train(data, config, options):
+    def fake_train(data, config, options, **kwargs):
         seen["config"] = config
         raise ConfigError("stop here")
 
