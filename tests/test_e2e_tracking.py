@@ -59,7 +59,8 @@ def test_unreachable_server_fails_fast(tmp_path, sample_file, monkeypatch):
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
     res = CliRunner().invoke(main, ["train", "--trace_path", str(sample_file), *TINY])
-    assert res.exit_code == 2 and "is unreachable" in res.output
+    assert res.exit_code == 2 and "is unreachable" in res.output and "check MLFLOW_TRACKING_URI" in res.output
+    assert len(res.output.strip().splitlines()) == 1
 
 
 @pytest.mark.slow

@@ -173,3 +173,21 @@ def test_evaluate_bad_input(tmp_path, sample_frame):
     res = CliRunner().invoke(main, ["evaluate", "--real", str(real), "--synthetic", str(real), "--real-format", "seed",
                                     "--synthetic-format", "seed", "--bandwidth", "-1"])
     assert res.exit_code == 2 and "bandwidth values must be > 0" in res.output
+
+
+def test_sort_by_time_trains_on_an_unordered_trace(tracking_uri, tmp_path, sample_frame):
+    from serving.writers import write_trace_frame
+
+    ordered = write_trace_frame(sample_frame, tmp_path / "ordered.txt", "seed")
+    lines = ordered.read_text().splitlines(keepends=True)
+    lines[10], lines[11] = lines[11], lines[10]
+    if lines[10] == lines[11]:
+        pytest.skip("swapped identical lines")
+    (tmp_path / "unordered.txt").write_text("".join(lines))
+    common = ["train", "--trace_path", str(tmp_path / "unordered.txt"), *TINY, "--save_dir", str(tmp_path / "ck")]
+    refused = CliRunner().invoke(main, common)
+    assert refused.exit_code == 2 and "unordered.txt:12:2: timestamp" in refused.output
+    res = invoke(*common, "--sort_by_time", "true")
+    assert res.exit_code == 0, res.output
+    run = mlflow.search_runs(experiment_names=["trace-gan"], output_format="list")[0]
+    assert run.data.params["sort_by_time"] == "True" and run.info.status == "FINISHED"

@@ -28,6 +28,23 @@ def test_seed_reader_columns_and_skipped_lines(tmp_path):
     assert f.skipped == 2
 
 
+def test_equal_timestamps_and_seed_extra_columns_are_accepted(tmp_path):
+    # real traces repeat ticks (MSR web0's first 100k requests: 972 times); the seed format's
+    # extra columns are ignored, as the seed does
+    p = write(tmp_path / "t.txt", f"0 {FILETIME} Read 4096 100 250 extra 1\n0 {FILETIME} Write 512 9 3 x\n"
+                                  f"0 {FILETIME + 1} Read 1 2 3\n")
+    f = read_trace(p, "seed")
+    assert f.timestamp.tolist() == [0, 0, 1] and f.length.tolist() == [4096, 512, 1] and f.skipped == 0
+
+
+def test_unordered_trace_is_refused_or_sorted(tmp_path):
+    p = write(tmp_path / "t.txt", "0 10 Read 1 1 1\n0 30 Read 2 2 2\n0 20 Write 3 3 3\n")
+    with pytest.raises(DataError, match=r"t.txt:3:2: timestamp 20 is earlier than 30 on line 2; .*--sort_by_time"):
+        read_trace(p, "seed")
+    f = read_trace(p, "seed", sort=True)
+    assert f.timestamp.tolist() == [0, 10, 20] and f.length.tolist() == [1, 3, 2] and f.opcode.tolist() == [0, 1, 0]
+
+
 def test_18_digit_timestamps_stay_distinct(tmp_path):
     lines = "".join(f"0 {FILETIME + 37 * i} Read 4096 {i} 10\n" for i in range(500))
     f = read_trace(write(tmp_path / "t.txt", lines), "seed")
