@@ -172,7 +172,7 @@ def test_evaluate_bad_input(tmp_path, sample_frame):
     assert res.exit_code == 2 and "none.txt: no such file" in res.output
     res = CliRunner().invoke(main, ["evaluate", "--real", str(real), "--synthetic", str(real), "--real-format", "seed",
                                     "--synthetic-format", "seed", "--bandwidth", "-1"])
-    assert res.exit_code == 2 and "bandwidth values must be > 0" in res.output
+    assert res.exit_code == 2 and "bandwidth values must be finite and > 0, but got '-1'" in res.output
 
 
 def test_sort_by_time_trains_on_an_unordered_trace(tracking_uri, tmp_path, sample_frame):
