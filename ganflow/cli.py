@@ -48,8 +48,8 @@ def _report(msg: str) -> None:
 
 
 def _check_output(path: str, overwrite: bool) -> None:
-    """Before any work: refuse to replace ``path`` without --overwrite, and make its folder (an
-    unwritable place fails now, in one line, not after an hour of training)."""
+    """Before any work (and writing nothing): refuse to replace ``path`` without --overwrite, and
+    refuse a place that cannot be written, so it fails now, not after an hour of training."""
     if not path:
         return
     from training.errors import ConfigError
@@ -62,7 +62,9 @@ def _check_output(path: str, overwrite: bool) -> None:
     blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:
         raise ConfigError(f"{path}: {blocker} is a file, not a folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    existing = next(p for p in target.absolute().parents if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{path}: {existing} is not writable")
 
 
 def _feature_gan_options(fn):
