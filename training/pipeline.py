@@ -21,7 +21,7 @@ from training.config import DataConfig, RunOptions, TraceGANConfig
 from training.data import check_enough_rows, load_frame
 from training.errors import TrackingError
 from training.readers import TraceFrame
-from training.resume import RUN_CONFIG, check_same_data, latest_checkpoint, resume_spec, run_config
+from training.resume import RUN_CONFIG, check_same_data, checkpoint_epoch, latest_checkpoint, resume_spec, run_config
 from training.synthesizer import Synthesizer
 from training.tracking import (
     fail_if_unreachable,
@@ -166,16 +166,12 @@ def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None =
         try:
             return _fit_and_log(synth, frame, logger, options, local, run_id, data_info, checkpoint, saved)
         except (MlflowException, OSError) as exc:
-            where = f"checkpoints up to epoch {_epoch_of(saved[-1])} are in {saved[-1].parent}" if saved else \
+            where = f"checkpoints up to epoch {checkpoint_epoch(saved[-1].name)} are in {saved[-1].parent}" if saved else \
                 f"no checkpoint was written yet (every {options.checkpoint_every} epochs, in {local / 'checkpoints'})"
             reason = getattr(exc, "message", str(exc)).splitlines()[0][:300]
             done = logger.losses[-1]["epoch"] if logger.losses else "0"
             raise TrackingError(f"run {run_id} stopped after epoch {done}: {reason}; {where}; "
                                 f"continue with: ganflow train --resume {run_id}") from None
-
-
-def _epoch_of(path: Path) -> str:
-    return path.stem.rsplit("_", 1)[-1]
 
 
 def _fit_and_log(synth: Synthesizer, frame: TraceFrame, logger: _EpochLogger, options: RunOptions, local: Path,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import tempfile
 from dataclasses import fields
 from pathlib import Path
 
@@ -20,8 +19,9 @@ from mlflow.exceptions import MlflowException
 
 from training.config import DataConfig, TraceGANConfig
 from training.errors import ConfigError, DataError
+from training.utils import inside
 
-__all__ = ["RUN_CONFIG", "run_config", "resume_spec", "latest_checkpoint", "check_same_data"]
+__all__ = ["RUN_CONFIG", "run_config", "resume_spec", "latest_checkpoint", "check_same_data", "checkpoint_epoch"]
 
 log = logging.getLogger(__name__)
 RUN_CONFIG = "run_config.json"
@@ -65,25 +65,27 @@ def check_same_data(run_id: str, data_info: dict) -> None:
                         f"from run {run_id}'s {recorded[:12]}…; the data changed since the run started")
 
 
-def _epoch(name: str) -> int | None:
+def checkpoint_epoch(name: str) -> int | None:
+    """N for a file named ``checkpoint_epoch_<N>.pt``, else None."""
     m = _CHECKPOINT.match(name)
     return int(m[1]) if m else None
 
 
 def latest_checkpoint(run_id: str, local_dir: Path) -> Path | None:
-    """The newest checkpoint of the run: in ``local_dir`` or, if newer there, among its artifacts."""
-    local = [(e, p) for p in local_dir.glob("checkpoint_epoch_*.pt") if (e := _epoch(p.name)) is not None]
-    best = max(local, default=(0, None), key=lambda t: t[0])
+    """The newest checkpoint of the run: in ``local_dir``, or downloaded into it from the run's
+    artifacts when those hold a newer one."""
+    local = [(e, p) for p in local_dir.glob("checkpoint_epoch_*.pt") if (e := checkpoint_epoch(p.name)) is not None]
+    best_epoch, best = max(local, default=(0, None), key=lambda t: t[0])
     try:
-        remote = [(e, a.path) for a in mlflow.MlflowClient().list_artifacts(run_id, "checkpoints")
-                  if (e := _epoch(Path(a.path).name)) is not None]
+        remote = [e for a in mlflow.MlflowClient().list_artifacts(run_id, "checkpoints")
+                  if (e := checkpoint_epoch(Path(a.path).name)) is not None]
     except MlflowException as exc:
         log.warning("cannot list run %s's checkpoint artifacts (%s); using local ones", run_id, exc.message)
         remote = []
-    epoch, path = max(remote, default=(0, None), key=lambda t: t[0])
-    if epoch > best[0]:
-        dst = Path(tempfile.mkdtemp(prefix="ganflow-resume-"))
-        name = f"checkpoint_epoch_{epoch}.pt"  # rebuilt from the number: no path from the store is used
-        got = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"checkpoints/{name}", dst_path=str(dst))
-        return Path(got)
-    return best[1]
+    epoch = max(remote, default=0)
+    if epoch <= best_epoch:
+        return best
+    local_dir.mkdir(parents=True, exist_ok=True)
+    name = f"checkpoint_epoch_{epoch}.pt"  # rebuilt from the number: no path from the store is used
+    got = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"checkpoints/{name}", dst_path=str(local_dir))
+    return inside(local_dir, Path(got).name)

@@ -39,3 +39,17 @@ def test_callback_error_ends_the_run_failed(tracking_uri, sample_file, tmp_path)
               RunOptions(eval_every=1, eval_sample=300, save_dir=str(tmp_path)), callbacks=[stop])
     run = mlflow.search_runs(experiment_names=["trace-gan"], output_format="list")[0]
     assert run.info.status == "FAILED" and run.data.tags["error"] == "Stop: pruned at 1"
+
+
+def test_latest_checkpoint_prefers_the_newest_local_or_downloads_it(tracking_uri, sample_file, tmp_path):
+    from training.resume import latest_checkpoint
+
+    result = train(DataConfig(trace_path=str(sample_file)), TraceGANConfig(**TINY),
+                   RunOptions(eval_every=0, checkpoint_every=1, save_dir=str(tmp_path / "ck"), plots=False))
+    folder = result.local_dir / "checkpoints"
+    assert latest_checkpoint(result.run_id, folder) == folder / "checkpoint_epoch_3.pt"
+    original = (folder / "checkpoint_epoch_3.pt").read_bytes()
+    for name in ("checkpoint_epoch_2.pt", "checkpoint_epoch_3.pt"):
+        (folder / name).unlink()  # the local copies are gone; the run's artifacts hold epoch 3
+    got = latest_checkpoint(result.run_id, folder)
+    assert got == folder / "checkpoint_epoch_3.pt" and got.read_bytes() == original
