@@ -129,51 +129,61 @@ def train(ctx: click.Context, seed_recipe: bool, resume: str, **kwargs) -> None:
 
 
 @main.command()
-@click.option("--real", required=True, help="the real trace")
+@click.option("--real", required=True, help="the real trace (held-out data when scoring a model)")
 @click.option("--real-format", "--real_format", "real_format", type=click.Choice(reader_names()), default="seed",
               show_default=True)
+@click.option("--real-columns", "--real_columns", "real_columns", default="", help="csv column map of the real trace")
 @click.option("--synthetic", required=True, help="the synthetic trace")
 @click.option("--synthetic-format", "--synthetic_format", "synthetic_format", type=click.Choice(reader_names()),
               default="seed_synth", show_default=True)
+@click.option("--synthetic-columns", "--synthetic_columns", "synthetic_columns", default="",
+              help="csv column map of the synthetic trace")
+@click.option("--reference", default="", help="the model's training trace: verbatim copies are looked for there "
+              "(default: the real trace); read with --real-format")
 @click.option("--max_lines", "--max-lines", type=int, default=0, show_default=True,
               help="read at most this many lines of each file (0 = all)")
 @click.option("--sort-by-time", "--sort_by_time", "sort_by_time", is_flag=True,
-              help="sort the real trace by timestamp instead of refusing one that goes back in time")
-@click.option("--sample", type=int, default=10_000, show_default=True, help="rows per side for MMD² and sequence metrics")
-@click.option("--exact", is_flag=True, help="MMD² on all rows (blocked, exact) instead of the pinned subsample")
+              help="sort the traces by timestamp instead of refusing one that goes back in time")
+@click.option("--sample", type=int, default=10_000, show_default=True, help="rows per side for the row-wise MMD² detail")
+@click.option("--exact", is_flag=True, help="row-wise MMD² on all rows (blocked, exact) instead of the pinned subsample")
 @click.option("--rff", is_flag=True, help="random-Fourier-feature MMD² estimate (very large traces)")
 @click.option("--bandwidth", default="1.0", show_default=True, help="σ: a number, a comma list, median or multi (0.1,0.5,1,2,5)")
-@click.option("--seed", type=int, default=0, show_default=True, help="pins the subsamples and the marginals baseline")
-@click.option("--no-sequence", "no_sequence", is_flag=True, help="skip ACF, hit-ratio curve and detection (faster)")
+@click.option("--seed", type=int, default=0, show_default=True, help="pins the subsamples, classifiers and marginals baseline")
+@click.option("--no-detection", "--no-sequence", "no_detection", is_flag=True,
+              help="skip the window classifiers (faster)")
+@click.option("--max-accesses", "--max_accesses", "max_accesses", type=int, default=None,
+              help="page accesses per trace simulated exactly; longer traces are spatially sampled "
+                   "(default 2,000,000; 0 = never sample)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of the table")
-@click.option("--log-run", "--log_run", "log_run", is_flag=True, help="also record an MLflow run")
+@click.option("--log-run", "--log_run", "log_run", is_flag=True, help="also record an MLflow run (metrics, fidelity.json, plots)")
 @click.option("--experiment", default="trace-gan-eval", show_default=True, help="experiment for --log-run")
 @handle_errors
-def evaluate(real, real_format, synthetic, synthetic_format, max_lines, sort_by_time, sample, exact, rff, bandwidth, seed,
-             no_sequence, as_json, log_run, experiment) -> None:
-    """Fidelity of a synthetic trace: MMD² and sequence metrics, each with its real-vs-real floor
-    and independent-marginals baseline."""
+def evaluate(real, real_format, real_columns, synthetic, synthetic_format, synthetic_columns, reference, max_lines,
+             sort_by_time, sample, exact, rff, bandwidth, seed, no_detection, max_accesses, as_json, log_run,
+             experiment) -> None:
+    """The storage scorecard of a synthetic trace: cache miss-ratio curves (libCacheSim), locality,
+    sizes and ops, timing and detection, each beside its real-vs-real floor and marginals baseline."""
     import json
 
     if log_run:
         _quiet_mlflow()
-    from training.evaluation import REPORT_METRICS, evaluate_files
+    from training.evaluation import evaluate_files
+    from training.scorecard import format_scorecard
 
-    report = evaluate_files(real, real_format, synthetic, synthetic_format, max_lines=max_lines, sort=sort_by_time,
-                            sample=sample,
-                            exact=exact, bandwidth=bandwidth, seed=seed, rff=rff, sequence=not no_sequence,
-                            log_run=log_run, experiment=experiment)
+    report = evaluate_files(real, real_format, synthetic, synthetic_format, real_columns=real_columns,
+                            synthetic_columns=synthetic_columns, reference=reference, max_lines=max_lines,
+                            sort=sort_by_time, sample=sample, exact=exact, bandwidth=bandwidth, seed=seed, rff=rff,
+                            detection=not no_detection, max_accesses=max_accesses, log_run=log_run,
+                            experiment=experiment)
     if as_json:
         click.echo(json.dumps(report, sort_keys=True))
         return
-    click.echo(f"real {report['n_real']} rows vs synthetic {report['n_synthetic']} rows; σ = "
-               f"{', '.join(f'{s:g}' for s in report['bandwidth'])}; MMD² on {report['mmd_sample']} rows per side "
-               f"({report['mmd_method']}); {report['scaling']}")
-    click.echo(f"{'metric':<16}{'synthetic':>12}{'floor':>12}{'marginals':>12}  meaning")
-    for name, meaning in REPORT_METRICS:
-        if name in report:
-            click.echo(f"{name:<16}{report[name]:>12.5g}{report[name + '_floor']:>12.5g}"
-                       f"{report[name + '_marginals']:>12.5g}  {meaning}")
+    for line in format_scorecard(report["scorecard"]):
+        click.echo(line)
+    rows = report["rows"]
+    click.echo(f"row-wise MMD² (σ = {', '.join(f'{s:g}' for s in rows['bandwidth'])}, {rows['mmd_sample']} rows per "
+               f"side): {rows['mmd2']:.5g} (floor {rows['mmd2_floor']:.5g}, marginals {rows['mmd2_marginals']:.5g}); "
+               "per-column detail with --json")
     if "run_id" in report:
         click.echo(f"logged run {report['run_id']}")
 

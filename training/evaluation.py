@@ -1,53 +1,82 @@
-"""The ``evaluate`` job: two trace files -> fidelity report (optionally an MLflow run)."""
+"""The ``evaluate`` job: two trace files -> the storage scorecard (optionally an MLflow run).
+
+The report is ``{"scorecard": …, "rows": …}``: the scorecard (``training.scorecard``) on the
+whole traces, and the row-wise detail (MMD² with the chosen bandwidth, per-column KS / W1, ACF)
+with its floor and marginals baseline (``training.fidelity.evaluate``).
+"""
 
 from __future__ import annotations
 
-import mlflow
+import tempfile
+from pathlib import Path
 
 from training.errors import ConfigError
-from training.fidelity import evaluate
-from training.readers import read_trace
-from training.tracking import lineage_tags, tracked_run
-from training.utils import sha256_file
+from training.readers import TraceFrame, read_trace
 
-__all__ = ["evaluate_files", "REPORT_METRICS"]
+__all__ = ["evaluate_files", "MIN_ROWS"]
 
-# (name, what it measures) in the order the table prints them
-REPORT_METRICS = (
-    ("mmd2", "unbiased RBF MMD² on rows"),
-    ("ks_timestamp", "KS statistic, timestamp"), ("ks_length", "KS statistic, length"),
-    ("ks_lba", "KS statistic, LBA"), ("ks_latency", "KS statistic, latency"),
-    ("w1_timestamp", "Wasserstein-1, timestamp"), ("w1_length", "Wasserstein-1, length"),
-    ("w1_lba", "Wasserstein-1, LBA"), ("w1_latency", "Wasserstein-1, latency"),
-    ("interarrival_ks", "inter-arrival KS"), ("interarrival_w1", "inter-arrival W1 (log10 ticks)"),
-    ("acf_err", "mean |ACF error|, lags 1-5"), ("hrc_err", "LRU hit-ratio-curve error"),
-    ("detection", "real-vs-synthetic classifier accuracy"),
-)
+MIN_ROWS = 16  # two halves of two blocks each, and a few windows
 
 
-def evaluate_files(real: str, real_format: str, synthetic: str, synthetic_format: str, *,
+def _read(path: str, fmt: str, columns: str, max_lines: int, sort: bool) -> TraceFrame:
+    frame = read_trace(path, fmt, max_lines=max_lines, columns=columns, sort=sort)
+    if len(frame) < MIN_ROWS:
+        raise ConfigError(f"{frame.source or path}: {len(frame)} rows; evaluation needs at least {MIN_ROWS}")
+    return frame
+
+
+def evaluate_files(real: str, real_format: str, synthetic: str, synthetic_format: str, *, real_columns: str = "",
+                   synthetic_columns: str = "", reference: str = "", reference_format: str = "",
                    max_lines: int = 0, sort: bool = False, sample: int = 10_000, exact: bool = False,
-                   bandwidth: str = "1.0", seed: int = 0, rff: bool = False, sequence: bool = True,
-                   log_run: bool = False, experiment: str = "trace-gan-eval") -> dict:
-    """Read both traces, compute every fidelity figure with its references, optionally log it."""
+                   bandwidth: str = "1.0", seed: int = 0, rff: bool = False, detection: bool = True,
+                   max_accesses: int | None = None, log_run: bool = False,
+                   experiment: str = "trace-gan-eval") -> dict:
+    """Read the traces, compute the scorecard and the row-wise detail, optionally log a run.
+
+    ``reference`` (a model's training trace) is where verbatim copies are looked for; without it,
+    the real trace itself.
+    """
+    from training.fidelity import evaluate
+    from training.scorecard import MAX_ACCESSES, TraceData, scorecard
+
     if sample < 2:
         raise ConfigError(f"sample must be >= 2, but got sample={sample}")
-    real_frame = read_trace(real, real_format, max_lines=max_lines, sort=sort)
-    synth_frame = read_trace(synthetic, synthetic_format, max_lines=max_lines)
-    for frame in (real_frame, synth_frame):
-        if len(frame) < 4:
-            raise ConfigError(f"{frame.source}: {len(frame)} rows; evaluation needs at least 4")
-    report = evaluate(real_frame, synth_frame, sample=sample, exact=exact, bandwidth=bandwidth, seed=seed,
-                      rff=rff, sequence=sequence)
-    report.update({"real": str(real), "synthetic": str(synthetic)})
+    if max_accesses is not None and max_accesses < 0:
+        raise ConfigError(f"max_accesses must be >= 0 (0 = never sample), but got max_accesses={max_accesses}")
+    real_frame = _read(real, real_format, real_columns, max_lines, sort)
+    synth_frame = _read(synthetic, synthetic_format, synthetic_columns, max_lines, sort)
+    ref = TraceData.from_frame(_read(reference, reference_format or real_format, real_columns, 0, sort)) \
+        if reference else None
+    card = scorecard(TraceData.from_frame(real_frame), TraceData.from_frame(synth_frame), reference=ref, seed=seed,
+                     detection=detection, max_accesses=MAX_ACCESSES if max_accesses is None else max_accesses)
+    rows = evaluate(real_frame, synth_frame, sample=sample, exact=exact, bandwidth=bandwidth, seed=seed, rff=rff,
+                    sequence=False)
+    report = {"real": str(real), "synthetic": str(synthetic), "scorecard": card, "rows": rows}
     if log_run:
-        with tracked_run(experiment=experiment, tags=lineage_tags()) as run:
-            mlflow.log_params({"real": real, "real_format": real_format, "synthetic": synthetic,
-                               "synthetic_format": synthetic_format, "sample": sample, "exact": exact,
-                               "bandwidth": bandwidth, "seed": seed, "rff": rff})
-            mlflow.set_tags({"real_sha256": sha256_file(real), "synthetic_sha256": sha256_file(synthetic)})
-            mlflow.log_metrics({k: float(v) for k, v in report.items()
-                                if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v})
-            mlflow.log_dict(report, "fidelity.json")
-            report["run_id"] = run.info.run_id
+        report["run_id"] = _log_run(report, real_frame, synth_frame, experiment, {
+            "real": real, "real_format": real_format, "synthetic": synthetic, "synthetic_format": synthetic_format,
+            "reference": reference, "sample": sample, "exact": exact, "bandwidth": bandwidth, "seed": seed, "rff": rff})
     return report
+
+
+def _log_run(report: dict, real: TraceFrame, synth: TraceFrame, experiment: str, params: dict) -> str:
+    import mlflow
+
+    from training.plots import plot_miss_ratio_curves, plot_sizes
+    from training.scorecard import headline_metrics
+    from training.tracking import lineage_tags, tracked_run
+    from training.utils import sha256_file
+
+    with tracked_run(experiment=experiment, tags=lineage_tags()) as run:
+        mlflow.log_params(params)
+        mlflow.set_tags({"real_sha256": sha256_file(params["real"]), "synthetic_sha256": sha256_file(params["synthetic"]),
+                         "scorecard": report["scorecard"]["verdict"]})
+        mlflow.log_metrics(headline_metrics(report["scorecard"]))
+        mlflow.log_metrics({f"rows_{k}": float(v) for k, v in report["rows"].items()
+                            if k.startswith("mmd2") and isinstance(v, float) and v == v})
+        mlflow.log_dict(report, "fidelity.json")
+        with tempfile.TemporaryDirectory() as tmp:
+            plot_miss_ratio_curves(report["scorecard"], Path(tmp) / "miss_ratio_curves.png")
+            plot_sizes(real.length, synth.length, Path(tmp) / "sizes.png")
+            mlflow.log_artifacts(tmp, "plots")
+        return run.info.run_id

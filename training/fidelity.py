@@ -16,13 +16,12 @@ Representation (documented because it decides every number): each trace's rows a
 ``[timestamp - min(timestamp), length, LBA, latency]`` and mapped to [0, 1] with the *real*
 trace's per-column min and max (the synthetic trace is never rescaled by its own range).
 MMD², KS and W1 use ``sample`` (10,000) rows per side drawn with a pinned seed (``exact=True``:
-MMD² on all rows). Sequence metrics (inter-arrival times, ACF, hit-ratio curve) use every row in
-order (the hit-ratio curve the first ``HRC_MAX_ROWS``); detection samples windows from all rows.
+MMD² on all rows). Sequence metrics (inter-arrival times, ACF) use every row in order; detection
+samples windows from all rows. Cache, locality, size and burstiness figures are the storage
+scorecard's (``training.scorecard``).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -30,13 +29,11 @@ from training.config import TRACE_COLUMNS
 from training.mmd import mmd2_rff, mmd2_unbiased, resolve_bandwidths
 from training.readers import TraceFrame
 
-__all__ = ["evaluate", "eval_matrix", "Scaling", "Validator", "real_halves", "acf", "hit_ratio_curve", "detection_score",
+__all__ = ["evaluate", "eval_matrix", "Scaling", "Validator", "real_halves", "split_halves", "acf", "detection_score",
            "marginals_baseline", "ACF_LAGS"]
 
 ACF_LAGS = (1, 2, 3, 4, 5)
-HRC_MAX_ROWS = 1_000_000
 FLOOR_BLOCK = 1_000
-_PAGE_SECTORS = 8  # 4 KiB pages over 512-byte sectors
 
 
 def eval_matrix(frame: TraceFrame) -> np.ndarray:
@@ -69,72 +66,44 @@ def acf(x: np.ndarray, lags: tuple[int, ...] = ACF_LAGS) -> np.ndarray:
     return out
 
 
-def stack_distances(pages: np.ndarray) -> np.ndarray:
-    """LRU stack distance of every access (-1 for a first access), O(n log n) with a Fenwick tree."""
-    n = len(pages)
-    tree = [0] * (n + 1)
-    last: dict[int, int] = {}
-    out = np.full(n, -1, np.int64)
-    for t, page in enumerate(pages.tolist()):
-        prev = last.get(page)
-        if prev is not None:
-            # distinct pages touched since prev = marks in (prev, t)
-            s, i = 0, t
-            while i > 0:
-                s += tree[i]
-                i -= i & -i
-            j = prev + 1
-            while j > 0:
-                s -= tree[j]
-                j -= j & -j
-            out[t] = s
-            i = prev + 1
-            while i <= n:
-                tree[i] -= 1
-                i += i & -i
-        i = t + 1
-        while i <= n:
-            tree[i] += 1
-            i += i & -i
-        last[page] = t
-    return out
-
-
-def hit_ratio_curve(lba: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """LRU hit ratio at each cache size (in 4 KiB pages) for the request start pages."""
-    pages = np.floor(np.maximum(lba, 0) / _PAGE_SECTORS).astype(np.int64)
-    dist = stack_distances(pages)
-    hits = dist[dist >= 0]
-    return np.array([(hits < s).sum() / max(len(pages), 1) for s in sizes])
-
-
-def _cache_sizes(n_rows: int) -> np.ndarray:
-    return 2 ** np.arange(0, max(1, int(math.log2(max(n_rows, 2)))) + 1)
-
-
-def _windows(x: np.ndarray, seq_len: int, limit: int, rng: np.random.Generator) -> np.ndarray:
+def _windows(x: np.ndarray, seq_len: int, limit: int, rng: np.random.Generator, summary: bool) -> np.ndarray:
     m = len(x) // seq_len
     w = x[: m * seq_len].reshape(m, seq_len, x.shape[1]).copy()
     w[:, :, 0] -= w[:, :1, 0]  # time relative to the window's first request
     if m > limit:
         w = w[rng.choice(m, limit, replace=False)]
-    return w.reshape(len(w), -1)
+    return _summarise(w) if summary else w.reshape(len(w), -1)
+
+
+def _summarise(w: np.ndarray) -> np.ndarray:
+    """Per window and column: mean, sd, 10/50/90th percentiles, lag-1 autocorrelation of the
+    increments; and the share of distinct values of column 2 (LBA: reuse inside the window)."""
+    d = np.diff(w, axis=1)
+    dc = d - d.mean(1, keepdims=True)
+    lag1 = (dc[:, 1:] * dc[:, :-1]).mean(1) / np.maximum((dc * dc).mean(1), 1e-12)
+    q = np.percentile(w, [10, 50, 90], axis=1).transpose(1, 0, 2).reshape(len(w), -1)
+    distinct = np.array([len(np.unique(row)) for row in w[:, :, 2]]) / w.shape[1]
+    return np.column_stack([w.mean(1), w.std(1), q, lag1, distinct])
 
 
 def detection_score(real: np.ndarray, synth: np.ndarray, *, seq_len: int = 12, limit: int = 2000,
-                    seed: int = 0) -> float:
-    """Cross-validated accuracy of a classifier telling real from synthetic windows (0.5 = can't)."""
+                    seed: int = 0, summary: bool = False, max_iter: int = 100) -> float:
+    """Cross-validated accuracy of a classifier telling real from synthetic windows (0.5 = can't).
+
+    ``summary`` describes each window by per-column statistics instead of its raw rows (for long
+    windows, where raw rows give the classifier thousands of features and few examples).
+    """
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import cross_val_score
 
     rng = np.random.default_rng(seed)
-    a, b = _windows(real, seq_len, limit, rng), _windows(synth, seq_len, limit, rng)
+    a, b = _windows(real, seq_len, limit, rng, summary), _windows(synth, seq_len, limit, rng, summary)
     k = min(len(a), len(b))
     if k < 10:
         return float("nan")
     x = np.vstack([a[:k], b[:k]])
     y = np.r_[np.zeros(k), np.ones(k)]
-    clf = HistGradientBoostingClassifier(max_iter=100, random_state=seed)
+    clf = HistGradientBoostingClassifier(max_iter=max_iter, random_state=seed)
     return float(cross_val_score(clf, x, y, cv=3).mean())
 
 
@@ -144,19 +113,28 @@ def marginals_baseline(real: np.ndarray, n: int, *, seed: int = 0) -> np.ndarray
     return np.column_stack([real[rng.integers(0, len(real), n), j] for j in range(real.shape[1])])
 
 
+def split_halves(n: int, block: int = FLOOR_BLOCK) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Row indices of two disjoint halves made of alternating ``block``-row blocks, and for each the
+    positions (within the half) where a block from further on joins: ``[(idx, joins), (idx, joins)]``."""
+    block = max(1, min(block, n // 4))
+    ids = np.arange(n) // block
+    out = []
+    for parity in (0, 1):
+        idx = np.flatnonzero(ids % 2 == parity)
+        out.append((idx, np.flatnonzero(np.diff(ids[idx], prepend=parity)) if len(idx) else idx))
+    return out
+
+
 def real_halves(x: np.ndarray, block: int = FLOOR_BLOCK) -> tuple[np.ndarray, np.ndarray]:
     """Two disjoint halves of alternating ``block``-row blocks, each a trace of its own.
 
     Each half's timestamps are re-joined so that time runs on without the gaps the other half's
     blocks leave (inter-arrival times inside blocks are kept, the gap at a join is the median).
     """
-    block = max(1, min(block, len(x) // 4))
-    ids = np.arange(len(x)) // block
     halves = []
-    for parity in (0, 1):
-        part = x[ids % 2 == parity].copy()
+    for idx, joins in split_halves(len(x), block):
+        part = x[idx].copy()
         gaps = np.diff(part[:, 0], prepend=part[0, 0])
-        joins = np.flatnonzero(np.diff(ids[ids % 2 == parity], prepend=parity)) if len(part) else []
         gaps[joins] = np.median(np.diff(x[:, 0])) if len(x) > 1 else 0.0
         gaps[0] = 0.0
         part[:, 0] = np.cumsum(gaps)
@@ -192,9 +170,6 @@ def _metrics(real: np.ndarray, synth: np.ndarray, scale: Scaling, *, sigmas, sam
         out["acf_err"] = float(err.mean())
         for j, col in enumerate(TRACE_COLUMNS):
             out[f"acf_err_{col}"] = float(err[:, j].mean())
-        sizes = _cache_sizes(min(len(real), HRC_MAX_ROWS))
-        out["hrc_err"] = float(np.abs(hit_ratio_curve(real[:HRC_MAX_ROWS, 2], sizes)
-                                      - hit_ratio_curve(synth[:HRC_MAX_ROWS, 2], sizes)).mean())
         out["detection"] = detection_score(rs, ss, seq_len=seq_len, seed=seed)
     return out
 
@@ -206,7 +181,7 @@ def evaluate(real: TraceFrame | np.ndarray, synthetic: TraceFrame | np.ndarray, 
 
     Returns a flat dict: ``mmd2``, ``mmd2_floor``, ``mmd2_marginals``, ``bandwidth`` (list of σ),
     ``n_real``, ``n_synthetic``, per-column ``ks_*`` / ``w1_*`` / ``acf_err_*``, ``acf_err``,
-    ``interarrival_ks`` / ``interarrival_w1``, ``hrc_err``, ``detection``, and the references.
+    ``interarrival_ks`` / ``interarrival_w1``, ``detection``, and the references.
     """
     real_x = eval_matrix(real) if isinstance(real, TraceFrame) else np.asarray(real, np.float64)
     synth_x = eval_matrix(synthetic) if isinstance(synthetic, TraceFrame) else np.asarray(synthetic, np.float64)
@@ -238,6 +213,7 @@ class Validator:
 
     def __init__(self, validation: TraceFrame, *, sample: int = 5000, bandwidth: str | float = 1.0,
                  seed: int = 0) -> None:
+        self.frame = validation
         self.real = eval_matrix(validation)
         self.scale = Scaling(self.real)
         self.seed = seed

@@ -95,24 +95,31 @@ class _EpochLogger:
             callback(stats.epoch, value, self.health)
 
 
-def _log_fidelity(synth: Synthesizer, validator, options: RunOptions, val: dict[int, float], workdir: Path) -> dict:
-    """Final fidelity metrics (with floor and marginals) on the validation rows, and the plots."""
+def _log_fidelity(synth: Synthesizer, validator, options: RunOptions, val: dict[int, float], workdir: Path,
+                  training: TraceFrame) -> dict:
+    """The storage scorecard of a synthetic rollout as long as the validation rows, against them
+    (copies looked for in the training rows), row-wise detail with floors, and the plots."""
     from training.fidelity import evaluate
+    from training.scorecard import TraceData, headline_metrics, scorecard
 
     synthetic = validator.synthetic(synth)
-    report = evaluate(validator.real, synthetic, sample=options.eval_sample, bandwidth=options.bandwidth,
-                      seq_len=synth.config.seq_len)
-    mlflow.log_metrics({f"final_{k}": float(v) for k, v in report.items()
-                        if isinstance(v, (int, float)) and np.isfinite(v)})
+    card = scorecard(TraceData.from_frame(validator.frame), TraceData.from_matrix(synthetic),
+                     reference=TraceData.from_frame(training))
+    rows = evaluate(validator.real, synthetic, sample=options.eval_sample, bandwidth=options.bandwidth, sequence=False)
+    mlflow.log_metrics(headline_metrics(card))
+    mlflow.set_tag("scorecard", card["verdict"])
+    report = {"scorecard": card, "rows": rows}
     mlflow.log_dict(report, "fidelity.json")
     if options.plots:
-        from training.plots import plot_acf, plot_cdfs, plot_losses
+        from training.plots import plot_acf, plot_cdfs, plot_losses, plot_miss_ratio_curves, plot_sizes
 
         plots = workdir / "plots"
         plots.mkdir(parents=True, exist_ok=True)
         plot_losses(synth.history, val, plots / "losses.png")
         plot_cdfs(validator.real, synthetic, plots / "cdf.png")
         plot_acf(validator.real[:options.eval_sample], synthetic[:options.eval_sample], plots / "acf.png")
+        plot_miss_ratio_curves(card, plots / "miss_ratio_curves.png")
+        plot_sizes(validator.real[:, 1], synthetic[:, 1], plots / "sizes.png")
         mlflow.log_artifacts(str(plots), "plots")
     return report
 
@@ -196,7 +203,8 @@ def _fit_and_log(synth: Synthesizer, frame: TraceFrame, logger: _EpochLogger, op
     result = TrainResult(run_id, "", synth, local, data_info=data_info, val_mmd2=logger.val)
     if prepared.validation is not None:
         with tempfile.TemporaryDirectory() as tmp:
-            result.fidelity = _log_fidelity(synth, logger.validator, options, logger.val, Path(tmp))
+            result.fidelity = _log_fidelity(synth, logger.validator, options, logger.val, Path(tmp),
+                                            frame.slice(0, prepared.train_rows))
     else:
         log.warning("val_fraction=0: no validation rows, so no val_mmd2 or fidelity metrics")
     from training.mlflow_model import log_synthesizer

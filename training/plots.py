@@ -1,4 +1,5 @@
-"""PNG plots logged with every run: loss curves, per-column CDFs, autocorrelation."""
+"""PNG plots logged with every run: loss curves, per-column CDFs, autocorrelation, and the storage
+scorecard's miss-ratio curves and request-size mix."""
 
 from __future__ import annotations
 
@@ -8,16 +9,16 @@ import numpy as np
 
 from training.config import TRACE_COLUMNS
 
-__all__ = ["plot_losses", "plot_cdfs", "plot_acf"]
+__all__ = ["plot_losses", "plot_cdfs", "plot_acf", "plot_miss_ratio_curves", "plot_sizes"]
 
 
-def _figure(ncols: int = 1):
+def _figure(ncols: int = 1, width: float = 4.2):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, 3.4), squeeze=False)
     return plt, fig, axes[0]
 
 
@@ -71,4 +72,45 @@ def plot_acf(real: np.ndarray, synth: np.ndarray, path: Path, *, max_lag: int = 
         ax.set_title(col)
         ax.set_xlabel("lag")
     axes[0].legend()
+    return _save(plt, fig, path)
+
+
+def plot_miss_ratio_curves(report: dict, path: Path) -> Path:
+    """One panel per policy: miss ratio against cache size (4 KiB pages, log2), real vs synthetic."""
+    cache = report["cache"]
+    sizes = np.asarray(cache["ladder_pages"])
+    plt, fig, axes = _figure(len(cache["policies"]), width=3.6)
+    for ax, policy in zip(axes, cache["policies"]):
+        for side, style in (("real", "o-"), ("synthetic", "s--")):
+            ax.plot(sizes, cache[side][policy], style, ms=3, label=side)
+        mae = report["metrics"].get(f"hrc_mae_{policy}", {}).get("error", float("nan"))
+        ax.set_title(f"{policy.upper()}  (MAE {mae:.3f})")
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("cache size (4 KiB pages)")
+    axes[0].set_ylabel("miss ratio")
+    axes[0].legend(loc="lower left")
+    return _save(plt, fig, path)
+
+
+def plot_sizes(real_length: np.ndarray, synth_length: np.ndarray, path: Path, *, top: int = 12) -> Path:
+    """Request-size mix: the real trace's most common sizes, and 'other', for both traces."""
+    sizes, counts = np.unique(np.round(real_length), return_counts=True)
+    keep = sizes[np.argsort(-counts)[:top]]
+    keep.sort()
+
+    def shares(x: np.ndarray) -> np.ndarray:
+        x = np.round(x)
+        out = np.array([(x == s).mean() for s in keep])
+        return np.r_[out, 1 - out.sum()]
+
+    labels = [f"{int(s) // 1024}K" if s >= 1024 and s % 1024 == 0 else f"{s:g}" for s in keep] + ["other"]
+    plt, fig, (ax,) = _figure(width=8)
+    pos = np.arange(len(labels))
+    ax.bar(pos - 0.2, shares(real_length), 0.4, label="real")
+    ax.bar(pos + 0.2, shares(synth_length), 0.4, label="synthetic")
+    ax.set_xticks(pos, labels, rotation=45)
+    ax.set_xlabel("request size (bytes)")
+    ax.set_ylabel("share of requests")
+    ax.legend()
     return _save(plt, fig, path)

@@ -30,8 +30,10 @@ def _validator(frame: TraceFrame, base: TraceGANConfig, options: RunOptions):
     return Validator(frame.slice(cut, len(frame)), sample=options.eval_sample, bandwidth=options.bandwidth)
 
 
-def champion_score(name: str, frame: TraceFrame, base: TraceGANConfig, options: RunOptions) -> float | None:
-    """The current champion's val_mmd2 on this data's validation rows (None if there is none)."""
+def champion_score(name: str, frame: TraceFrame, base: TraceGANConfig, options: RunOptions,
+                   objective: str = "val_mmd2") -> float | None:
+    """The current champion's value of ``objective`` on this data's validation rows, measured as the
+    trials are (None if there is no champion)."""
     from training.errors import ModelError
     from training.mlflow_model import load_logged_synthesizer
 
@@ -44,11 +46,19 @@ def champion_score(name: str, frame: TraceFrame, base: TraceGANConfig, options: 
     except ModelError as exc:
         log.warning("current champion cannot be loaded (%s); the new model takes its place", exc)
         return None
-    return _validator(frame, base, options)(champion)
+    validator = _validator(frame, base, options)
+    if objective == "val_mmd2":
+        return validator(champion)
+    from training.scorecard import TraceData, objective_value, scorecard
+
+    training = frame.slice(0, len(frame) - len(validator.frame))
+    card = scorecard(TraceData.from_frame(validator.frame), TraceData.from_matrix(validator.synthetic(champion)),
+                     reference=TraceData.from_frame(training))
+    return objective_value(objective, {}, card)
 
 
 def register_best(study, best, name: str, frame: TraceFrame, base: TraceGANConfig,
-                  options: RunOptions) -> tuple[str, str]:
+                  options: RunOptions, objective: str = "val_mmd2") -> tuple[str, str]:
     """Register ``best`` (a FrozenTrial with a ``model_uri``) under ``name``; returns (version, alias)."""
     client = mlflow.MlflowClient()
     key = f"{study.study_name}/{best.number}"
@@ -56,10 +66,10 @@ def register_best(study, best, name: str, frame: TraceFrame, base: TraceGANConfi
     if existing:
         mv = min(existing, key=lambda v: int(v.version))
         return mv.version, ",".join(mv.aliases) if mv.aliases else ""
-    incumbent = champion_score(name, frame, base, options)
+    incumbent = champion_score(name, frame, base, options, objective)
     alias = "champion" if incumbent is None or best.value < incumbent else "challenger"
-    tags = {"optuna_trial_key": key, "val_mmd2": repr(best.value), "source_run_id": best.user_attrs["mlflow_run_id"],
-            "champion_val_mmd2_before": "" if incumbent is None else repr(incumbent)}
+    tags = {"optuna_trial_key": key, objective: repr(best.value), "source_run_id": best.user_attrs["mlflow_run_id"],
+            f"champion_{objective}_before": "" if incumbent is None else repr(incumbent)}
     version, _ = register_model(best.user_attrs["model_uri"], name, tags=tags, alias="")
     survivors = client.search_model_versions(f"name='{name}' and tag.optuna_trial_key='{key}'")
     keep = min(survivors, key=lambda v: int(v.version))
@@ -67,6 +77,6 @@ def register_best(study, best, name: str, frame: TraceFrame, base: TraceGANConfi
         client.delete_model_version(name, version.version)
         return keep.version, alias
     client.set_registered_model_alias(name, alias, version.version)
-    log.info("trial %s registered as %s/%s @%s (val_mmd2 %.6g vs champion %s)", key, name, version.version,
-             alias, best.value, incumbent)
+    log.info("trial %s registered as %s/%s @%s (%s %.6g vs champion %s)", key, name, version.version,
+             alias, objective, best.value, incumbent)
     return version.version, alias

@@ -1,9 +1,13 @@
-"""One Optuna trial = one nested MLflow run of ``training.pipeline.train``, scored by val_mmd2.
+"""One Optuna trial = one nested MLflow run of ``training.pipeline.train``, scored by its objective.
+
+The objective is the last ``val_mmd2`` (default), or the storage scorecard's ``hrc_mae`` or
+``composite`` of the run's final rollout (``training.scorecard.objective_value``).
 
 Trials are logged from the objective itself (optuna-integration's MLflowCallback is
 deprecated): the child run gets the trial's params through the normal training run, tags
-``optuna_study`` / ``optuna_trial`` / ``trial_state``, and every ``val_mmd2`` is also reported
-to Optuna, whose pruner may stop the trial. A collapse of the losses (``d_wins`` / ``g_wins``,
+``optuna_study`` / ``optuna_trial`` / ``trial_state``; with the ``val_mmd2`` objective every
+``val_mmd2`` is also reported to Optuna, whose pruner may stop the trial (the scorecard
+objectives are known only at the end, so those trials are not pruned by value). A collapse of the losses (``d_wins`` / ``g_wins``,
 seed section 6.5) prunes too when ``prune_on_collapse`` is set.
 """
 
@@ -40,6 +44,7 @@ class Objective:
     epochs_per_trial: int
     study_name: str
     prune_on_collapse: bool = True
+    objective: str = "val_mmd2"
 
     def __post_init__(self) -> None:
         if self.base.val_fraction <= 0:
@@ -62,7 +67,8 @@ class Objective:
             epochs.append(epoch)
             trial.set_user_attr("epochs", epoch)
             trial.set_user_attr("loss_health", health)
-            trial.report(value, epoch)
+            if self.objective == "val_mmd2":
+                trial.report(value, epoch)
             if self.prune_on_collapse and health in COLLAPSES:
                 mlflow.set_tag("trial_state", "PRUNED")
                 raise optuna.TrialPruned(f"loss collapse ({health}) at epoch {epoch}")
@@ -80,9 +86,11 @@ class Objective:
             if run_id:
                 mlflow.MlflowClient().set_tag(run_id, "trial_state", "FAIL")
             raise
-        value = result.val_mmd2[max(result.val_mmd2)]
+        from training.scorecard import objective_value
+
+        value = objective_value(self.objective, result.val_mmd2, result.fidelity["scorecard"])
         mlflow.MlflowClient().set_tag(result.run_id, "trial_state", "COMPLETE")
         trial.set_user_attr("mlflow_run_id", result.run_id)
         trial.set_user_attr("model_uri", result.model_uri)
-        log.info("trial %d: val_mmd2 %.6g (%s)", trial.number, value, trial.params)
+        log.info("trial %d: %s %.6g (%s)", trial.number, self.objective, value, trial.params)
         return value

@@ -22,6 +22,8 @@ class TuneOptions:
     n_trials: int = field(default=20, metadata=cli_meta(help="the study's total of finished trials, shared by all workers"))
     timeout: float = field(default=0.0, metadata=cli_meta(help="stop this worker after N seconds (0 = no limit)"))
     epochs_per_trial: int = field(default=10, metadata=cli_meta(help="epochs each trial trains"))
+    objective: str = field(default="val_mmd2", metadata=cli_meta(
+        help="val_mmd2, hrc_mae or composite (the storage scorecard's; see README)"))
     pruner: str = field(default="median", metadata=cli_meta(help="median, hyperband or none"))
     space: str = field(default="", metadata=cli_meta(help="YAML file overriding the search space"))
     register_as: str = field(default="trace-gan", metadata=cli_meta(help="register the best trial here (empty: no)"))
@@ -31,6 +33,10 @@ class TuneOptions:
     grace_period: int = field(default=30, metadata=cli_meta(help="a trial without heartbeat this long is marked FAIL"))
 
     def __post_init__(self) -> None:
+        from training.scorecard import OBJECTIVES
+
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, but got {self.objective!r}")
         if self.pruner not in PRUNERS:
             raise ConfigError(f"pruner must be one of {', '.join(PRUNERS)}, but got {self.pruner!r}")
         if self.n_trials < 0 or self.timeout < 0:

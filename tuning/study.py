@@ -94,12 +94,12 @@ def tune(data: DataConfig, base: TraceGANConfig, options: RunOptions, opts: Tune
     if create_only:
         return TuneResult(opts.study_name, storage, "", None)
     objective = Objective(data, frame, info, base, options, space, opts.epochs_per_trial, opts.study_name,
-                          opts.prune_on_collapse)
+                          opts.prune_on_collapse, opts.objective)
     with tracked_run(experiment=options.experiment, run_name=f"tune-{opts.study_name}",
                      tags={**lineage_tags(), "optuna_study": opts.study_name}) as parent:
         # under `mlflow run` the entry point's own params are already there: add only new keys
         log_new_params({"study_name": opts.study_name, "n_trials": str(opts.n_trials), "pruner": opts.pruner,
-                        "epochs_per_trial": str(opts.epochs_per_trial), "storage_resolved": _redact(storage),
+                        "epochs_per_trial": str(opts.epochs_per_trial), "objective": opts.objective, "storage_resolved": _redact(storage),
                         "search_space": repr(space)[:6000], "data_source": info["data_source"]})
         budget = optuna.study.MaxTrialsCallback(opts.n_trials, states=_FINISHED)
         if _finished(study) < opts.n_trials:
@@ -112,12 +112,12 @@ def tune(data: DataConfig, base: TraceGANConfig, options: RunOptions, opts: Tune
             best = min(completed, key=lambda t: t.value)
             result.best_value, result.best_params = best.value, dict(best.params)
             mlflow.log_params({f"best_{k}": v for k, v in best.params.items()})
-            mlflow.log_metrics({"best_val_mmd2": best.value, "best_trial": best.number})
+            mlflow.log_metrics({f"best_{opts.objective}": best.value, "best_trial": best.number})
             if opts.register_as:
                 from tuning.champion import register_best
 
                 result.registered_version, result.alias = register_best(study, best, opts.register_as, frame, base,
-                                                                         options)
+                                                                         options, opts.objective)
     return result
 
 

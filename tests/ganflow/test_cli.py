@@ -42,9 +42,12 @@ def test_train_register_then_generate_by_alias(tracking_uri, tmp_path, sample_fi
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"scaler.json", "checkpoints", "training_history.json", "fidelity.json", "plots"} <= artifacts
     assert {a.path for a in client.list_artifacts(run.info.run_id, "plots")} == {
-        "plots/losses.png", "plots/cdf.png", "plots/acf.png"}
+        "plots/losses.png", "plots/cdf.png", "plots/acf.png", "plots/miss_ratio_curves.png", "plots/sizes.png"}
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_mmd2")] == [1]
-    assert "final_mmd2_floor" in run.data.metrics and "final_hrc_err_marginals" in run.data.metrics
+    assert {"score_hrc_mae", "score_reuse_rate", "score_size_tv", "score_detection_12", "score_composite"} \
+        <= set(run.data.metrics)
+    assert not [k for k in run.data.metrics if k.startswith("final_")]
+    assert run.data.tags["scorecard"].endswith("of the real-vs-real floor") or "furthest" in run.data.tags["scorecard"]
     assert [a.path for a in client.list_artifacts(run.info.run_id, "checkpoints")] == ["checkpoints/checkpoint_epoch_1.pt"]
     version = client.get_model_version_by_alias("trace-gan", "champion")
     assert version.tags["epochs"] == "1" and len(version.tags["data_sha256"]) == 64
@@ -142,28 +145,38 @@ def test_evaluate_table_and_json(tmp_path, sample_frame):
     res = invoke("evaluate", "--real", str(real), "--synthetic", str(synth), "--sample", "2000")
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
-    assert "σ = 1" in lines[0] and lines[1].split()[:4] == ["metric", "synthetic", "floor", "marginals"]
-    assert any(line.startswith("mmd2 ") for line in lines) and any(line.startswith("hrc_err ") for line in lines)
+    assert lines[0].startswith("real 3,000 rows vs synthetic 3,000 rows")
+    assert lines[1].split()[:7] == ["metric", "real", "synthetic", "error", "floor", "marginals", "ok"]
+    groups = [line for line in lines if line.startswith("[")]
+    assert groups == ["[locality]", "[sizes and ops]", "[timing]", "[detection]", "[rows]"]
+    assert any(line.startswith("hrc_mae_lru ") for line in lines) and lines[-2].startswith("verdict: ")
     res = invoke("evaluate", "--real", str(real), "--synthetic", str(synth), "--sample", "2000", "--json",
-                 "--bandwidth", "multi", "--no-sequence")
+                 "--bandwidth", "multi", "--no-detection")
     report = json.loads(res.output)
+    rows, card = report["rows"], report["scorecard"]
     for key in ("mmd2", "mmd2_floor", "mmd2_marginals", "bandwidth", "n_real", "n_synthetic", "ks_lba", "w1_length"):
-        assert key in report
-    assert report["bandwidth"] == [0.1, 0.5, 1.0, 2.0, 5.0] and report["n_real"] == 3000
-    assert "acf_err" not in report
+        assert key in rows
+    assert rows["bandwidth"] == [0.1, 0.5, 1.0, 2.0, 5.0] and rows["n_real"] == 3000
+    assert "acf_err" not in rows and "detection_12" not in card["metrics"]
+    assert card["n_real"] == 3000 and card["metrics"]["read_fraction"]["synthetic"] is None  # seed_synth: no opcode
 
 
 def test_evaluate_logs_a_run(tracking_uri, tmp_path, sample_frame):
     real, synth = _synth_files(tmp_path, sample_frame)
     import json
 
-    res = invoke("evaluate", "--real", str(real), "--synthetic", str(synth), "--sample", "1000", "--no-sequence", "--log-run")
+    res = invoke("evaluate", "--real", str(real), "--synthetic", str(synth), "--sample", "1000", "--no-detection",
+                 "--log-run")
     assert res.exit_code == 0 and "logged run" in res.output
     run = mlflow.search_runs(experiment_names=["trace-gan-eval"], output_format="list")[0]
     report = json.loads(invoke("evaluate", "--real", str(real), "--synthetic", str(synth), "--sample", "1000",
-                               "--no-sequence", "--json").output)
-    assert run.data.metrics["mmd2"] == pytest.approx(report["mmd2"], rel=1e-12)
-    assert "mmd2_floor" in run.data.metrics and run.data.params["bandwidth"] == "1.0"
+                               "--no-detection", "--json").output)
+    assert run.data.metrics["score_hrc_mae"] == pytest.approx(report["scorecard"]["metrics"]["hrc_mae"]["error"],
+                                                              rel=1e-12)
+    assert run.data.metrics["rows_mmd2"] == pytest.approx(report["rows"]["mmd2"], rel=1e-12)
+    assert "rows_mmd2_floor" in run.data.metrics and run.data.params["bandwidth"] == "1.0"
+    plots = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "plots")}
+    assert plots == {"plots/miss_ratio_curves.png", "plots/sizes.png"}
 
 
 def test_evaluate_bad_input(tmp_path, sample_frame):

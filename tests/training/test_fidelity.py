@@ -3,30 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.fidelity import Validator, acf, evaluate, hit_ratio_curve, marginals_baseline, stack_distances
+from training.fidelity import Validator, acf, evaluate, marginals_baseline, split_halves
 from training.sample import make_sample_trace
-
-
-def brute_stack_distances(pages):
-    out = []
-    for t, p in enumerate(pages):
-        prev = max((i for i in range(t) if pages[i] == p), default=None)
-        out.append(-1 if prev is None else len(set(pages[prev + 1:t])))
-    return out
-
-
-def test_stack_distances_match_brute_force():
-    rng = np.random.default_rng(0)
-    pages = rng.integers(0, 15, 400)
-    assert stack_distances(pages).tolist() == brute_stack_distances(pages.tolist())
-
-
-def test_hit_ratio_curve_is_monotone_and_bounded():
-    lba = np.array([0, 8, 16, 0, 8, 16, 0, 800, 0]) * 1.0
-    hrc = hit_ratio_curve(lba, np.array([1, 2, 3, 4, 100]))
-    assert np.all(np.diff(hrc) >= 0)
-    assert hrc[-1] == pytest.approx(5 / 9)  # 4 cold misses among 9 accesses
-    assert hrc[0] == 0.0
 
 
 def test_acf_of_ar1():
@@ -41,7 +19,7 @@ def test_acf_of_ar1():
 def test_evaluate_reports_every_figure_with_references():
     real, other = make_sample_trace(6000, seed=0), make_sample_trace(6000, seed=9)
     r = evaluate(real, other, sample=3000)
-    for key in ("mmd2", "acf_err", "hrc_err", "detection", "ks_lba", "w1_latency", "interarrival_ks"):
+    for key in ("mmd2", "acf_err", "detection", "ks_lba", "w1_latency", "interarrival_ks"):
         assert key in r and f"{key}_floor" in r and f"{key}_marginals" in r
     assert r["bandwidth"] == [1.0] and r["n_real"] == 6000 and r["n_synthetic"] == 6000
     # another draw of the same process: as good as the floor; the marginals baseline has no sequence structure
@@ -77,3 +55,9 @@ def test_real_halves_are_disjoint_and_cover_the_period():
     assert set(a[:, 1]).isdisjoint(b[:, 1]) and set(a[:, 1]) | set(b[:, 1]) == set(x[:, 1])
     assert a[:, 1].max() >= 8999 and b[:, 1].min() <= 1000  # both span the whole trace
     np.testing.assert_allclose(np.diff(a[:, 0]), 10.0)  # time re-joined at the median gap
+
+
+def test_split_halves_alternate_blocks_and_mark_the_joins():
+    (a, ja), (b, jb) = split_halves(10, block=2)
+    assert a.tolist() == [0, 1, 4, 5, 8, 9] and b.tolist() == [2, 3, 6, 7]
+    assert ja.tolist() == [2, 4] and jb.tolist() == [2]  # where a block from further on starts

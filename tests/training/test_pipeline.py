@@ -17,7 +17,9 @@ def test_val_mmd2_every_n_epochs_and_callbacks(tracking_uri, sample_file, tmp_pa
     assert [e for e, _ in seen] == [2, 3] and dict(seen) == result.val_mmd2
     history = mlflow.MlflowClient().get_metric_history(result.run_id, "val_mmd2")
     assert [(m.step, m.value) for m in history] == seen
-    assert result.fidelity["n_real"] == 600 and "mmd2_floor" in result.fidelity
+    card = result.fidelity["scorecard"]
+    assert card["n_real"] == 600 and card["n_synthetic"] == 600 and "mmd2_floor" in result.fidelity["rows"]
+    assert card["metrics"]["hrc_mae"]["floor"] >= 0 and card["metrics"]["read_fraction"]["real"] is not None
 
 
 def test_no_validation_when_val_fraction_is_zero(tracking_uri, sample_file, tmp_path):
