@@ -135,12 +135,16 @@ def miss_ratio_curves(traces: dict[str, tuple[np.ndarray, np.ndarray]], sizes: n
     """
     sizes_t = tuple(max(1, round(int(s) * rate)) for s in sizes)
     with tempfile.TemporaryDirectory(prefix="ganflow-cachesim-") as tmp:
-        files, n_acc = {}, 0
+        files, n_acc, adjust = {}, 0, {}
         for name, (ids, obj_sizes) in traces.items():
             keep = _sampled(ids, rate)
             files[name] = os.path.join(tmp, f"{len(files)}.oracleGeneral.bin")
             _write(files[name], ids[keep], obj_sizes[keep])
             n_acc += int(keep.sum())
+            # SHARDS-adj: normalise by the expected sampled count, not the drawn one (a hot object in
+            # or out of the sample moves the whole curve otherwise)
+            adjust[name] = (keep.sum() / max(rate * len(ids), 1e-12),
+                            obj_sizes[keep].sum() / max(rate * obj_sizes.sum(), 1e-12)) if rate < 1 else (1.0, 1.0)
         tasks = [(files[name], policy, sizes_t) for name in traces for policy in policies]
         work = n_acc * len(policies) * len(sizes_t)
         workers = workers or (min(os.cpu_count() or 1, len(tasks)) if work > _PARALLEL_ACCESSES else 1)
@@ -149,6 +153,7 @@ def miss_ratio_curves(traces: dict[str, tuple[np.ndarray, np.ndarray]], sizes: n
     curves: dict[str, dict[str, np.ndarray]] = {name: {} for name in traces}
     for (path, policy, _), res in zip(tasks, results):
         name = next(n for n, f in files.items() if f == path)
-        curves[name][policy] = np.array([r[0] for r in res])
-        curves[name][f"{policy}_bytes"] = np.array([r[1] for r in res])
+        req, byte = adjust[name]
+        curves[name][policy] = np.clip(np.array([r[0] for r in res]) * req, 0, 1)
+        curves[name][f"{policy}_bytes"] = np.clip(np.array([r[1] for r in res]) * byte, 0, 1)
     return curves

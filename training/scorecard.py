@@ -221,8 +221,8 @@ def _iod(t: TraceData, width: float) -> float:
     """Index of dispersion (variance / mean) of request counts per time bin of ``width``."""
     if width <= 0 or len(t) < 2:
         return float("nan")
-    counts = np.bincount((t.timestamp // width).astype(np.int64))
-    return float(counts.var() / counts.mean()) if len(counts) > 1 else float("nan")
+    counts = np.bincount((t.timestamp // width).astype(np.int64))[:-1]  # the last bin is partial
+    return float(counts.var() / counts.mean()) if len(counts) > 1 and counts.mean() > 0 else float("nan")
 
 
 def _row_hashes(t: TraceData) -> np.ndarray:
@@ -283,8 +283,9 @@ def _compare(a: _Profile, b: _Profile, *, widths: tuple[float, ...], reference: 
     for scale_k, width in zip(BURST_SCALES, widths):
         ia, ib = _iod(ta, width), _iod(tb, width)
         out[f"iod_{scale_k}"] = (ia, ib, abs(ib - ia))
-        logs.append(abs(math.log10(max(ib, 1e-9) / max(ia, 1e-9))))
-    out["burst_err"] = (None, None, float(np.mean(logs)))
+        if np.isfinite(ia) and np.isfinite(ib):
+            logs.append(abs(math.log10(max(ib, 1e-9) / max(ia, 1e-9))))
+    out["burst_err"] = (None, None, float(np.mean(logs)) if logs else float("nan"))
     out.update(_rows(ta, tb, scale=scale, detection=detection, seed=seed))
     share = verbatim_fraction(tb, reference)
     out["verbatim_8"] = (None, share, share)
