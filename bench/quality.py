@@ -3,11 +3,12 @@
 Split in time order: train on the first 80% of the 100k requests, evaluate on the last 20%.
 The budget is the seed recipe's own training time for ``--seed_epochs`` epochs (50 by default, as
 the seed's README); every ganflow variant trains until its summed epoch time reaches that budget
-(validation time excluded), scoring val_mmd2 after every epoch. Each final model then writes as
-many rows as the validation part and is evaluated with ganflow's metrics, beside the floor (real
-vs real halves of the validation part), the oracle marginals baseline (columns resampled from
-the validation rows themselves) and the fair marginals baseline (resampled from the training
-rows: what a model could know).
+(validation time excluded), scoring val_mmd2 after every epoch. Each final model then writes a
+rollout as long as the validation part, scored by the storage scorecard (``training.scorecard``)
+against the validation rows, with verbatim copies looked for in the training rows; beside it the
+floor (two halves of the validation part), the oracle marginals baseline (every field resampled
+from the validation rows themselves) and the fair marginals baseline (resampled from the training
+rows: what a model could know). A markdown table of the headline errors ends the output.
 
 Usage: python bench/quality.py [--seed_epochs 50] [--variants seed_mode,delta_log,...]
 """
@@ -37,7 +38,8 @@ VARIANTS = {  # "delta_log_lr" is the measured winner and ganflow's default (Tra
     "delta_log_lr_overlap": dict(feature_mode="delta", log1p=("timestamp", "length", "latency"), lr_g=5e-4, lr_d=5e-4,
                                  d_updates=1, g_updates=1, stride=4),
 }
-KEYS = ("mmd2", "acf_err", "hrc_err", "interarrival_ks", "detection", "ks_length", "ks_latency")
+KEYS = ("hrc_mae", "byte_mr_mae", "reuse_rate", "stack_w1", "size_tv", "size_in_real", "read_fraction",
+        "interarrival_ks", "latency_ks", "burst_err", "detection_12", "detection_256", "mmd2", "verbatim_8")
 
 
 def run_seed(epochs: int, rows_train: int, n_out: int, out: Path) -> dict:
@@ -66,6 +68,22 @@ def train_variant(frame, overrides: dict, budget: float, validator):
     return synth, curve
 
 
+def _scores(card: dict, column: str = "error") -> dict:
+    return {k: card["metrics"][k][column] for k in KEYS if k in card["metrics"]}
+
+
+def _table(report: dict) -> str:
+    names = [k for k in report if isinstance(report[k], dict) and "hrc_mae" in report[k]]
+    head = "| variant | " + " | ".join(KEYS) + " | val MMD² | epochs |"
+    rows = [head, "|" + "---|" * (len(KEYS) + 3)]
+    fmt = lambda v: "—" if v is None else f"{v:.3g}"  # noqa: E731
+    for name in names:
+        r = report[name]
+        rows.append(f"| {name} | " + " | ".join(fmt(r.get(k)) for k in KEYS)
+                    + f" | {fmt(r.get('val_mmd2'))} | {r.get('epochs', '')} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed_epochs", type=int, default=50)
@@ -74,44 +92,57 @@ def main() -> None:
     require(MSR)
     import numpy as np
 
-    from training.fidelity import Validator, eval_matrix, evaluate, marginals_baseline
+    from training.fidelity import Validator
     from training.readers import read_trace
+    from training.scorecard import TraceData, marginals, scorecard
     from training.sequences import time_split
 
     frame = read_trace(MSR, "msr")
     cut = time_split(len(frame), 0.2)
-    validation = frame.slice(cut, len(frame))
+    validation, training = frame.slice(cut, len(frame)), TraceData.from_frame(frame.slice(0, cut))
     validator = Validator(validation, sample=5000)
-    val_x = validator.real
+    real = TraceData.from_frame(validation)
     report = {"rows_train": cut, "rows_validation": len(validation), "bandwidth": list(validator.sigmas)}
 
-    def score(rows: np.ndarray) -> dict:
-        full = evaluate(val_x, rows, sample=5000)
-        return {k: full[k] for k in KEYS} | {"val_mmd2": validator.score_rows(rows)}
+    def score(synthetic: TraceData, rows: np.ndarray | None = None) -> dict:
+        card = scorecard(real, synthetic, reference=training)
+        out = _scores(card) | {"verdict": card["verdict"]}
+        out["reuse_rate_value"] = card["metrics"]["reuse_rate"]["synthetic"]
+        if rows is not None:
+            out["val_mmd2"] = validator.score_rows(rows)
+        return out, card
 
-    refs = evaluate(val_x, marginals_baseline(eval_matrix(frame.slice(0, cut)), len(val_x), seed=3), sample=5000)
-    report["floor"] = {k: refs[f"{k}_floor"] for k in KEYS}
-    report["marginals_oracle"] = {k: refs[f"{k}_marginals"] for k in KEYS}
-    report["marginals_from_train"] = {k: refs[k] for k in KEYS}
+    fair = marginals(training, seed=3).take(np.arange(len(validation)))
+    report["marginals_from_train"], card = score(fair)
+    report["floor"] = _scores(card, "floor")
+    report["marginals_oracle"] = _scores(card, "marginals")
+    report["real_values"] = {k: card["metrics"][k]["real"] for k in ("reuse_rate", "read_fraction", "aligned_4k",
+                                                                     "sequential_fraction", "one_hit_wonders")}
+    report["real_top_sizes"] = card["sizes"]["real_top"][:5]
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "seed_synth.txt"
         start = time.perf_counter()
         seed = run_seed(args.seed_epochs, cut, len(validation), out)
-        seed_rows = eval_matrix(read_trace(out, "seed_synth"))
+        seed_frame = read_trace(out, "seed_synth")
         budget = seed["train_s"]
         report["budget_train_seconds"] = round(budget, 1)
-        report["seed_recipe"] = score(seed_rows) | {"epochs": args.seed_epochs, "wall_s": round(time.perf_counter() - start, 1)}
+        seed_rows = seed_frame.values()
+        seed_rows[:, 0] -= seed_rows[:, 0].min()
+        report["seed_recipe"] = score(TraceData.from_frame(seed_frame), seed_rows)[0] | {
+            "epochs": args.seed_epochs, "wall_s": round(time.perf_counter() - start, 1)}
     seed_val = report["seed_recipe"]["val_mmd2"]
     for name in args.variants.split(","):
         synth, curve = train_variant(frame, VARIANTS[name], budget, validator)
         reached = next((t for t, v in curve if v <= seed_val), None)
-        report[name] = score(validator.synthetic(synth)) | {
+        rows = validator.synthetic(synth)
+        report[name] = score(TraceData.from_matrix(rows), rows)[0] | {
             "epochs": len(curve), "best_val_mmd2": min(v for _, v in curve),
             "seconds_to_seed_val_mmd2": reached,
             "fraction_of_seed_time": None if reached is None else round(reached / budget, 3)}
         print(json.dumps({name: report[name]}), flush=True)
     print(json.dumps(report, indent=1))
+    print(_table(report))
 
 
 if __name__ == "__main__":
