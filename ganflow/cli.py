@@ -153,7 +153,7 @@ def train(ctx: click.Context, seed_recipe: bool, resume: str, **kwargs) -> None:
               help="skip the window classifiers (faster)")
 @click.option("--max-accesses", "--max_accesses", "max_accesses", type=int, default=None,
               help="page accesses per trace simulated exactly; longer traces are spatially sampled "
-                   "(default 2,000,000; 0 = never sample)")
+                   "(default 4,000,000; 0 = never sample)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of the table")
 @click.option("--log-run", "--log_run", "log_run", is_flag=True, help="also record an MLflow run (metrics, fidelity.json, plots)")
 @click.option("--experiment", default="trace-gan-eval", show_default=True, help="experiment for --log-run")

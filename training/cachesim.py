@@ -29,25 +29,35 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["PAGE_BYTES", "POLICIES", "page_accesses", "ladder", "miss_ratio_curves", "footprint", "sampling_rate"]
+__all__ = ["PAGE_BYTES", "POLICIES", "page_accesses", "n_page_accesses", "ladder", "miss_ratio_curves", "footprint", "sampling_rate"]
 
 PAGE_BYTES = 4096
 SECTOR_BYTES = 512
 LADDER_START = 8  # pages
 MAX_PAGES_PER_REQUEST = 1024
 POLICIES = ("lru", "fifo", "arc", "sieve")  # S3FIFO also works ("s3fifo"); it costs twice SIEVE's time
-MAX_ACCESSES = 2_000_000  # per trace; above it, spatial sampling (SHARDS) at one rate for all traces
+MAX_ACCESSES = 4_000_000  # per trace; above it, spatial sampling (SHARDS) at one rate for all traces
 _PARALLEL_ACCESSES = 3_000_000  # below this many simulated accesses in all, one thread is enough
 _RECORD = np.dtype([("time", "<u4"), ("obj_id", "<u8"), ("size", "<u4"), ("next", "<i8")])
 
 
-def page_accesses(lba: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pages touched by each request, in order: ``(pages, request_index)`` as int64 arrays."""
+def _spans(lba: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First page and page count of each request."""
     start = np.maximum(np.asarray(lba, np.float64), 0) * SECTOR_BYTES
     first = np.floor(start / PAGE_BYTES).astype(np.int64)
     size = np.maximum(np.asarray(length, np.float64), 1)
     last = np.floor((start + size - 1) / PAGE_BYTES).astype(np.int64)
-    counts = np.clip(last - first + 1, 1, MAX_PAGES_PER_REQUEST)
+    return first, np.clip(last - first + 1, 1, MAX_PAGES_PER_REQUEST)
+
+
+def n_page_accesses(lba: np.ndarray, length: np.ndarray) -> int:
+    """How many page accesses ``page_accesses`` would return."""
+    return int(_spans(lba, length)[1].sum())
+
+
+def page_accesses(lba: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pages touched by each request, in order: ``(pages, request_index)`` as int64 arrays."""
+    first, counts = _spans(lba, length)
     owner = np.repeat(np.arange(len(first)), counts)
     offsets = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
     return first[owner] + offsets, owner
@@ -65,8 +75,11 @@ def ladder(footprint_pages: int) -> np.ndarray:
 
 
 def sampling_rate(accesses: int, max_accesses: int = MAX_ACCESSES) -> float:
-    """1 up to ``max_accesses`` accesses, then the rate that brings the trace down to it."""
-    return 1.0 if accesses <= max_accesses or max_accesses <= 0 else max_accesses / accesses
+    """1 up to ``max_accesses`` accesses, then the power of two (1/2, 1/4, …) that brings the trace
+    down to it: traces of similar size get the same rate, so their curves compare like with like."""
+    if accesses <= max_accesses or max_accesses <= 0:
+        return 1.0
+    return 2.0 ** -math.ceil(math.log2(accesses / max_accesses))
 
 
 def _sampled(ids: np.ndarray, rate: float) -> np.ndarray:

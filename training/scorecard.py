@@ -21,13 +21,23 @@ so no separate stack-distance pass is needed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
-from training.cachesim import MAX_ACCESSES, POLICIES, ladder, miss_ratio_curves, page_accesses, sampling_rate
+from training.cachesim import (
+    MAX_ACCESSES,
+    POLICIES,
+    ladder,
+    miss_ratio_curves,
+    n_page_accesses,
+    page_accesses,
+    sampling_rate,
+)
 from training.fidelity import FLOOR_BLOCK, Scaling, detection_score, split_halves
 from training.mmd import mmd2_unbiased
 
@@ -191,9 +201,14 @@ def _ks(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _w1(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import wasserstein_distance
-
-    return float(wasserstein_distance(a, b)) if len(a) and len(b) else float("nan")
+    """Exact Wasserstein-1 distance of two samples: the area between their empirical CDFs."""
+    if not len(a) or not len(b):
+        return float("nan")
+    a, b = np.sort(a), np.sort(b)
+    both = np.sort(np.concatenate([a, b]))
+    fa = np.searchsorted(a, both[:-1], "right") / len(a)
+    fb = np.searchsorted(b, both[:-1], "right") / len(b)
+    return float(np.sum(np.abs(fa - fb) * np.diff(both)))
 
 
 def _seeks(t: TraceData) -> np.ndarray:
@@ -322,6 +337,10 @@ def scorecard(real: TraceData, synthetic: TraceData, *, reference: TraceData | N
               detection: bool = True, max_accesses: int = MAX_ACCESSES) -> dict:
     """The full scorecard of ``synthetic`` against ``real`` (see the module docstring).
 
+    The references (floor and marginals) depend only on ``real``: they are kept for the last few
+    real traces in this process, so scoring several synthetic traces (tuning trials, comparisons)
+    against one held-out trace computes them once.
+
     Args:
         real: the real trace to compare with (held-out data when scoring a model).
         synthetic: the synthetic trace, ideally as long as ``real``.
@@ -331,27 +350,58 @@ def scorecard(real: TraceData, synthetic: TraceData, *, reference: TraceData | N
         max_accesses: page accesses per trace simulated exactly; longer traces are spatially
             sampled (SHARDS) at one rate for all five traces, recorded as ``cache.sampling_rate``.
     """
+    synth = _Profile(synthetic, np.zeros(0))
+    rate = sampling_rate(max(n_page_accesses(real.lba, real.length), len(synth.pages)), max_accesses)
+    gap = float(np.mean(np.diff(real.timestamp))) if len(real) > 1 else 0.0
+    kw = dict(widths=tuple(gap * s for s in BURST_SCALES), scale=_ColumnScale(real), detection=detection, seed=seed)
+    profiles, sizes, floor, base = _references(real, rate, kw)
+    synth.sizes = sizes
+    log.info("scorecard: libCacheSim, %d policies x %d cache sizes, synthetic trace (%s page accesses%s)",
+             len(POLICIES), len(sizes), f"{len(synth.pages):,}", f", spatially sampled at {rate:.3g}" if rate < 1 else "")
+    _simulate({"synthetic": synth}, sizes, rate)
+    log.info("scorecard: distances%s", " and window classifiers" if detection else "")
+    main = _compare(profiles["real"], synth, reference=reference or real, **kw)
+    report = _assemble(main, floor, base, {**profiles, "synthetic": synth}, sizes, n=(len(real), len(synthetic)))
+    report["cache"]["sampling_rate"] = rate
+    return report
+
+
+_REFERENCES: OrderedDict = OrderedDict()  # the last few real traces' references, newest last
+_KEEP_REFERENCES = 2
+
+
+def _digest(t: TraceData) -> str:
+    h = hashlib.sha1()
+    for a in (t.timestamp, t.length, t.lba, t.latency, t.opcode):
+        h.update(b"-" if a is None else np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _references(real: TraceData, rate: float, kw: dict) -> tuple[dict[str, _Profile], np.ndarray, dict, dict]:
+    """Profiles (with curves) of the real trace, its halves and its marginals; the floor and the
+    marginals comparisons. Memoised on the real trace's content and the options."""
+    key = (_digest(real), rate, kw["detection"], kw["seed"])
+    if key in _REFERENCES:
+        _REFERENCES.move_to_end(key)
+        log.info("scorecard: references of this real trace already computed")
+        return _REFERENCES[key]
     half_a, half_b = halves(real)
-    traces = {"real": real, "synthetic": synthetic, "half_a": half_a, "half_b": half_b,
-              "marginals": marginals(real, seed=seed)}
+    traces = {"real": real, "half_a": half_a, "half_b": half_b, "marginals": marginals(real, seed=kw["seed"])}
     profiles = {name: _Profile(t, np.zeros(0)) for name, t in traces.items()}
     sizes = ladder(profiles["real"].footprint)
-    rate = sampling_rate(max(len(p.pages) for p in profiles.values()), max_accesses)
-    log.info("scorecard: libCacheSim, %d policies x %d cache sizes x %d traces (%s page accesses%s)", len(POLICIES),
-             len(sizes), 2 * len(profiles), f"{sum(len(p.pages) for p in profiles.values()):,}",
+    log.info("scorecard: libCacheSim, %d policies x %d cache sizes, real trace, halves, marginals (%s page accesses%s)",
+             len(POLICIES), len(sizes), f"{sum(len(p.pages) for p in profiles.values()):,}",
              f", spatially sampled at {rate:.3g}" if rate < 1 else "")
     for p in profiles.values():
         p.sizes = sizes
     _simulate(profiles, sizes, rate)
-    gap = float(np.mean(np.diff(real.timestamp))) if len(real) > 1 else 0.0
-    kw = dict(widths=tuple(gap * s for s in BURST_SCALES), scale=_ColumnScale(real), detection=detection, seed=seed)
-    log.info("scorecard: distances%s", " and window classifiers" if detection else "")
-    main = _compare(profiles["real"], profiles["synthetic"], reference=reference or real, **kw)
+    log.info("scorecard: references%s", " and their window classifiers" if kw["detection"] else "")
     floor = _compare(profiles["half_a"], profiles["half_b"], reference=half_a, **kw)
     base = _compare(profiles["real"], profiles["marginals"], reference=real, **kw)
-    report = _assemble(main, floor, base, profiles, sizes, n=(len(real), len(synthetic)))
-    report["cache"]["sampling_rate"] = rate
-    return report
+    _REFERENCES[key] = (profiles, sizes, floor, base)
+    while len(_REFERENCES) > _KEEP_REFERENCES:
+        _REFERENCES.popitem(last=False)
+    return _REFERENCES[key]
 
 
 def _within(error: float, floor: float) -> bool:

@@ -97,6 +97,7 @@ def test_threads_give_the_same_curves_as_one():
 
 def test_sampling_rate_and_sampled_curves_stay_close():
     assert sampling_rate(1000, 2000) == 1.0 and sampling_rate(4000, 2000) == 0.5 and sampling_rate(10, 0) == 1.0
+    assert sampling_rate(4001, 2000) == 0.25  # powers of two only
     rng = np.random.default_rng(5)
     ids = np.minimum(rng.zipf(1.2, 200_000), 50_000)
     sizes = ladder(len(np.unique(ids)))[3:]
@@ -193,3 +194,13 @@ def test_another_draw_is_near_the_floor_and_beats_the_marginals():
 def test_from_frame_drops_an_unknown_opcode():
     frame = TraceFrame.from_columns(np.arange(5), np.full(5, 4096), np.arange(5) * 8, np.ones(5))
     assert TraceData.from_frame(frame).opcode is None
+
+
+def test_w1_equals_scipy():
+    from scipy.stats import wasserstein_distance
+
+    from training.scorecard import _w1
+
+    rng = np.random.default_rng(8)
+    a, b = rng.normal(size=3000), np.round(rng.standard_t(3, size=2000))  # ties included
+    assert _w1(a, b) == pytest.approx(wasserstein_distance(a, b), rel=1e-12)
