@@ -62,7 +62,7 @@ def evaluate_files(real: str, real_format: str, synthetic: str, synthetic_format
 def _log_run(report: dict, real: TraceFrame, synth: TraceFrame, experiment: str, params: dict) -> str:
     import mlflow
 
-    from training.plots import plot_miss_ratio_curves, plot_sizes
+    from training.plots import plot_iops, plot_miss_ratio_curves, plot_sizes
     from training.scorecard import headline_metrics
     from training.tracking import lineage_tags, tracked_run
     from training.utils import sha256_file
@@ -78,5 +78,6 @@ def _log_run(report: dict, real: TraceFrame, synth: TraceFrame, experiment: str,
         with tempfile.TemporaryDirectory() as tmp:
             plot_miss_ratio_curves(report["scorecard"], Path(tmp) / "miss_ratio_curves.png")
             plot_sizes(real.length, synth.length, Path(tmp) / "sizes.png")
+            plot_iops(report["scorecard"], Path(tmp) / "iops.png")
             mlflow.log_artifacts(tmp, "plots")
         return run.info.run_id

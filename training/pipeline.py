@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
-import numpy as np
 from mlflow.exceptions import MlflowException
 
 from training.config import DataConfig, RunOptions, TraceGANConfig
@@ -111,7 +110,7 @@ def _log_fidelity(synth: Synthesizer, validator, options: RunOptions, val: dict[
     report = {"scorecard": card, "rows": rows}
     mlflow.log_dict(report, "fidelity.json")
     if options.plots:
-        from training.plots import plot_acf, plot_cdfs, plot_losses, plot_miss_ratio_curves, plot_sizes
+        from training.plots import plot_acf, plot_cdfs, plot_iops, plot_losses, plot_miss_ratio_curves, plot_sizes
 
         plots = workdir / "plots"
         plots.mkdir(parents=True, exist_ok=True)
@@ -120,6 +119,7 @@ def _log_fidelity(synth: Synthesizer, validator, options: RunOptions, val: dict[
         plot_acf(validator.real[:options.eval_sample], synthetic[:options.eval_sample], plots / "acf.png")
         plot_miss_ratio_curves(card, plots / "miss_ratio_curves.png")
         plot_sizes(validator.real[:, 1], synthetic[:, 1], plots / "sizes.png")
+        plot_iops(card, plots / "iops.png")
         mlflow.log_artifacts(str(plots), "plots")
     return report
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from training.config import TRACE_COLUMNS
 
-__all__ = ["plot_losses", "plot_cdfs", "plot_acf", "plot_miss_ratio_curves", "plot_sizes"]
+__all__ = ["plot_losses", "plot_cdfs", "plot_acf", "plot_miss_ratio_curves", "plot_sizes", "plot_iops"]
 
 
 def _figure(ncols: int = 1, width: float = 4.2):
@@ -112,5 +112,18 @@ def plot_sizes(real_length: np.ndarray, synth_length: np.ndarray, path: Path, *,
     ax.set_xticks(pos, labels, rotation=45)
     ax.set_xlabel("request size (bytes)")
     ax.set_ylabel("share of requests")
+    ax.legend()
+    return _save(plt, fig, path)
+
+
+def plot_iops(report: dict, path: Path) -> Path:
+    """Requests per time bin (100 × the real trace's mean inter-arrival time) over time, both traces."""
+    iops = report["iops"]
+    plt, fig, (ax,) = _figure(width=8)
+    for name, style in (("real", "-"), ("synthetic", "--")):
+        y = np.asarray(iops[name])
+        ax.plot(np.arange(len(y)) * iops[f"{name}_pool"], y, style, lw=1, label=name)
+    ax.set_xlabel(f"time (bins of {iops['bin_ticks']:.4g} ticks)")
+    ax.set_ylabel("requests per bin")
     ax.legend()
     return _save(plt, fig, path)

@@ -40,6 +40,16 @@ from training.cachesim import (
 )
 from training.fidelity import FLOOR_BLOCK, Scaling, detection_score, split_halves
 from training.mmd import mmd2_unbiased
+from training.trace_stats import (
+    footprint_growth,
+    gaps,
+    index_of_dispersion,
+    ks,
+    seeks,
+    size_tv,
+    verbatim_fraction,
+    w1,
+)
 
 __all__ = ["TraceData", "scorecard", "METRICS", "GROUPS", "MAX_ACCESSES", "headline_metrics", "format_scorecard",
            "composite_score", "objective_value", "OBJECTIVES"]
@@ -55,6 +65,7 @@ METRICS = {
     "reuse_rate": ("locality", "value", "requests whose first page was touched before"),
     "stack_w1": ("locality", "distance", "W1 of log2 LRU stack distance (reuses)"),
     "stack_median_log2": ("locality", "value", "median log2 stack distance (ladder resolution)"),
+    "stack_p90_log2": ("locality", "value", "90th percentile log2 stack distance (ladder resolution)"),
     "one_hit_wonders": ("locality", "value", "pages touched exactly once / distinct pages"),
     "footprint_growth_err": ("locality", "distance", "mean relative error of distinct pages per request at deciles"),
     "sequential_fraction": ("locality", "value", "requests that start where the previous ended"),
@@ -76,7 +87,6 @@ HEADLINE = ("hrc_mae", "byte_mr_mae", "reuse_rate", "stack_w1", "size_tv", "read
             "latency_ks", "burst_err", "detection_12", "detection_256", "mmd2", "verbatim_8")
 BURST_SCALES = (10, 100, 1000)
 DETECTION_WINDOWS = ((12, 1000), (256, 400))  # (rows per window, most windows per side)
-COPY_RUN = 8
 
 
 @dataclass
@@ -164,23 +174,13 @@ class _Profile:
         if t.opcode is not None:
             v["read_fraction"] = float((t.opcode == 0).mean())
         self.footprint = len(uniq)
-        self.growth = _footprint_growth(pages, first_idx, len(t), req_start)
+        self.growth = footprint_growth(pages, first_idx, len(t), req_start)
         return v
 
     def stack_cdf(self) -> np.ndarray:
         """P(stack distance < size | reuse) at each ladder size, from the LRU page-model curve."""
         hits = 1 - self.curves["lru"]
         return hits / hits[-1] if hits[-1] > 0 else np.zeros_like(hits)
-
-
-def _footprint_growth(pages: np.ndarray, first_idx: np.ndarray, n_req: int, req_start: np.ndarray) -> np.ndarray:
-    """Distinct pages per request after each tenth of the requests."""
-    new = np.zeros(len(pages), np.int64)
-    new[first_idx] = 1
-    distinct = np.cumsum(new)
-    marks = np.maximum(1, (np.arange(1, 11) * n_req) // 10)
-    last_access = np.r_[req_start[1:], len(pages)][marks - 1] - 1
-    return distinct[last_access] / marks
 
 
 def _simulate(profiles: dict[str, _Profile], sizes: np.ndarray, rate: float) -> None:
@@ -192,81 +192,6 @@ def _simulate(profiles: dict[str, _Profile], sizes: np.ndarray, rate: float) -> 
     for name, p in profiles.items():
         p.curves = {k: v for k, v in curves[f"{name}/page"].items() if not k.endswith("_bytes")}
         p.curves.update({f"{k}_request": v for k, v in curves[f"{name}/request"].items()})
-
-
-def _ks(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import ks_2samp
-
-    return float(ks_2samp(a, b).statistic) if len(a) and len(b) else float("nan")
-
-
-def _w1(a: np.ndarray, b: np.ndarray) -> float:
-    """Exact Wasserstein-1 distance of two samples: the area between their empirical CDFs."""
-    if not len(a) or not len(b):
-        return float("nan")
-    a, b = np.sort(a), np.sort(b)
-    both = np.sort(np.concatenate([a, b]))
-    fa = np.searchsorted(a, both[:-1], "right") / len(a)
-    fb = np.searchsorted(b, both[:-1], "right") / len(b)
-    return float(np.sum(np.abs(fa - fb) * np.diff(both)))
-
-
-def _seeks(t: TraceData) -> np.ndarray:
-    d = t.lba[1:] - (t.lba[:-1] + t.length[:-1] / 512)
-    return np.sign(d) * np.log2(1 + np.abs(d))
-
-
-def _gaps(t: TraceData) -> np.ndarray:
-    return np.log10(1 + np.maximum(np.diff(t.timestamp), 0))
-
-
-def _size_tv(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Total variation over exact sizes, and the fraction of ``b``'s requests with a size ``a`` has."""
-    sa, ca = np.unique(np.round(a), return_counts=True)
-    sb, cb = np.unique(np.round(b), return_counts=True)
-    allv = np.union1d(sa, sb)
-    pa = np.zeros(len(allv))
-    pb = np.zeros(len(allv))
-    pa[np.searchsorted(allv, sa)] = ca / ca.sum()
-    pb[np.searchsorted(allv, sb)] = cb / cb.sum()
-    return float(0.5 * np.abs(pa - pb).sum()), float(cb[np.isin(sb, sa)].sum() / cb.sum())
-
-
-def _iod(t: TraceData, width: float) -> float:
-    """Index of dispersion (variance / mean) of request counts per time bin of ``width``."""
-    if width <= 0 or len(t) < 2:
-        return float("nan")
-    counts = np.bincount((t.timestamp // width).astype(np.int64))[:-1]  # the last bin is partial
-    return float(counts.var() / counts.mean()) if len(counts) > 1 and counts.mean() > 0 else float("nan")
-
-
-def _row_hashes(t: TraceData) -> np.ndarray:
-    lba = np.round(t.lba).astype(np.int64).view(np.uint64)
-    size = np.round(t.length).astype(np.int64).view(np.uint64)
-    with np.errstate(over="ignore"):
-        return (lba * np.uint64(0x9E3779B97F4A7C15)) ^ (size * np.uint64(0xC2B2AE3D27D4EB4F) + np.uint64(0x165667B1))
-
-
-def _run_hashes(t: TraceData, k: int = COPY_RUN) -> np.ndarray:
-    h = _row_hashes(t)
-    if len(h) < k:
-        return np.zeros(0, np.uint64)
-    out = np.zeros(len(h) - k + 1, np.uint64)
-    with np.errstate(over="ignore"):
-        for i in range(k):
-            out = out * np.uint64(1_000_003) + h[i:len(h) - k + 1 + i]
-    return out
-
-
-def verbatim_fraction(synthetic: TraceData, reference: TraceData, k: int = COPY_RUN) -> float:
-    """Fraction of ``synthetic``'s requests inside a run of ``k`` consecutive (LBA, size) pairs that
-    also occurs, in the same order, in ``reference``: a model that replays its data scores high."""
-    hs, hr = _run_hashes(synthetic, k), _run_hashes(reference, k)
-    if not len(hs):
-        return 0.0
-    starts = np.isin(hs, hr).astype(np.int64)
-    covered = np.convolve(starts, np.ones(k, np.int64))[: len(synthetic)] > 0
-    return float(covered.mean())
 
 
 def _compare(a: _Profile, b: _Profile, *, widths: tuple[float, ...], reference: TraceData, scale: Scaling,
@@ -284,19 +209,20 @@ def _compare(a: _Profile, b: _Profile, *, widths: tuple[float, ...], reference: 
                                                             - b.curves[f"{p}_bytes_request"]).mean() for p in POLICIES])))
     ca, cb = a.stack_cdf(), b.stack_cdf()
     out["stack_w1"] = (None, None, float(np.abs(ca - cb).sum()))
-    med = [float(math.log2(a.sizes[np.argmax(c >= 0.5)])) if (c >= 0.5).any() else float("nan") for c in (ca, cb)]
-    out["stack_median_log2"] = (med[0], med[1], abs(med[1] - med[0]))
+    for q, key in ((0.5, "stack_median_log2"), (0.9, "stack_p90_log2")):
+        qa, qb = (float(math.log2(a.sizes[np.argmax(c >= q)])) if (c >= q).any() else float("nan") for c in (ca, cb))
+        out[key] = (qa, qb, abs(qb - qa))
     out["footprint_growth_err"] = (None, None, float(np.mean(np.abs(b.growth - a.growth) / np.maximum(a.growth, 1e-12))))
-    out["seek_w1"] = (None, None, _w1(_seeks(ta), _seeks(tb)))
-    tv, inside = _size_tv(ta.length, tb.length)
+    out["seek_w1"] = (None, None, w1(seeks(ta), seeks(tb)))
+    tv, inside = size_tv(ta.length, tb.length)
     out["size_tv"] = (None, None, tv)
     out["size_in_real"] = (1.0, inside, 1.0 - inside)
-    out["interarrival_ks"] = (None, None, _ks(_gaps(ta), _gaps(tb)))
+    out["interarrival_ks"] = (None, None, ks(gaps(ta), gaps(tb)))
     if ta.latency is not None and tb.latency is not None:
-        out["latency_ks"] = (None, None, _ks(ta.latency, tb.latency))
+        out["latency_ks"] = (None, None, ks(ta.latency, tb.latency))
     logs = []
     for scale_k, width in zip(BURST_SCALES, widths):
-        ia, ib = _iod(ta, width), _iod(tb, width)
+        ia, ib = index_of_dispersion(ta, width), index_of_dispersion(tb, width)
         out[f"iod_{scale_k}"] = (ia, ib, abs(ib - ia))
         if np.isfinite(ia) and np.isfinite(ib):
             logs.append(abs(math.log10(max(ib, 1e-9) / max(ia, 1e-9))))
@@ -363,7 +289,20 @@ def scorecard(real: TraceData, synthetic: TraceData, *, reference: TraceData | N
     main = _compare(profiles["real"], synth, reference=reference or real, **kw)
     report = _assemble(main, floor, base, {**profiles, "synthetic": synth}, sizes, n=(len(real), len(synthetic)))
     report["cache"]["sampling_rate"] = rate
+    report["iops"] = _iops_curves(real, synthetic, kw["widths"][1])
     return report
+
+
+def _iops_curves(real: TraceData, synthetic: TraceData, width: float, points: int = 500) -> dict:
+    """Requests per bin of ``width`` ticks over time for both traces, pooled to at most ``points`` bins."""
+    out = {"bin_ticks": width}
+    for name, t in (("real", real), ("synthetic", synthetic)):
+        counts = np.bincount((t.timestamp // width).astype(np.int64)) if width > 0 and len(t) else np.zeros(1)
+        pool = max(1, -(-len(counts) // points))
+        pad = np.r_[counts, np.zeros((-len(counts)) % pool)]
+        out[name] = (pad.reshape(-1, pool).mean(1)).tolist()
+        out[f"{name}_pool"] = pool
+    return out
 
 
 _REFERENCES: OrderedDict = OrderedDict()  # the last few real traces' references, newest last

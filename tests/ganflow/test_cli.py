@@ -42,7 +42,8 @@ def test_train_register_then_generate_by_alias(tracking_uri, tmp_path, sample_fi
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"scaler.json", "checkpoints", "training_history.json", "fidelity.json", "plots"} <= artifacts
     assert {a.path for a in client.list_artifacts(run.info.run_id, "plots")} == {
-        "plots/losses.png", "plots/cdf.png", "plots/acf.png", "plots/miss_ratio_curves.png", "plots/sizes.png"}
+        "plots/losses.png", "plots/cdf.png", "plots/acf.png", "plots/miss_ratio_curves.png", "plots/sizes.png",
+        "plots/iops.png"}
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_mmd2")] == [1]
     assert {"score_hrc_mae", "score_reuse_rate", "score_size_tv", "score_detection_12", "score_composite"} \
         <= set(run.data.metrics)
@@ -176,7 +177,8 @@ def test_evaluate_logs_a_run(tracking_uri, tmp_path, sample_frame):
     assert run.data.metrics["rows_mmd2"] == pytest.approx(report["rows"]["mmd2"], rel=1e-12)
     assert "rows_mmd2_floor" in run.data.metrics and run.data.params["bandwidth"] == "1.0"
     plots = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "plots")}
-    assert plots == {"plots/miss_ratio_curves.png", "plots/sizes.png"}
+    assert plots == {"plots/miss_ratio_curves.png", "plots/sizes.png",
+        "plots/iops.png"}
 
 
 def test_evaluate_bad_input(tmp_path, sample_frame):

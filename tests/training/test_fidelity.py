@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from training.fidelity import Validator, acf, evaluate, marginals_baseline, split_halves
 from training.sample import make_sample_trace

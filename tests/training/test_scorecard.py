@@ -20,8 +20,8 @@ from training.scorecard import (
     marginals,
     objective_value,
     scorecard,
-    verbatim_fraction,
 )
+from training.trace_stats import verbatim_fraction
 
 
 def _trace(lba, length=4096.0, *, opcode=None, gap=10.0) -> TraceData:
@@ -199,8 +199,8 @@ def test_from_frame_drops_an_unknown_opcode():
 def test_w1_equals_scipy():
     from scipy.stats import wasserstein_distance
 
-    from training.scorecard import _w1
+    from training.trace_stats import w1
 
     rng = np.random.default_rng(8)
     a, b = rng.normal(size=3000), np.round(rng.standard_t(3, size=2000))  # ties included
-    assert _w1(a, b) == pytest.approx(wasserstein_distance(a, b), rel=1e-12)
+    assert w1(a, b) == pytest.approx(wasserstein_distance(a, b), rel=1e-12)

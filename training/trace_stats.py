@@ -1,0 +1,95 @@
+"""Statistics of one block trace, or of two, that the storage scorecard is made of (NumPy only)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["ks", "w1", "seeks", "gaps", "size_tv", "index_of_dispersion", "verbatim_fraction", "footprint_growth",
+           "COPY_RUN"]
+
+COPY_RUN = 8
+
+
+def footprint_growth(pages: np.ndarray, first_idx: np.ndarray, n_req: int, req_start: np.ndarray) -> np.ndarray:
+    """Distinct pages per request after each tenth of the requests."""
+    new = np.zeros(len(pages), np.int64)
+    new[first_idx] = 1
+    distinct = np.cumsum(new)
+    marks = np.maximum(1, (np.arange(1, 11) * n_req) // 10)
+    last_access = np.r_[req_start[1:], len(pages)][marks - 1] - 1
+    return distinct[last_access] / marks
+
+
+def ks(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import ks_2samp
+
+    return float(ks_2samp(a, b).statistic) if len(a) and len(b) else float("nan")
+
+
+def w1(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Wasserstein-1 distance of two samples: the area between their empirical CDFs."""
+    if not len(a) or not len(b):
+        return float("nan")
+    a, b = np.sort(a), np.sort(b)
+    both = np.sort(np.concatenate([a, b]))
+    fa = np.searchsorted(a, both[:-1], "right") / len(a)
+    fb = np.searchsorted(b, both[:-1], "right") / len(b)
+    return float(np.sum(np.abs(fa - fb) * np.diff(both)))
+
+
+def seeks(t) -> np.ndarray:
+    d = t.lba[1:] - (t.lba[:-1] + t.length[:-1] / 512)
+    return np.sign(d) * np.log2(1 + np.abs(d))
+
+
+def gaps(t) -> np.ndarray:
+    return np.log10(1 + np.maximum(np.diff(t.timestamp), 0))
+
+
+def size_tv(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Total variation over exact sizes, and the fraction of ``b``'s requests with a size ``a`` has."""
+    sa, ca = np.unique(np.round(a), return_counts=True)
+    sb, cb = np.unique(np.round(b), return_counts=True)
+    allv = np.union1d(sa, sb)
+    pa = np.zeros(len(allv))
+    pb = np.zeros(len(allv))
+    pa[np.searchsorted(allv, sa)] = ca / ca.sum()
+    pb[np.searchsorted(allv, sb)] = cb / cb.sum()
+    return float(0.5 * np.abs(pa - pb).sum()), float(cb[np.isin(sb, sa)].sum() / cb.sum())
+
+
+def index_of_dispersion(t, width: float) -> float:
+    """Index of dispersion (variance / mean) of request counts per time bin of ``width``."""
+    if width <= 0 or len(t) < 2:
+        return float("nan")
+    counts = np.bincount((t.timestamp // width).astype(np.int64))[:-1]  # the last bin is partial
+    return float(counts.var() / counts.mean()) if len(counts) > 1 and counts.mean() > 0 else float("nan")
+
+
+def _row_hashes(t) -> np.ndarray:
+    lba = np.round(t.lba).astype(np.int64).view(np.uint64)
+    size = np.round(t.length).astype(np.int64).view(np.uint64)
+    with np.errstate(over="ignore"):
+        return (lba * np.uint64(0x9E3779B97F4A7C15)) ^ (size * np.uint64(0xC2B2AE3D27D4EB4F) + np.uint64(0x165667B1))
+
+
+def _run_hashes(t, k: int = COPY_RUN) -> np.ndarray:
+    h = _row_hashes(t)
+    if len(h) < k:
+        return np.zeros(0, np.uint64)
+    out = np.zeros(len(h) - k + 1, np.uint64)
+    with np.errstate(over="ignore"):
+        for i in range(k):
+            out = out * np.uint64(1_000_003) + h[i:len(h) - k + 1 + i]
+    return out
+
+
+def verbatim_fraction(synthetic, reference, k: int = COPY_RUN) -> float:
+    """Fraction of ``synthetic``'s requests inside a run of ``k`` consecutive (LBA, size) pairs that
+    also occurs, in the same order, in ``reference``: a model that replays its data scores high."""
+    hs, hr = _run_hashes(synthetic, k), _run_hashes(reference, k)
+    if not len(hs):
+        return 0.0
+    starts = np.isin(hs, hr).astype(np.int64)
+    covered = np.convolve(starts, np.ones(k, np.int64))[: len(synthetic)] > 0
+    return float(covered.mean())
