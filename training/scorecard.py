@@ -76,7 +76,7 @@ METRICS = {
     "aligned_4k": ("sizes and ops", "value", "requests whose size is a multiple of 4096"),
     "interarrival_ks": ("timing", "distance", "KS of inter-arrival times"),
     "latency_ks": ("timing", "distance", "KS of latency"),
-    "burst_err": ("timing", "distance", "mean |log10| ratio of index of dispersion, 3 scales"),
+    "burst_err": ("timing", "distance", "mean |log10| ratio of index of dispersion over the scales"),
     **{f"iod_{s}": ("timing", "value", f"index of dispersion of counts per {s}× mean gap") for s in (10, 100, 1000)},
     "detection_12": ("detection", "value", "classifier accuracy, 12-row windows (0.5 = can't tell)"),
     "detection_256": ("detection", "value", "classifier accuracy, 256-row windows"),
@@ -85,7 +85,8 @@ METRICS = {
 }
 HEADLINE = ("hrc_mae", "byte_mr_mae", "reuse_rate", "stack_w1", "size_tv", "read_fraction", "interarrival_ks",
             "latency_ks", "burst_err", "detection_12", "detection_256", "mmd2", "verbatim_8")
-BURST_SCALES = (10, 100, 1000)
+BURST_SCALES = (10, 100, 1000)  # bin widths in mean inter-arrival times of the real trace
+MIN_BINS = 20  # a scale is scored only where each half of the real trace spans this many bins
 DETECTION_WINDOWS = ((12, 1000), (256, 400))  # (rows per window, most windows per side)
 
 
@@ -194,7 +195,7 @@ def _simulate(profiles: dict[str, _Profile], sizes: np.ndarray, rate: float) -> 
         p.curves.update({f"{k}_request": v for k, v in curves[f"{name}/request"].items()})
 
 
-def _compare(a: _Profile, b: _Profile, *, widths: tuple[float, ...], reference: TraceData, scale: Scaling,
+def _compare(a: _Profile, b: _Profile, *, widths: dict[int, float], reference: TraceData, scale: Scaling,
              detection: bool, seed: int) -> dict[str, tuple]:
     """``key -> (value of a, value of b, error)``; values are None for distances."""
     ta, tb = a.trace, b.trace
@@ -221,7 +222,7 @@ def _compare(a: _Profile, b: _Profile, *, widths: tuple[float, ...], reference: 
     if ta.latency is not None and tb.latency is not None:
         out["latency_ks"] = (None, None, ks(ta.latency, tb.latency))
     logs = []
-    for scale_k, width in zip(BURST_SCALES, widths):
+    for scale_k, width in widths.items():
         ia, ib = index_of_dispersion(ta, width), index_of_dispersion(tb, width)
         out[f"iod_{scale_k}"] = (ia, ib, abs(ib - ia))
         if np.isfinite(ia) and np.isfinite(ib):
@@ -279,7 +280,8 @@ def scorecard(real: TraceData, synthetic: TraceData, *, reference: TraceData | N
     synth = _Profile(synthetic, np.zeros(0))
     rate = sampling_rate(max(n_page_accesses(real.lba, real.length), len(synth.pages)), max_accesses)
     gap = float(np.mean(np.diff(real.timestamp))) if len(real) > 1 else 0.0
-    kw = dict(widths=tuple(gap * s for s in BURST_SCALES), scale=_ColumnScale(real), detection=detection, seed=seed)
+    widths = {s: gap * s for s in BURST_SCALES if len(real) >= 2 * MIN_BINS * s} or {BURST_SCALES[0]: gap * BURST_SCALES[0]}
+    kw = dict(widths=widths, scale=_ColumnScale(real), detection=detection, seed=seed)
     profiles, sizes, floor, base = _references(real, rate, kw)
     synth.sizes = sizes
     log.info("scorecard: libCacheSim, %d policies x %d cache sizes, synthetic trace (%s page accesses%s)",
@@ -289,7 +291,7 @@ def scorecard(real: TraceData, synthetic: TraceData, *, reference: TraceData | N
     main = _compare(profiles["real"], synth, reference=reference or real, **kw)
     report = _assemble(main, floor, base, {**profiles, "synthetic": synth}, sizes, n=(len(real), len(synthetic)))
     report["cache"]["sampling_rate"] = rate
-    report["iops"] = _iops_curves(real, synthetic, kw["widths"][1])
+    report["iops"] = _iops_curves(real, synthetic, gap * BURST_SCALES[1])
     return report
 
 

@@ -182,6 +182,7 @@ def test_another_draw_is_near_the_floor_and_beats_the_marginals():
     assert m["seek_w1"]["error"] < m["seek_w1"]["marginals"] / 3
     assert m["detection_12"]["synthetic"] < 0.7 < 0.5 + m["detection_12"]["marginals"]
     assert card["within_2x_floor"] >= 8 and card == scorecard(real, other)  # pinned: the same numbers twice
+    assert "iod_100" in m and "iod_1000" not in m  # 20,000 rows: too few bins per half at 1,000x
     heads = headline_metrics(card)
     assert heads["score_hrc_mae"] == m["hrc_mae"]["error"] and heads["score_within_2x_floor"] == card["within_2x_floor"]
     assert objective_value("hrc_mae", {}, card) == m["hrc_mae"]["error"]
