@@ -33,14 +33,22 @@ def _quiet_mlflow() -> None:
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.option("-v", "--verbose", count=True, help="more log output (-vv for debug)")
-def main(verbose: int) -> None:
+@click.option("-v", "--verbose", count=True, help="more log output (-vv for debug), third-party warnings included")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bars or progress lines: only results and errors")
+def main(verbose: int, quiet: bool) -> None:
     """ganflow: tracked GAN training for synthetic block I/O traces."""
+    import sys
+    import warnings
+
+    from training import progress
+
     if verbose == 0:  # MLflow configures its own loggers at import; this is the level it reads
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        warnings.filterwarnings("ignore")  # scipy, sklearn, mlflow: their warnings are not the user's to act on
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("ganflow").setLevel(min(level, logging.INFO))
+    logging.basicConfig(level=level, format="%(message)s" if verbose == 0 else "%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("ganflow").setLevel(logging.WARNING if quiet else min(level, logging.INFO))
+    progress.enable(sys.stderr.isatty() and not quiet)
 
 
 def _report(msg: str) -> None:
@@ -189,6 +197,31 @@ def evaluate(real, real_format, real_columns, synthetic, synthetic_format, synth
 
 
 @main.command()
+@click.argument("runs", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="print the scorecards as one JSON object")
+@click.option("--log-run", "--log_run", "log_run", is_flag=True,
+              help="also record an MLflow run with the table and overlaid miss-ratio-curve and size plots")
+@click.option("--experiment", default="trace-gan-compare", show_default=True, help="experiment for --log-run")
+@handle_errors
+def compare(runs, as_json, log_run, experiment) -> None:
+    """Scorecards of trace runs side by side: RUNS are run IDs, runs:/ID or models:/NAME@ALIAS."""
+    import json
+
+    _quiet_mlflow()
+    from serving.compare import compare_table, load_cards, log_comparison
+
+    cards = load_cards(list(runs))
+    if as_json:
+        click.echo(json.dumps({c.run_id: {"name": c.name, "scorecard": c.card} for c in cards}, sort_keys=True))
+        return
+    lines = compare_table(cards)
+    for line in lines:
+        click.echo(line)
+    if log_run:
+        _report(f"logged run {log_comparison(cards, lines, experiment)}")
+
+
+@main.command()
 @click.option("--model", "model_uri", required=True,
               help="models:/NAME@ALIAS, models:/NAME/N, runs:/ID/model, a saved-synthesizer folder or a .onnx file")
 @click.option("--num_entries", "--num-entries", type=int, default=100_000, show_default=True, help="rows to write")
@@ -212,12 +245,11 @@ def generate(model_uri, num_entries, output_synth, fmt, seed, engine, shards, wo
     from serving.registry import load_any
     from serving.synthesize import log_lineage, synthesize_to_file
     from training.errors import ConfigError
-    from training.utils import resolve_device
 
     if num_entries < 0:
         raise ConfigError(f"num_entries must be >= 0, but got num_entries={num_entries}")
     _check_output(output_synth, overwrite)
-    loaded = load_any(model_uri, device=resolve_device(device))
+    loaded = load_any(model_uri, device=device)
     model = loaded.synthesizer
     if engine == "onnx" and not hasattr(model, "session"):
         from serving.onnx_export import OnnxSynthesizer, export_onnx
@@ -284,7 +316,8 @@ def tune(ctx: click.Context, create_only: bool, seed_recipe: bool, **kwargs) -> 
     if create_only:
         _report(f"study {result.study_name!r} ready in {result.storage}")
         return
-    best = f"best val_mmd2 {result.best_value:.6g} with {result.best_params}" if result.best_value is not None else "no completed trial"
+    best = f"best {opts.objective} {result.best_value:.6g} with {result.best_params}" if result.best_value is not None \
+        else "no completed trial"
     _report(f"study {result.study_name!r}: {result.trials} finished trials; {best}; parent run {result.parent_run_id}")
     if result.registered_version:
         _report(f"registered models:/{opts.register_as}/{result.registered_version} @{result.alias}")

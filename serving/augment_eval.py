@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -106,13 +107,20 @@ def evaluate_augmentation(data: FeatureData, *, seeds: int = 5, keep_fraction: f
 
     gan_config = gan_config or FeatureGANConfig(epochs=300)
     per_seed, recipes = [], []
-    with (tracked_run(experiment=experiment, tags=lineage_tags()) if log_run else contextlib.nullcontext()) as run:
+    description = (f"Augmentation utility on {data.source}: {seeds} seeds, minority classes cut to {keep_fraction:.0%}; "
+                   "classifiers trained on each balanced set, scored on the untouched test split.")
+    with (tracked_run(experiment=experiment, run_name=f"augment-eval-{Path(data.source).stem}", tags=lineage_tags(),
+                      description=description) if log_run else contextlib.nullcontext()) as run:
         if run:
             mlflow.log_params({"seeds": seeds, "keep_fraction": keep_fraction, "min_keep": min_keep, "test_size": test_size,
                                "data": data.source, **{f"gan_{k}": v for k, v in gan_config.to_dict().items()}})
+        from training import progress
+
+        seed_bar = progress.bar(seeds, "seeds", unit="seed")
         for seed in range(seeds):
             scores, recipe = run_seed(data, seed, keep_fraction=keep_fraction, min_keep=min_keep, test_size=test_size,
                                       gan_config=gan_config)
+            seed_bar.update(1)
             per_seed.append(scores)
             recipes.append(recipe)
             if run:
@@ -120,6 +128,7 @@ def evaluate_augmentation(data: FeatureData, *, seeds: int = 5, keep_fraction: f
                     mlflow.log_params({"seed": seed, "minority_classes": ",".join(recipe["minority_classes"])})
                     mlflow.log_dict(recipe, "imbalance_recipe.json")
                     mlflow.log_metrics({f"{k.replace('/', '.')}.{m}": v for k, d in scores.items() for m, v in d.items()})
+        seed_bar.close()
         summary = {key: {m: [float(np.mean([s[key][m] for s in per_seed])), float(np.std([s[key][m] for s in per_seed]))]
                          for m in ("minority_recall", "macro_f1", "balanced_accuracy")} for key in per_seed[0]}
         if run:

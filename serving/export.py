@@ -13,7 +13,7 @@ from serving.onnx_export import PARITY_ATOL, OnnxSynthesizer, export_onnx
 from serving.registry import load_synthesizer
 from training.config import TRACE_COLUMNS
 from training.errors import ConfigError, ModelError
-from training.tracking import lineage_tags, register_model, tracked_run
+from training.tracking import lineage_tags, register_model, source_keys, tracked_run
 
 __all__ = ["ExportResult", "export_model", "check_parity"]
 
@@ -62,8 +62,13 @@ def export_model(source_uri: str, *, register_as: str | None = None, output: str
     parity = check_parity(loaded.synthesizer, OnnxSynthesizer(model))
     source_name = loaded.lineage.get("model_name")
     name = register_as or (f"{source_name}-onnx" if source_name else None)
-    with tracked_run(experiment=experiment, tags=lineage_tags()) as run:
-        mlflow.log_params({"source_uri": source_uri, **{f"source_{k}": v for k, v in loaded.lineage.items()}})
+    label = f"{source_name}-v{loaded.lineage['model_version']}" if source_name and loaded.lineage.get("model_version") \
+        else (source_name or Path(source_uri).name)
+    description = (f"ONNX export of {source_uri}: generator and inverse scaling in one graph; largest difference "
+                   f"from torch {parity:.3g} of a column's span.")
+    with tracked_run(experiment=experiment, run_name=f"export-{label}", tags=lineage_tags(),
+                     description=description) as run:
+        mlflow.log_params({"source_uri": source_uri, **source_keys(loaded.lineage)})
         mlflow.log_metric("parity_max_span_fraction", parity)
         info = mlflow.onnx.log_model(model, name="model", save_as_external_data=False,
                                      onnx_execution_providers=["CPUExecutionProvider"], signature=_signature(),
@@ -72,7 +77,7 @@ def export_model(source_uri: str, *, register_as: str | None = None, output: str
         if name:
             alias = source_uri.split("@", 1)[1] if "@" in source_uri else ""
             tags = {"source_uri": source_uri, "parity": f"{parity:.3g}",
-                    **{f"source_{k}": v for k, v in loaded.lineage.items()}}
+                    **source_keys(loaded.lineage)}
             version, alias = register_model(info.model_uri, name, tags=tags, alias=alias)
             result.registered_name, result.registered_version, result.alias = name, version.version, alias or None
     log.info("exported %s -> %s (parity %.3g)", source_uri, result.model_uri, parity)

@@ -50,7 +50,7 @@ def load_synthesizer(uri: str, *, device: str = "cpu") -> LoadedModel:
 
 def load_any(uri: str, *, device: str = "cpu", threads: int = 0) -> LoadedModel:
     """Like ``load_synthesizer``, but an ONNX model (a ``.onnx`` file, or an MLflow model with the
-    onnx flavor) loads as an ``OnnxSynthesizer`` that runs on onnxruntime."""
+    onnx flavor) loads as an ``OnnxSynthesizer`` that runs on onnxruntime, without importing torch."""
     return _load(uri, device=device, onnx=True, threads=threads)
 
 
@@ -58,12 +58,13 @@ def _load(uri: str, *, device: str, onnx: bool, threads: int = 0) -> LoadedModel
     """Models are read as data (JSON, weights-only tensors, ONNX protobuf): see training.model_files."""
     from serving.onnx_export import OnnxSynthesizer
     from training.model_files import fetch_model
+    from training.utils import resolve_device  # torch loads only for a torch model
 
     path = Path(uri)
     if onnx and uri.endswith(".onnx") and path.is_file():
         return LoadedModel(OnnxSynthesizer.from_file(uri, threads=threads), uri, {"local_path": str(path.resolve())})
     if path.is_dir() and (path / "config.json").is_file():
-        return LoadedModel(Synthesizer.load(path, device=device), uri, {"local_path": str(path.resolve())})
+        return LoadedModel(Synthesizer.load(path, device=resolve_device(device)), uri, {"local_path": str(path.resolve())})
     if not (uri.startswith(("models:/", "runs:/")) or "://" in uri or (path / "MLmodel").is_file()):
         raise ModelError(f"model {uri!r}: not a saved synthesizer folder, an MLflow model folder, a .onnx file, "
                          "nor a models:/ or runs:/ URI")
@@ -72,4 +73,4 @@ def _load(uri: str, *, device: str, onnx: bool, threads: int = 0) -> LoadedModel
     files.require_kind("trace-gan", *(["trace-gan-onnx"] if onnx else []))
     if files.kind == "trace-gan-onnx":
         return LoadedModel(OnnxSynthesizer.from_file(str(files.flavor_file("onnx")), threads=threads), uri, lineage)
-    return LoadedModel(Synthesizer.load(files.pyfunc_artifact("synthesizer"), device=device), uri, lineage)
+    return LoadedModel(Synthesizer.load(files.pyfunc_artifact("synthesizer"), device=resolve_device(device)), uri, lineage)

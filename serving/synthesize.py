@@ -56,7 +56,9 @@ class SynthesisStats:
 def _progress(total: int, enabled: bool | None):
     from tqdm import tqdm
 
-    enabled = sys.stderr.isatty() if enabled is None else enabled
+    from training import progress
+
+    enabled = progress.enabled() if enabled is None else enabled
     return tqdm(total=total, unit="rows", unit_scale=True, disable=not enabled, file=sys.stderr)
 
 
@@ -193,13 +195,18 @@ def log_lineage(stats: SynthesisStats, *, model_uri: str, lineage: dict, seed: i
     """One MLflow run recording what was synthesized from which model version."""
     import mlflow
 
-    from training.tracking import lineage_tags, tracked_run
+    from training.tracking import lineage_tags, source_keys, tracked_run
     from training.utils import sha256_file
 
-    with tracked_run(experiment=experiment, tags=lineage_tags()) as run:
+    label = lineage.get("model_name", "")
+    label = f"{label}-v{lineage['model_version']}" if label and lineage.get("model_version") else label or "model"
+    description = (f"{stats.rows:,} synthetic rows from {model_uri} (seed {seed}) written to "
+                   f"{os.path.abspath(stats.path)} as {stats.fmt} at {stats.rows_per_second:,.0f} rows/s.")
+    with tracked_run(experiment=experiment, run_name=f"generate-{label}-{stats.rows}", tags=lineage_tags(),
+                     description=description) as run:
         mlflow.log_params({"model_uri": model_uri, "rows": stats.rows, "seed": seed, "format": stats.fmt,
                            "shards": stats.shards, "workers": stats.workers, "output": os.path.abspath(stats.path),
-                           **{f"source_{k}": v for k, v in lineage.items()}})
+                           **source_keys(lineage)})
         mlflow.log_metrics({"rows_per_second": stats.rows_per_second, "seconds": stats.seconds})
         mlflow.set_tag("output_sha256", sha256_file(stats.path))
         return run.info.run_id

@@ -144,6 +144,8 @@ class RunOptions:
     eval_sample: int = field(default=5000, metadata=cli_meta(help="validation rows (pinned subsample) per val_mmd2"))
     bandwidth: str = field(default="1.0", metadata=cli_meta(help="RBF bandwidth for MMD²: a number, a comma list, median or multi"))
     plots: bool = field(default=True, metadata=cli_meta(help="log PNG plots (losses, CDFs, autocorrelation)"))
+    system_metrics: bool = field(default=True, metadata=cli_meta(
+        help="log CPU, memory, disk and GPU use while the run is open (MLflow system metrics, psutil)"))
     stop_on_collapse: bool = field(default=False, metadata=cli_meta(
         help="end training early when the losses show a collapse (D or G wins, see docs)"))
 

@@ -7,7 +7,6 @@ with its floor and marginals baseline (``training.fidelity.evaluate``).
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from training.errors import ConfigError
@@ -62,22 +61,27 @@ def evaluate_files(real: str, real_format: str, synthetic: str, synthetic_format
 def _log_run(report: dict, real: TraceFrame, synth: TraceFrame, experiment: str, params: dict) -> str:
     import mlflow
 
-    from training.plots import plot_iops, plot_miss_ratio_curves, plot_sizes
+    from training import plots
+    from training.run_info import TRACE_SCHEMA
     from training.scorecard import headline_metrics
-    from training.tracking import lineage_tags, tracked_run
+    from training.tracking import lineage_tags, log_dataset, tracked_run
     from training.utils import sha256_file
 
-    with tracked_run(experiment=experiment, tags=lineage_tags()) as run:
+    card = report["scorecard"]
+    description = (f"Storage scorecard of {params['synthetic']} against {params['real']} ({card['n_synthetic']:,} vs "
+                   f"{card['n_real']:,} rows): {card['verdict']}.")
+    with tracked_run(experiment=experiment, run_name=f"eval-{Path(params['synthetic']).name}", tags=lineage_tags(),
+                     description=description) as run:
         mlflow.log_params(params)
+        for frame, path, context in ((real, params["real"], "validation"), (synth, params["synthetic"], "synthetic")):
+            log_dataset(source=str(Path(path).resolve()), name=Path(path).name, sha256=sha256_file(path),
+                        context=context, profile={"rows": len(frame)}, columns=TRACE_SCHEMA)
         mlflow.set_tags({"real_sha256": sha256_file(params["real"]), "synthetic_sha256": sha256_file(params["synthetic"]),
                          "scorecard": report["scorecard"]["verdict"]})
         mlflow.log_metrics(headline_metrics(report["scorecard"]))
         mlflow.log_metrics({f"rows_{k}": float(v) for k, v in report["rows"].items()
                             if k.startswith("mmd2") and isinstance(v, float) and v == v})
         mlflow.log_dict(report, "fidelity.json")
-        with tempfile.TemporaryDirectory() as tmp:
-            plot_miss_ratio_curves(report["scorecard"], Path(tmp) / "miss_ratio_curves.png")
-            plot_sizes(real.length, synth.length, Path(tmp) / "sizes.png")
-            plot_iops(report["scorecard"], Path(tmp) / "iops.png")
-            mlflow.log_artifacts(tmp, "plots")
+        plots.log_figures({"miss_ratio_curves": plots.plot_miss_ratio_curves(card),
+                           "sizes": plots.plot_sizes(real.length, synth.length), "iops": plots.plot_iops(card)})
         return run.info.run_id

@@ -80,7 +80,14 @@ def _log_model(synth: FeatureSynthesizer, saved: Path):
 def train_features(data: FeatureData, config: FeatureGANConfig, options: FeatureRunOptions = FeatureRunOptions()):
     """Train the conditional WGAN-GP in one MLflow run; returns (run_id, model_uri, synthesizer, version)."""
     seed_everything(config.seed)
-    with tracked_run(experiment=options.experiment, tags=lineage_tags()) as run:
+    from training.run_info import lr_label
+
+    name = f"wgan-gp-lr{lr_label(config.lr)}-s{config.seed}"
+    description = (f"Conditional WGAN-GP on {Path(data.source).name}: {len(data.y):,} samples of {data.x.shape[1]} "
+                   f"features in {len(data.classes)} classes ({', '.join(data.classes)}); {config.epochs} epochs, "
+                   f"n_critic {config.n_critic}, lambda {config.lambda_gp}, seed {config.seed}.")
+    with tracked_run(experiment=options.experiment, run_name=name, tags=lineage_tags(), description=description,
+                     system_metrics=True) as run:
         log_new_params({**flatten_params("", config.to_dict()), "adam_betas": f"({config.beta1}, {config.beta2})",
                         "data_source": data.source, "samples": str(len(data.y)), "feature_dim": str(data.x.shape[1]),
                         "classes": ",".join(data.classes), "resume": options.resume})

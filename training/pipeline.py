@@ -8,7 +8,6 @@ run FAILED with the reason as a tag, never RUNNING.
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +20,10 @@ from training.data import check_enough_rows, load_frame
 from training.errors import TrackingError
 from training.readers import TraceFrame
 from training.resume import RUN_CONFIG, check_same_data, checkpoint_epoch, latest_checkpoint, resume_spec, run_config
+from training.run_info import result_summary
 from training.synthesizer import Synthesizer
 from training.tracking import (
+    describe_model,
     fail_if_unreachable,
     flatten_params,
     lineage_tags,
@@ -35,6 +36,10 @@ from training.utils import resolve_device, seed_everything
 __all__ = ["TrainResult", "EvalCallback", "train", "resume_spec"]
 
 log = logging.getLogger(__name__)
+
+MODEL_DESCRIPTION = ("Trace GAN generators of synthetic block I/O traces (timestamp, length, LBA, latency), "
+                     "trained and registered by ganflow; each version's description names its run, data and "
+                     "validation results. Sample with: ganflow generate --model models:/NAME@champion.")
 
 # Called after each validation with (epoch, val_mmd2, loss health); may raise to stop (pruning).
 EvalCallback = Callable[[int, float, str], None]
@@ -51,13 +56,17 @@ class TrainResult:
     data_info: dict = field(default_factory=dict)
     val_mmd2: dict[int, float] = field(default_factory=dict)
     fidelity: dict = field(default_factory=dict)
+    description: str = ""
 
 
 class _EpochLogger:
     """Per-epoch metrics, and val_mmd2 every ``eval_every`` epochs (and after the last)."""
 
     def __init__(self, synth: Synthesizer, options: RunOptions, callbacks: Sequence[EvalCallback]) -> None:
+        from training import progress
+
         self.synth, self.options, self.callbacks = synth, options, callbacks
+        self.bar = progress.bar(synth.config.num_epochs, "epochs", unit="epoch")
         self.validator = None
         self.val: dict[int, float] = {}
         self.losses: list[dict] = []
@@ -79,22 +88,29 @@ class _EpochLogger:
             mlflow.set_tag("stopped_early", f"{health} at epoch {stats.epoch}")
             raise StopTraining(f"loss health {health}")
 
+    def _postfix(self, stats) -> None:
+        val = f", val_mmd2 {self.val[max(self.val)]:.4g}" if self.val else ""
+        self.bar.set_postfix_str(f"d_loss {stats.d_loss:.4f}, g_loss {stats.g_loss:.4f}{val}")
+
     def __call__(self, stats) -> None:
         mlflow.log_metrics({"d_loss": stats.d_loss, "g_loss": stats.g_loss, "epoch_seconds": stats.seconds},
                            step=stats.epoch)
         self._check_health(stats)
+        self.bar.update(1)
         every, last = self.options.eval_every, stats.epoch == self.synth.config.num_epochs
         if self.validator is None or not (last or (every and stats.epoch % every == 0)):
+            self._postfix(stats)
             return
         value = self.validator(self.synth)
         self.val[stats.epoch] = value
+        self._postfix(stats)
         mlflow.log_metric("val_mmd2", value, step=stats.epoch)
         log.info("epoch %d  val_mmd2 %.6g", stats.epoch, value)
         for callback in self.callbacks:
             callback(stats.epoch, value, self.health)
 
 
-def _log_fidelity(synth: Synthesizer, validator, options: RunOptions, val: dict[int, float], workdir: Path,
+def _log_fidelity(synth: Synthesizer, validator, options: RunOptions, val: dict[int, float],
                   training: TraceFrame) -> dict:
     """The storage scorecard of a synthetic rollout as long as the validation rows, against them
     (copies looked for in the training rows), row-wise detail with floors, and the plots."""
@@ -110,17 +126,13 @@ def _log_fidelity(synth: Synthesizer, validator, options: RunOptions, val: dict[
     report = {"scorecard": card, "rows": rows}
     mlflow.log_dict(report, "fidelity.json")
     if options.plots:
-        from training.plots import plot_acf, plot_cdfs, plot_iops, plot_losses, plot_miss_ratio_curves, plot_sizes
+        from training import plots
 
-        plots = workdir / "plots"
-        plots.mkdir(parents=True, exist_ok=True)
-        plot_losses(synth.history, val, plots / "losses.png")
-        plot_cdfs(validator.real, synthetic, plots / "cdf.png")
-        plot_acf(validator.real[:options.eval_sample], synthetic[:options.eval_sample], plots / "acf.png")
-        plot_miss_ratio_curves(card, plots / "miss_ratio_curves.png")
-        plot_sizes(validator.real[:, 1], synthetic[:, 1], plots / "sizes.png")
-        plot_iops(card, plots / "iops.png")
-        mlflow.log_artifacts(str(plots), "plots")
+        plots.log_figures({
+            "losses": plots.plot_losses(synth.history, val), "cdf": plots.plot_cdfs(validator.real, synthetic),
+            "acf": plots.plot_acf(validator.real[:options.eval_sample], synthetic[:options.eval_sample]),
+            "miss_ratio_curves": plots.plot_miss_ratio_curves(card), "iops": plots.plot_iops(card),
+            "sizes": plots.plot_sizes(validator.real[:, 1], synthetic[:, 1])})
     return report
 
 
@@ -150,8 +162,13 @@ def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None =
     if resume_run_id:
         check_same_data(resume_run_id, data_info)
     seed_everything(config.seed)
-    with tracked_run(experiment=options.experiment, run_name=options.run_name or None, nested=nested,
-                     tags={**lineage_tags(), **(tags or {})}, finish_on=finish_on, run_id=resume_run_id) as run:
+    from training.run_info import SAMPLE_SOURCE, training_description, training_run_name
+
+    source = data.trace_path or SAMPLE_SOURCE
+    description = training_description(config, source, len(frame))
+    with tracked_run(experiment=options.experiment, run_name=options.run_name or training_run_name(config),
+                     nested=nested, tags={**lineage_tags(), **(tags or {})}, finish_on=finish_on,
+                     run_id=resume_run_id, description=description, system_metrics=options.system_metrics) as run:
         run_id = run.info.run_id
         local = Path(options.save_dir) / f"{options.save_prefix}_{run_id}"
         checkpoint = None
@@ -167,11 +184,22 @@ def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None =
             mlflow.set_tags({"data_sha256": str(data_info.get("data_sha256", "")), "ganflow_kind": "trace-gan",
                              "loss_health": "healthy"})
             mlflow.log_dict(run_config(data, config), RUN_CONFIG)
+            from training.run_info import log_trace_datasets
+            from training.sequences import time_split
+
+            log_trace_datasets(frame, source=source, sha256=str(data_info.get("data_sha256", "")),
+                               cut=time_split(len(frame), config.val_fraction))
         synth = Synthesizer(config, device=device)
         logger = _EpochLogger(synth, options, callbacks)
         saved: list[Path] = []
         try:
-            return _fit_and_log(synth, frame, logger, options, local, run_id, data_info, checkpoint, saved)
+            result = _fit_and_log(synth, frame, logger, options, local, run_id, data_info, checkpoint, saved)
+            result.description = f"{description} {result_summary(result.val_mmd2, result.fidelity)}".strip()
+            mlflow.set_tag("mlflow.note.content", result.description)
+            if result.registered_version:
+                describe_model(options.register_as, f"From run {run.info.run_name} ({run_id}). {result.description}",
+                               result.registered_version)
+            return result
         except (MlflowException, OSError) as exc:
             where = f"checkpoints up to epoch {checkpoint_epoch(saved[-1].name)} are in {saved[-1].parent}" if saved else \
                 f"no checkpoint was written yet (every {options.checkpoint_every} epochs, in {local / 'checkpoints'})"
@@ -195,16 +223,20 @@ def _fit_and_log(synth: Synthesizer, frame: TraceFrame, logger: _EpochLogger, op
         saved.append(path)
         mlflow.log_artifact(str(path), "checkpoints")
 
-    prepared = synth.fit(frame, on_epoch_end=logger, checkpoint_dir=local / "checkpoints",
-                         checkpoint_every=options.checkpoint_every, on_prepared=on_prepared,
-                         on_checkpoint=on_checkpoint, resume_from=checkpoint)
+    try:
+        prepared = synth.fit(frame, on_epoch_end=logger, checkpoint_dir=local / "checkpoints",
+                             checkpoint_every=options.checkpoint_every, on_prepared=on_prepared,
+                             on_checkpoint=on_checkpoint, resume_from=checkpoint)
+    finally:
+        logger.bar.close()
     mlflow.log_dict(synth.transformer.to_dict(), "scaler.json")
     mlflow.log_dict({"history": synth.history, "val_mmd2": logger.val, **synth.meta}, "training_history.json")
+    if logger.val:
+        best = min(logger.val, key=logger.val.get)
+        mlflow.log_metrics({"best_val_mmd2": logger.val[best], "best_epoch": best})
     result = TrainResult(run_id, "", synth, local, data_info=data_info, val_mmd2=logger.val)
     if prepared.validation is not None:
-        with tempfile.TemporaryDirectory() as tmp:
-            result.fidelity = _log_fidelity(synth, logger.validator, options, logger.val, Path(tmp),
-                                            frame.slice(0, prepared.train_rows))
+        result.fidelity = _log_fidelity(synth, logger.validator, options, logger.val, frame.slice(0, prepared.train_rows))
     else:
         log.warning("val_fraction=0: no validation rows, so no val_mmd2 or fidelity metrics")
     from training.mlflow_model import log_synthesizer
@@ -223,5 +255,7 @@ def _register(result: TrainResult, options: RunOptions, data_info: dict) -> None
     if result.val_mmd2:
         tags["val_mmd2"] = repr(result.val_mmd2[max(result.val_mmd2)])
     version, alias = register_model(result.model_uri, options.register_as, tags=tags, alias=options.alias)
+    if not mlflow.MlflowClient().get_registered_model(options.register_as).description:
+        describe_model(options.register_as, MODEL_DESCRIPTION)
     result.registered_version, result.alias = version.version, alias or None
     mlflow.set_tags({"registered_model": options.register_as, "registered_version": version.version})

@@ -9,7 +9,7 @@ import numpy as np
 
 from training.config import TRACE_COLUMNS
 
-__all__ = ["plot_losses", "plot_cdfs", "plot_acf", "plot_miss_ratio_curves", "plot_sizes", "plot_iops"]
+__all__ = ["plot_losses", "plot_cdfs", "plot_acf", "plot_miss_ratio_curves", "plot_sizes", "plot_iops", "log_figures"]
 
 
 def _figure(ncols: int = 1, width: float = 4.2):
@@ -22,30 +22,55 @@ def _figure(ncols: int = 1, width: float = 4.2):
     return plt, fig, axes[0]
 
 
-def _save(plt, fig, path: Path) -> Path:
+def _save(plt, fig, path: Path | None):
+    """Save to ``path`` and close (returns the path), or return the figure for ``log_figures``."""
     fig.tight_layout()
+    if path is None:
+        return fig
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
 
 
-def plot_losses(history: list[dict], val: dict[int, float], path: Path) -> Path:
-    """D and G loss per epoch; val_mmd2 on a second axis where it was computed."""
-    plt, fig, (ax,) = _figure()
+def log_figures(figures: dict) -> None:
+    """``mlflow.log_figure`` each ``name -> figure`` as ``plots/<name>.png``, then close it."""
+    import matplotlib.pyplot as plt
+    import mlflow
+
+    for name, fig in figures.items():
+        mlflow.log_figure(fig, f"plots/{name}.png")
+        plt.close(fig)
+
+
+def plot_losses(history: list[dict], val: dict[int, float], path: Path | None = None, *, objective: str = "val_mmd2"):
+    """D and G loss per epoch, and the validation objective with its best epoch marked (900 px wide)."""
+    from matplotlib.ticker import MaxNLocator
+
+    plt, fig, axes = _figure(2 if val else 1, width=5.6 if val else 10)
+    ax = axes[0]
     epochs = [h["epoch"] for h in history]
-    ax.plot(epochs, [h["d_loss"] for h in history], label="d_loss")
-    ax.plot(epochs, [h["g_loss"] for h in history], label="g_loss")
+    ax.plot(epochs, [h["d_loss"] for h in history], label="d_loss (discriminator)")
+    ax.plot(epochs, [h["g_loss"] for h in history], label="g_loss (generator)")
     ax.set_xlabel("epoch")
-    ax.legend(loc="upper left")
+    ax.set_ylabel("loss")
+    ax.set_title("training losses")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     if val:
-        ax2 = ax.twinx()
-        ax2.plot(list(val), list(val.values()), "k.--", label="val_mmd2")
-        ax2.set_ylabel("val_mmd2")
-        ax2.legend(loc="upper right")
+        vx = axes[1]
+        best = min(val, key=val.get)
+        vx.plot(list(val), list(val.values()), "k.-", label=objective)
+        vx.plot([best], [val[best]], "r*", ms=14, label=f"best: {val[best]:.4g} at epoch {best}")
+        vx.set_xlabel("epoch")
+        vx.set_ylabel(objective)
+        vx.set_yscale("log" if min(val.values()) > 0 else "linear")
+        vx.set_title(f"validation {objective} (lower is better)")
+        vx.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+    for a in axes:
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _save(plt, fig, path)
 
 
-def plot_cdfs(real: np.ndarray, synth: np.ndarray, path: Path) -> Path:
+def plot_cdfs(real: np.ndarray, synth: np.ndarray, path: Path | None = None):
     """Empirical CDF of each column, real vs synthetic (evaluation representation)."""
     plt, fig, axes = _figure(len(TRACE_COLUMNS))
     for j, (ax, col) in enumerate(zip(axes, TRACE_COLUMNS)):
@@ -59,23 +84,30 @@ def plot_cdfs(real: np.ndarray, synth: np.ndarray, path: Path) -> Path:
     return _save(plt, fig, path)
 
 
-def plot_acf(real: np.ndarray, synth: np.ndarray, path: Path, *, max_lag: int = 20) -> Path:
-    """Autocorrelation at lags 1..max_lag per column, real vs synthetic."""
+def plot_acf(real: np.ndarray, synth: np.ndarray, path: Path | None = None, *, max_lag: int = 20):
+    """Autocorrelation at lags 1..max_lag per column, real vs synthetic. A monotone timestamp
+    column has an ACF near 1 whatever the trace, so inter-arrival times are shown instead."""
     from training.fidelity import acf
 
+    real, synth = real.copy(), synth.copy()
+    titles = list(TRACE_COLUMNS)
+    if np.all(np.diff(real[:, 0]) >= 0):
+        real[:, 0], synth[:, 0] = np.diff(real[:, 0], prepend=real[0, 0]), np.diff(synth[:, 0], prepend=synth[0, 0])
+        titles[0] = "inter-arrival time"
     lags = tuple(range(1, max_lag + 1))
     a, b = acf(real, lags), acf(synth, lags)
     plt, fig, axes = _figure(len(TRACE_COLUMNS))
-    for j, (ax, col) in enumerate(zip(axes, TRACE_COLUMNS)):
+    for j, (ax, title) in enumerate(zip(axes, titles)):
         ax.plot(lags, a[:, j], "o-", label="real")
         ax.plot(lags, b[:, j], "s-", label="synthetic")
-        ax.set_title(col)
-        ax.set_xlabel("lag")
+        ax.set_title(title)
+        ax.set_xlabel("lag (requests)")
+    axes[0].set_ylabel("autocorrelation")
     axes[0].legend()
     return _save(plt, fig, path)
 
 
-def plot_miss_ratio_curves(report: dict, path: Path) -> Path:
+def plot_miss_ratio_curves(report: dict, path: Path | None = None):
     """One panel per policy: miss ratio against cache size (4 KiB pages, log2), real vs synthetic."""
     cache = report["cache"]
     sizes = np.asarray(cache["ladder_pages"])
@@ -93,7 +125,7 @@ def plot_miss_ratio_curves(report: dict, path: Path) -> Path:
     return _save(plt, fig, path)
 
 
-def plot_sizes(real_length: np.ndarray, synth_length: np.ndarray, path: Path, *, top: int = 12) -> Path:
+def plot_sizes(real_length: np.ndarray, synth_length: np.ndarray, path: Path | None = None, *, top: int = 12):
     """Request-size mix: the real trace's most common sizes, and 'other', for both traces."""
     sizes, counts = np.unique(np.round(real_length), return_counts=True)
     keep = sizes[np.argsort(-counts)[:top]]
@@ -116,7 +148,7 @@ def plot_sizes(real_length: np.ndarray, synth_length: np.ndarray, path: Path, *,
     return _save(plt, fig, path)
 
 
-def plot_iops(report: dict, path: Path) -> Path:
+def plot_iops(report: dict, path: Path | None = None):
     """Requests per time bin (100 × the real trace's mean inter-arrival time) over time, both traces."""
     iops = report["iops"]
     plt, fig, (ax,) = _figure(width=8)

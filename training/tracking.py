@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException
 from training.errors import GanflowError, ModelError
 
 __all__ = ["ensure_experiment", "tracked_run", "lineage_tags", "register_model", "flatten_params", "log_new_params",
-           "fail_if_unreachable"]
+           "fail_if_unreachable", "short_number", "log_dataset", "describe_model", "source_keys"]
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,16 @@ def ensure_experiment(name: str) -> str:
 
 
 @contextlib.contextmanager
-def tracked_run(*, experiment: str | None, run_name: str | None = None, nested: bool = False,
+def tracked_run(*, experiment: str | None, run_name: str, nested: bool = False,
                 tags: dict[str, str] | None = None, finish_on: tuple[type[BaseException], ...] = (),
-                run_id: str | None = None) -> Iterator[mlflow.ActiveRun]:
+                run_id: str | None = None, description: str = "",
+                system_metrics: bool = False) -> Iterator[mlflow.ActiveRun]:
     """Start (or, under ``mlflow run``, resume) a run; on any error end it FAILED with the reason.
 
+    Every run is named by its caller (``run_name``, e.g. ``gan-delta-lr5e-4-s42``): MLflow's own
+    names come from Python's ``random``, which training seeds, so they would all be the same.
+    ``description`` is the run's note in the UI; ``system_metrics`` samples CPU, memory, disk and
+    GPU (psutil) while the run is open.
     ``MLFLOW_RUN_ID`` wins over ``experiment`` so that ``mlflow run`` keeps one run per job; a
     nested run goes in its parent's experiment. ``run_id`` reopens an existing run (resume).
     Exceptions in ``finish_on`` (a pruned trial) end the run FINISHED, with their class name in
@@ -59,10 +64,13 @@ def tracked_run(*, experiment: str | None, run_name: str | None = None, nested: 
         experiment_id = parent.info.experiment_id
     elif experiment and not os.environ.get("MLFLOW_RUN_ID") and run_id is None:
         experiment_id = ensure_experiment(experiment)
+    kw = dict(description=description or None, log_system_metrics=system_metrics or None)
     if run_id is not None:
-        run = mlflow.start_run(run_id=run_id, nested=nested)
+        run = mlflow.start_run(run_id=run_id, nested=nested, **kw)
     else:
-        run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested, tags=tags)
+        run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested, tags=tags, **kw)
+        if os.environ.get("MLFLOW_RUN_ID") == run.info.run_id and run_name:  # `mlflow run` named it already
+            mlflow.set_tag("mlflow.runName", run_name)
     try:
         yield run
     except finish_on as exc:
@@ -90,14 +98,14 @@ def _git_commit() -> str | None:
 
 
 def lineage_tags() -> dict[str, str]:
-    """Git commit (when available) and the versions of the libraries that shape the result."""
-    import numpy
-    import torch
+    """Git commit (when available) and the versions of the libraries that shape the result (read
+    from the installed packages' metadata: importing torch for its version costs a second)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    versions = {"torch": torch.__version__, "numpy": numpy.__version__, "mlflow": mlflow.__version__}
-    with contextlib.suppress(Exception):
-        from importlib.metadata import version
-        versions["ganflow"] = version("ganflow")
+    versions = {}
+    for package in ("torch", "numpy", "mlflow", "onnxruntime", "ganflow"):
+        with contextlib.suppress(PackageNotFoundError):
+            versions[package] = version(package)
     tags = {"versions": json.dumps(versions, sort_keys=True)}
     commit = _git_commit()
     if commit:
@@ -115,13 +123,63 @@ def log_new_params(params: dict[str, str]) -> None:
         mlflow.log_params(fresh)
 
 
+def source_keys(lineage: dict[str, str]) -> dict[str, str]:
+    """A source model's lineage as params/tags of a run made from it: ``source_<key>``, never
+    ``source_source_<key>``."""
+    return {(k if k.startswith("source_") else f"source_{k}"): v for k, v in lineage.items()}
+
+
+def short_number(v: float) -> str:
+    """A float as the UI should show it: 4 significant digits (``4.276e-05``, ``0.0005``, ``0.2``)."""
+    return f"{v:.4g}"
+
+
 def flatten_params(prefix: str, values: dict[str, Any]) -> dict[str, str]:
-    """``{"lr_g": 2e-5}`` -> ``{"prefix.lr_g": "2e-05"}``; lists become comma-joined strings."""
+    """``{"lr_g": 2e-5}`` -> ``{"prefix.lr_g": "2e-05"}``; lists become comma-joined strings and
+    floats keep 4 significant digits (exact values are in the run's ``run_config.json``)."""
     out = {}
     for k, v in values.items():
         key = f"{prefix}{k}"
-        out[key] = ",".join(map(str, v)) if isinstance(v, (list, tuple)) else ("" if v is None else str(v))
+        if isinstance(v, (list, tuple)):
+            out[key] = ",".join(map(str, v))
+        elif isinstance(v, float):
+            out[key] = short_number(v)
+        else:
+            out[key] = "" if v is None else str(v)
     return out
+
+
+def log_dataset(*, source: str, name: str, sha256: str, context: str, profile: dict[str, Any],
+                columns: dict[str, str]) -> None:
+    """Log a data file as an MLflow dataset input of the active run (the UI's Datasets column).
+
+    The digest is the first 32 hex digits of the content's sha256 (MLflow keeps at most 36
+    characters; the full one is in the profile); ``columns`` maps column names to MLflow types.
+    """
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.data.sources import LocalArtifactDatasetSource
+    from mlflow.types.schema import ColSpec, Schema
+
+    class _Dataset(MetaDataset):
+        @property
+        def profile(self) -> dict[str, Any]:
+            return {**profile, "sha256": sha256}
+
+        def to_dict(self) -> dict[str, str]:
+            return {**super().to_dict(), "profile": json.dumps(self.profile)}
+
+    schema = Schema([ColSpec(kind, col) for col, kind in columns.items()])
+    dataset = _Dataset(LocalArtifactDatasetSource(source), name=name[:500], digest=sha256[:32], schema=schema)
+    mlflow.log_input(dataset, context=context)
+
+
+def describe_model(name: str, description: str, version: str | None = None) -> None:
+    """Set the description of a registered model, or of one of its versions."""
+    client = mlflow.MlflowClient()
+    if version is None:
+        client.update_registered_model(name, description=description)
+    else:
+        client.update_model_version(name, version, description=description)
 
 
 def register_model(model_uri: str, name: str, *, tags: dict[str, str], alias: str = "auto"):

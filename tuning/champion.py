@@ -68,8 +68,9 @@ def register_best(study, best, name: str, frame: TraceFrame, base: TraceGANConfi
         return mv.version, ",".join(mv.aliases) if mv.aliases else ""
     incumbent = champion_score(name, frame, base, options, objective)
     alias = "champion" if incumbent is None or best.value < incumbent else "challenger"
-    tags = {"optuna_trial_key": key, objective: repr(best.value), "source_run_id": best.user_attrs["mlflow_run_id"],
-            f"champion_{objective}_before": "" if incumbent is None else repr(incumbent)}
+    tags = {"optuna_trial_key": key, objective: repr(best.value), "source_run_id": best.user_attrs["mlflow_run_id"]}
+    if incumbent is not None:
+        tags[f"champion_{objective}_before"] = repr(incumbent)
     version, _ = register_model(best.user_attrs["model_uri"], name, tags=tags, alias="")
     survivors = client.search_model_versions(f"name='{name}' and tag.optuna_trial_key='{key}'")
     keep = min(survivors, key=lambda v: int(v.version))

@@ -77,7 +77,8 @@ class Objective:
                 raise optuna.TrialPruned(f"val_mmd2 {value:.6g} at epoch {epoch}")
 
         try:
-            result = train(self.data, config, self.options, callbacks=[report], nested=True, frame=self.frame,
+            options = replace(self.options, run_name=f"trial-{trial.number}")
+            result = train(self.data, config, options, callbacks=[report], nested=True, frame=self.frame,
                            data_info=self.data_info, finish_on=(optuna.TrialPruned,), tags=tags)
         except optuna.TrialPruned:
             raise

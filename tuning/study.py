@@ -95,16 +95,34 @@ def tune(data: DataConfig, base: TraceGANConfig, options: RunOptions, opts: Tune
         return TuneResult(opts.study_name, storage, "", None)
     objective = Objective(data, frame, info, base, options, space, opts.epochs_per_trial, opts.study_name,
                           opts.prune_on_collapse, opts.objective)
-    with tracked_run(experiment=options.experiment, run_name=f"tune-{opts.study_name}",
+    from training.run_info import SAMPLE_SOURCE, log_trace_datasets
+    from training.sequences import time_split
+
+    description = (f"Optuna study {opts.study_name!r} on {info['data_source']}: trials of {opts.epochs_per_trial} "
+                   f"epochs scored by {opts.objective}, {opts.pruner} pruner, {opts.n_trials} trials in the study; "
+                   "one nested run per trial, the best registered.")
+    with tracked_run(experiment=options.experiment, run_name=f"tune-{opts.study_name}", description=description,
+                     system_metrics=options.system_metrics,
                      tags={**lineage_tags(), "optuna_study": opts.study_name}) as parent:
         # under `mlflow run` the entry point's own params are already there: add only new keys
         log_new_params({"study_name": opts.study_name, "n_trials": str(opts.n_trials), "pruner": opts.pruner,
                         "epochs_per_trial": str(opts.epochs_per_trial), "objective": opts.objective, "storage_resolved": _redact(storage),
                         "search_space": repr(space)[:6000], "data_source": info["data_source"]})
+        log_trace_datasets(frame, source=data.trace_path or SAMPLE_SOURCE, sha256=str(info.get("data_sha256", "")),
+                           cut=time_split(len(frame), base.val_fraction))
         budget = optuna.study.MaxTrialsCallback(opts.n_trials, states=_FINISHED)
         if _finished(study) < opts.n_trials:
-            study.optimize(objective, n_trials=opts.n_trials, timeout=opts.timeout or None, callbacks=[budget],
-                           catch=(GanflowError,), gc_after_trial=True)
+            from training import progress
+
+            with progress.bar(opts.n_trials, "trials", unit="trial", initial=_finished(study)) as trials:
+                def tick(study: optuna.Study, trial) -> None:
+                    trials.update(1)
+                    done = [t.value for t in study.trials if t.state == TrialState.COMPLETE]
+                    if done:
+                        trials.set_postfix_str(f"best {opts.objective} {min(done):.4g}")
+
+                study.optimize(objective, n_trials=opts.n_trials, timeout=opts.timeout or None,
+                               callbacks=[budget, tick], catch=(GanflowError,), gc_after_trial=True)
         result = TuneResult(opts.study_name, storage, parent.info.run_id, None, trials=_finished(study))
         completed = [t for t in study.trials if t.state == TrialState.COMPLETE]
         mlflow.log_metric("trials_finished", result.trials)

@@ -1,0 +1,81 @@
+"""What a training run is called and how it describes itself and its data in the MLflow UI."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from training.config import TraceGANConfig
+from training.readers import TraceFrame
+from training.tracking import log_dataset, short_number
+
+__all__ = ["lr_label", "training_run_name", "training_description", "result_summary", "log_trace_datasets",
+           "SAMPLE_SOURCE"]
+
+SAMPLE_SOURCE = "ganflow-sample-trace"  # the bundled sample, when no --trace_path is given
+TRACE_SCHEMA = {"timestamp": "long", "length": "double", "lba": "double", "latency": "double", "opcode": "integer"}
+
+
+def lr_label(v: float) -> str:
+    """``5e-4`` for 0.0005, ``4.3e-5`` for 4.2759e-05: short enough for a run name."""
+    mantissa, exponent = f"{v:.1e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def training_run_name(config: TraceGANConfig) -> str:
+    """``gan-delta-lr5e-4-s42``; the D:G ratio and a different D rate are added when not 1:1 / equal."""
+    name = f"gan-{config.feature_mode}-lr{lr_label(config.lr_g)}"
+    if config.lr_d != config.lr_g:
+        name += f"-lrd{lr_label(config.lr_d)}"
+    if (config.d_updates, config.g_updates) != (1, 1):
+        name += f"-d{config.d_updates}g{config.g_updates}"
+    return f"{name}-s{config.seed}"
+
+
+def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
+    """One paragraph: the data and the model (the results are added when the run ends)."""
+    log1p = f", log1p on {', '.join(config.log1p)}" if config.log1p else ""
+    held = f"the last {config.val_fraction:.0%} held out for validation" if config.val_fraction > 0 else "no hold-out"
+    return (f"Trace GAN on {Path(source).name} ({rows:,} rows, {held}). LSTM G/D, hidden {config.hidden_dim}, "
+            f"latent {config.latent_dim}, seq_len {config.seq_len}, {config.feature_mode} features{log1p}; "
+            f"Adam lr G {short_number(config.lr_g)} / D {short_number(config.lr_d)}, "
+            f"{config.d_updates} D : {config.g_updates} G, batch {config.batch_size}, {config.num_epochs} epochs, "
+            f"seed {config.seed}.")
+
+
+def result_summary(val_mmd2: dict[int, float], fidelity: dict) -> str:
+    """``val_mmd2 0.056 at epoch 50 (best 0.038 at epoch 40); scorecard: …`` or '' without validation."""
+    if not val_mmd2:
+        return ""
+    last = max(val_mmd2)
+    best = min(val_mmd2, key=val_mmd2.get)
+    text = f"val_mmd2 {val_mmd2[last]:.4g} at epoch {last} (best {val_mmd2[best]:.4g} at epoch {best})"
+    card = fidelity.get("scorecard")
+    if card:
+        m = card["metrics"]
+        text += (f"; scorecard: {card['verdict']}; hrc_mae {m['hrc_mae']['error']:.3g} (floor "
+                 f"{m['hrc_mae']['floor']:.3g}), reuse rate {m['reuse_rate']['synthetic']:.3g} vs real "
+                 f"{m['reuse_rate']['real']:.3g}")
+    return text + "."
+
+
+def _profile(frame: TraceFrame) -> dict:
+    sizes, counts = np.unique(frame.length, return_counts=True)
+    top = np.argsort(-counts)[:5]
+    known = frame.opcode >= 0
+    return {"rows": len(frame), "time_span_ticks": int(frame.timestamp[-1] - frame.timestamp[0]) if len(frame) else 0,
+            "read_fraction": float((frame.opcode[known] == 0).mean()) if known.any() else None,
+            "top_sizes": {str(int(sizes[i])): round(float(counts[i] / counts.sum()), 4) for i in top}}
+
+
+def log_trace_datasets(frame: TraceFrame, *, source: str, sha256: str, cut: int) -> None:
+    """The training rows ``[0, cut)`` and the validation rows ``[cut, n)`` as two dataset inputs."""
+    name = Path(source).name
+    parts = [("training", 0, cut)] + ([("validation", cut, len(frame))] if cut < len(frame) else [])
+    for context, start, stop in parts:
+        digest = hashlib.sha256(f"{sha256}:{start}:{stop}".encode()).hexdigest()
+        profile = {"file_sha256": sha256, "row_range": [start, stop], **_profile(frame.slice(start, stop))}
+        log_dataset(source=source, name=f"{name} [{context}]", sha256=digest, context=context, profile=profile,
+                    columns=TRACE_SCHEMA)
