@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import warnings
@@ -9,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 
 from training.config import FeatureGANConfig
 from training.feature_gan import FeatureSynthesizer
 from training.features import FeatureData
-from training.tracking import flatten_params, lineage_tags, log_new_params, register_model, tracked_run
+from training.tracking import flatten_params, lineage_tags, log_dataset, log_new_params, register_model, tracked_run
 from training.utils import seed_everything, sha256_file
 
 __all__ = ["FeatureRunOptions", "FeatureGANModel", "train_features", "load_feature_model"]
@@ -91,8 +93,13 @@ def train_features(data: FeatureData, config: FeatureGANConfig, options: Feature
         log_new_params({**flatten_params("", config.to_dict()), "adam_betas": f"({config.beta1}, {config.beta2})",
                         "data_source": data.source, "samples": str(len(data.y)), "feature_dim": str(data.x.shape[1]),
                         "classes": ",".join(data.classes), "resume": options.resume})
-        mlflow.set_tags({"data_sha256": sha256_file(data.source) if Path(data.source).is_file() else "",
-                         "ganflow_kind": "mfcc-wgan-gp", "class_counts": json.dumps(data.counts())})
+        sha = sha256_file(data.source) if Path(data.source).is_file() else \
+            hashlib.sha256(np.ascontiguousarray(data.x).tobytes()).hexdigest()
+        mlflow.set_tags({"data_sha256": sha, "ganflow_kind": "mfcc-wgan-gp", "class_counts": json.dumps(data.counts())})
+        log_dataset(source=str(Path(data.source).resolve()) if data.source else "in-memory", sha256=sha,
+                    name=Path(data.source).name or "features", context="training",
+                    profile={"samples": len(data.y), "class_counts": data.counts()},
+                    columns={**{f: "double" for f in data.feature_names}, "label": "string"})
         local = Path(options.save_dir) / f"feature_gan_{run.info.run_id}"
 
         def on_epoch(stats) -> None:

@@ -8,6 +8,7 @@ works against one. Under ``mlflow run`` the run already exists (``MLFLOW_RUN_ID`
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -27,18 +28,35 @@ __all__ = ["ensure_experiment", "tracked_run", "lineage_tags", "register_model",
 log = logging.getLogger(__name__)
 
 
+EXPERIMENT_NOTES = {
+    "trace-gan": "Training runs of the trace GAN (synthetic block I/O traces): one run per `ganflow train`.",
+    "trace-gan-tune": "Optuna studies of the trace GAN: a parent run per `ganflow tune`, a nested run per trial.",
+    "trace-gan-eval": "Storage scorecards of synthetic traces against real ones (`ganflow evaluate --log-run`).",
+    "trace-gan-export": "ONNX exports of registered trace GANs (`ganflow export`).",
+    "trace-gan-synthesis": "Batch synthesis jobs: what was written from which model version (`ganflow generate`).",
+    "trace-gan-compare": "Side-by-side scorecards of trace runs (`ganflow compare --log-run`).",
+    "mfcc-wgan-gp": "Training runs of the conditional WGAN-GP for labelled feature vectors (`ganflow train-features`).",
+    "augmentation-eval": "Downstream utility of GAN augmentation against SMOTE and friends (`ganflow evaluate-augmentation`).",
+}
+
+
 def ensure_experiment(name: str) -> str:
-    """Return the id of experiment ``name``, creating it once (tolerating a concurrent creator)."""
+    """Return the id of experiment ``name``, creating it once (tolerating a concurrent creator);
+    a new experiment gets its description from ``EXPERIMENT_NOTES``."""
     exp = mlflow.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
     try:
-        return mlflow.create_experiment(name)
+        exp_id = mlflow.create_experiment(name)
     except MlflowException:
         exp = mlflow.get_experiment_by_name(name)
         if exp is None:
             raise
         return exp.experiment_id
+    note = EXPERIMENT_NOTES.get(name, "Runs recorded by ganflow.")
+    with contextlib.suppress(MlflowException):
+        mlflow.MlflowClient().set_experiment_tag(exp_id, "mlflow.note.content", note)
+    return exp_id
 
 
 @contextlib.contextmanager
@@ -190,7 +208,8 @@ def register_model(model_uri: str, name: str, *, tags: dict[str, str], alias: st
     """
     client = mlflow.MlflowClient()
     try:
-        version = mlflow.register_model(model_uri, name, tags=tags)
+        with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Created version …" itself
+            version = mlflow.register_model(model_uri, name, tags=tags)
     except MlflowException as exc:
         raise ModelError(f"cannot register {model_uri} as {name!r}: {exc.message}") from None
     if alias == "auto":

@@ -40,7 +40,7 @@ def test_train_register_augment_generate(tracking_uri, tmp_path, feature_json):
     assert run.exit_code == 0, run.output
     assert "registered models:/mfcc-wgan-gp/1" in run.output
     r = mlflow.search_runs(experiment_names=["mfcc-wgan-gp"], output_format="list")[0]
-    assert r.data.params["adam_betas"] == "(0.5, 0.9)" and r.data.params["lambda_gp"] == "10.0"
+    assert r.data.params["adam_betas"] == "(0.5, 0.9)" and r.data.params["lambda_gp"] == "10"
     client = mlflow.MlflowClient()
     for metric in ("critic_loss", "generator_loss", "wasserstein", "gradient_penalty"):
         assert [m.step for m in client.get_metric_history(r.info.run_id, metric)] == [1, 2]
