@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,16 @@ def log_dataset(*, source: str, name: str, sha256: str, context: str, profile: d
 
     schema = Schema([ColSpec(kind, col) for col, kind in columns.items()])
     dataset = _Dataset(LocalArtifactDatasetSource(source), name=name[:500], digest=sha256[:32], schema=schema)
-    mlflow.log_input(dataset, context=context)
+    for attempt in range(4):
+        try:
+            mlflow.log_input(dataset, context=context)
+            return
+        except MlflowException as exc:
+            # two runs logging the same new dataset at once race in MLflow's store (check, then insert):
+            # the loser sees a unique-key violation; once the winner's row exists, a retry links to it
+            if "duplicate key" not in str(exc) and "UNIQUE constraint" not in str(exc) or attempt == 3:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def describe_model(name: str, description: str, version: str | None = None) -> None:
