@@ -2,8 +2,11 @@
 for a torch model and its ONNX export, against ``python -c "import torch, mlflow"`` in the same run.
 
 A tiny model is trained and exported once into a throw-away SQLite store; each command then runs
-``--rounds`` times in alternation (medians reported). Targets: the ONNX path <= 3 s, the torch
-path <= 1.2x the bare imports.
+``--rounds`` times in alternation (medians reported), with the registry read two ways: the SQLite
+file directly (MLflow's default store: the client imports SQLAlchemy and Alembic and opens the
+database itself) and through an ``mlflow server`` on 127.0.0.1 over the same file (the client
+speaks REST). ``generate_onnx_file`` reads the exported ``.onnx`` file itself (no registry).
+Targets: the ONNX path <= 3 s, the torch path <= 1.2x the bare imports.
 
 Usage: python bench/cli_overhead.py [--rounds 5]
 """
@@ -29,6 +32,27 @@ def _run(cmd: list[str], env: dict) -> float:
     return time.perf_counter() - start
 
 
+def _server(tmp: str) -> tuple[subprocess.Popen, str]:
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([PY, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                             "--backend-store-uri", f"sqlite:///{tmp}/mlflow.db", "--workers", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(url + "/health", timeout=1).read()
+            return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("mlflow server did not start")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
@@ -52,13 +76,26 @@ def main() -> None:
             "generate_onnx_no_lineage": ganflow + ["generate", "--model", "models:/tg-onnx@champion", "--num_entries",
                                                    "1000", "--output_synth", out, "--overwrite", "--no-lineage"],
         }
-        times = {k: [] for k in cases}
-        for _ in range(args.rounds):
-            for name, cmd in cases.items():
-                times[name].append(round(_run(cmd, env), 2))
+        onnx_file = next(Path(tmp).rglob("*.onnx"))
+        cases["generate_onnx_file"] = ganflow + ["generate", "--model", str(onnx_file), "--num_entries", "1000",
+                                                 "--output_synth", out, "--overwrite", "--no-lineage"]
+        proc, url = _server(tmp)
+        try:
+            server_env = {**env, "MLFLOW_TRACKING_URI": url}
+            times = {k: [] for k in cases} | {f"{k}_via_server": [] for k in cases if k.startswith("generate_")
+                                               and k != "generate_onnx_file"}
+            for _ in range(args.rounds):
+                for name, cmd in cases.items():
+                    times[name].append(round(_run(cmd, env), 2))
+                    if f"{name}_via_server" in times:
+                        times[f"{name}_via_server"].append(round(_run(cmd, server_env), 2))
+        finally:
+            proc.terminate()
+            proc.wait(30)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(json.dumps({"seconds": times, "median_s": med,
-                      "torch_vs_bare_imports": round(med["generate_torch"] / med["bare_imports"], 2)}))
+                      "torch_vs_bare_imports": round(med["generate_torch"] / med["bare_imports"], 2),
+                      "torch_via_server_vs_bare_imports": round(med["generate_torch_via_server"] / med["bare_imports"], 2)}))
 
 
 if __name__ == "__main__":

@@ -114,6 +114,9 @@ def evaluate_augmentation(data: FeatureData, *, seeds: int = 5, keep_fraction: f
         if run:
             mlflow.log_params({"seeds": seeds, "keep_fraction": keep_fraction, "min_keep": min_keep, "test_size": test_size,
                                "data": data.source, **{f"gan_{k}": v for k, v in gan_config.to_dict().items()}})
+            from training.feature_pipeline import log_feature_table
+
+            log_feature_table(data, "evaluation")
         from training import progress
 
         seed_bar = progress.bar(seeds, "seeds", unit="seed")

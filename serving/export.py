@@ -78,7 +78,10 @@ def export_model(source_uri: str, *, register_as: str | None = None, output: str
             alias = source_uri.split("@", 1)[1] if "@" in source_uri else ""
             tags = {"source_uri": source_uri, "parity": f"{parity:.3g}",
                     **source_keys(loaded.lineage)}
-            version, alias = register_model(info.model_uri, name, tags=tags, alias=alias)
+            version, alias = register_model(
+                info.model_uri, name, tags=tags, alias=alias, description=description,
+                model_description=f"ONNX exports of {source_name or 'trace GAN'} generators (onnxruntime, no torch "
+                                  "needed): noise in, trace rows in real units out; ganflow generate samples them.")
             result.registered_name, result.registered_version, result.alias = name, version.version, alias or None
     log.info("exported %s -> %s (parity %.3g)", source_uri, result.model_uri, parity)
     return result

@@ -254,8 +254,7 @@ def _register(result: TrainResult, options: RunOptions, data_info: dict) -> None
             "source_run_id": result.run_id}
     if result.val_mmd2:
         tags["val_mmd2"] = repr(result.val_mmd2[max(result.val_mmd2)])
-    version, alias = register_model(result.model_uri, options.register_as, tags=tags, alias=options.alias)
-    if not mlflow.MlflowClient().get_registered_model(options.register_as).description:
-        describe_model(options.register_as, MODEL_DESCRIPTION)
+    version, alias = register_model(result.model_uri, options.register_as, tags=tags, alias=options.alias,
+                                    model_description=MODEL_DESCRIPTION)
     result.registered_version, result.alias = version.version, alias or None
     mlflow.set_tags({"registered_model": options.register_as, "registered_version": version.version})

@@ -210,11 +210,14 @@ def describe_model(name: str, description: str, version: str | None = None) -> N
         client.update_model_version(name, version, description=description)
 
 
-def register_model(model_uri: str, name: str, *, tags: dict[str, str], alias: str = "auto"):
+def register_model(model_uri: str, name: str, *, tags: dict[str, str], alias: str = "auto", description: str = "",
+                   model_description: str = ""):
     """Register ``model_uri`` as a new version of ``name``, tag it, and point an alias at it.
 
     ``alias="auto"`` gives ``champion`` to the first version and ``challenger`` to later ones
     (tuning replaces this with a comparison on validation MMD²); ``""`` sets no alias.
+    ``description`` describes the version; ``model_description`` the registered model, when it
+    has none yet.
     """
     client = mlflow.MlflowClient()
     try:
@@ -222,6 +225,10 @@ def register_model(model_uri: str, name: str, *, tags: dict[str, str], alias: st
             version = mlflow.register_model(model_uri, name, tags=tags)
     except MlflowException as exc:
         raise ModelError(f"cannot register {model_uri} as {name!r}: {exc.message}") from None
+    if description:
+        describe_model(name, description, version.version)
+    if model_description and not client.get_registered_model(name).description:
+        describe_model(name, model_description)
     if alias == "auto":
         try:
             client.get_model_version_by_alias(name, "champion")

@@ -71,7 +71,14 @@ def register_best(study, best, name: str, frame: TraceFrame, base: TraceGANConfi
     tags = {"optuna_trial_key": key, objective: repr(best.value), "source_run_id": best.user_attrs["mlflow_run_id"]}
     if incumbent is not None:
         tags[f"champion_{objective}_before"] = repr(incumbent)
-    version, _ = register_model(best.user_attrs["model_uri"], name, tags=tags, alias="")
+    run_note = client.get_run(best.user_attrs["mlflow_run_id"]).data.tags.get("mlflow.note.content", "")
+    description = (f"Best trial ({best.number}) of Optuna study {study.study_name!r}: {objective} {best.value:.4g}"
+                   f"{'' if incumbent is None else f' (champion before: {incumbent:.4g})'}; run "
+                   f"{best.user_attrs['mlflow_run_id']}. {run_note}")
+    from training.pipeline import MODEL_DESCRIPTION
+
+    version, _ = register_model(best.user_attrs["model_uri"], name, tags=tags, alias="", description=description,
+                                model_description=MODEL_DESCRIPTION)
     survivors = client.search_model_versions(f"name='{name}' and tag.optuna_trial_key='{key}'")
     keep = min(survivors, key=lambda v: int(v.version))
     if keep.version != version.version:

@@ -125,12 +125,15 @@ def tune(data: DataConfig, base: TraceGANConfig, options: RunOptions, opts: Tune
                                callbacks=[budget, tick], catch=(GanflowError,), gc_after_trial=True)
         result = TuneResult(opts.study_name, storage, parent.info.run_id, None, trials=_finished(study))
         completed = [t for t in study.trials if t.state == TrialState.COMPLETE]
-        mlflow.log_metric("trials_finished", result.trials)
+        mlflow.set_tag("trials_finished", str(result.trials))
         if completed:
             best = min(completed, key=lambda t: t.value)
             result.best_value, result.best_params = best.value, dict(best.params)
             mlflow.log_params({f"best_{k}": v for k, v in best.params.items()})
-            mlflow.log_metrics({f"best_{opts.objective}": best.value, "best_trial": best.number})
+            mlflow.log_metric(f"best_{opts.objective}", best.value)
+            mlflow.set_tag("best_trial", str(best.number))
+            mlflow.set_tag("mlflow.note.content", f"{description} Result: {result.trials} finished trials; best "
+                                                  f"{opts.objective} {best.value:.4g} (trial {best.number}).")
             if opts.register_as:
                 from tuning.champion import register_best
 

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+from training.config import TraceGANConfig
+from training.run_info import lr_label, result_summary, training_description, training_run_name
+from training.tracking import flatten_params, source_keys
+
+
+def test_run_names_say_what_the_run_is():
+    assert lr_label(5e-4) == "5e-4" and lr_label(4.275936647080321e-05) == "4.3e-5" and lr_label(2e-5) == "2e-5"
+    base = TraceGANConfig()
+    assert training_run_name(base) == f"gan-delta-lr5e-4-s{base.seed}"
+    seedish = replace(base, feature_mode="seed", log1p=(), lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seed=7)
+    assert training_run_name(seedish) == "gan-seed-lr2e-5-lrd3e-5-d1g2-s7"
+
+
+def test_description_and_summary():
+    text = training_description(TraceGANConfig(), "/data/web0.csv.gz", 100_000)
+    assert text.startswith("Trace GAN on web0.csv.gz (100,000 rows, the last 20% held out") and "1 D : 1 G" in text
+    assert result_summary({}, {}) == ""
+    summary = result_summary({5: 0.2, 10: 0.1, 15: 0.3}, {})
+    assert summary == "val_mmd2 0.3 at epoch 15 (best 0.1 at epoch 10)."
+
+
+def test_params_keep_four_significant_digits_and_source_keys_are_not_doubled():
+    params = flatten_params("", {"lr_g": 4.275936647080321e-05, "epochs": 3, "log1p": ("a", "b"), "x": None, "f": 0.2})
+    assert params == {"lr_g": "4.276e-05", "epochs": "3", "log1p": "a,b", "x": "", "f": "0.2"}
+    assert source_keys({"model_name": "m", "source_run_id": "r"}) == {"source_model_name": "m", "source_run_id": "r"}
