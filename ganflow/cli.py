@@ -453,6 +453,34 @@ def generate_features(model_uri, class_name, n, seed, output, overwrite) -> None
         click.echo(buf.getvalue(), nl=False)
 
 
+@main.command()
+@click.argument("trace")
+@click.option("--format", "--trace_format", "--trace-format", "fmt", type=click.Choice(reader_names()), default="seed",
+              show_default=True)
+@click.option("--columns", default="", help="csv format: mapping like timestamp=Time,length=Size,lba=Offset,latency=RT")
+@click.option("--max_lines", "--max-lines", type=int, default=0, show_default=True, help="read at most this many lines")
+@click.option("--sort-by-time", "--sort_by_time", "sort_by_time", is_flag=True, help="sort instead of refusing time going back")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@handle_errors
+def inspect(trace, fmt, columns, max_lines, sort_by_time, as_json) -> None:
+    """A quick profile of a trace before training: rows, time span and rate, columns and units,
+    top sizes, read fraction, footprint and reuse rate."""
+    import json
+
+    from training.errors import ConfigError
+    from training.readers import read_trace
+    from training.trace_profile import format_profile, profile
+
+    if max_lines < 0:
+        raise ConfigError(f"max_lines must be >= 0 (0 = all), but got max_lines={max_lines}")
+    p = profile(read_trace(trace, fmt, max_lines=max_lines, columns=columns, sort=sort_by_time), fmt)
+    if as_json:
+        click.echo(json.dumps(p, sort_keys=True))
+        return
+    for line in format_profile(p):
+        click.echo(line)
+
+
 @main.command("sample-trace")
 @click.option("--output", required=True, help="where to write the bundled sample trace")
 @click.option("--rows", type=int, default=20_000, show_default=True)

@@ -88,7 +88,7 @@ def reader_names() -> list[str]:
 
 
 def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, columns: str = "",
-               sort: bool = False) -> TraceFrame:
+               sort: bool = False, fast: bool = True) -> TraceFrame:
     """Read ``path`` with the reader registered as ``fmt``.
 
     Args:
@@ -98,14 +98,23 @@ def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, colum
         columns: for ``csv`` only, a mapping such as ``timestamp=Time,length=Size``.
         sort: sort the rows by timestamp (stable) instead of refusing a trace out of time order;
             ``seed_synth`` (the seed's unordered output) keeps its file order unless sorted.
+        fast: parse ``msr``, ``csv`` and ``seed_synth`` with pyarrow's C parser first
+            (``training.fast_readers``); anything unusual falls back to the careful per-line reader,
+            which names the line. ``False`` always reads line by line.
     """
     if fmt not in READERS:
         raise DataError(f"unknown trace format {fmt!r}; valid formats: {', '.join(reader_names())}")
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    rows = READERS[fmt](path, max_lines, columns)
-    frame = rows.frame(order="sort" if sort else "keep" if fmt == "seed_synth" else "check")
+    order = "sort" if sort else "keep" if fmt == "seed_synth" else "check"
+    frame = None
+    if fast:
+        from training.fast_readers import fast_read
+
+        frame = fast_read(path, fmt, max_lines, columns, order)
+    if frame is None:
+        frame = READERS[fmt](path, max_lines, columns).frame(order=order)
     if len(frame) == 0:
         raise DataError(f"{path}: no trace rows found (format {fmt!r}, {frame.skipped} lines skipped)")
     return frame

@@ -206,3 +206,20 @@ def test_sort_by_time_trains_on_an_unordered_trace(tracking_uri, tmp_path, sampl
     assert res.exit_code == 0, res.output
     run = mlflow.search_runs(experiment_names=["trace-gan"], output_format="list")[0]
     assert run.data.params["sort_by_time"] == "True" and run.info.status == "FINISHED"
+
+
+def test_inspect_profiles_a_trace(tmp_path, sample_frame):
+    import json
+
+    from serving.writers import write_trace_frame
+
+    path = write_trace_frame(sample_frame, tmp_path / "t.txt", "seed")
+    res = invoke("inspect", str(path))
+    assert res.exit_code == 0, res.output
+    lines = {line[:19].strip(): line[19:] for line in res.output.splitlines()}
+    assert lines["rows"].startswith(f"{len(sample_frame):,}") and lines["columns"].endswith("opcode")
+    report = json.loads(invoke("inspect", str(path), "--json", "--max_lines", "100").output)
+    assert report["rows"] == 100 and 0 <= report["reuse_rate"] <= 1 and report["footprint_pages"] > 0
+    assert report["read_fraction"] == pytest.approx(float((sample_frame.opcode[:100] == 0).mean()))
+    res = CliRunner().invoke(main, ["inspect", str(tmp_path / "none.txt")])
+    assert res.exit_code == 2 and "none.txt: no such file" in res.output

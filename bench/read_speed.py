@@ -1,0 +1,74 @@
+"""Trace reading speed: ``read_trace`` (pyarrow fast path, and the careful per-line path) against
+``pyarrow.csv.read_csv`` of the same file, in the same run.
+
+The files are MSR Cambridge CSVs made from the shared web0 trace: N/100,000 copies, each shifted in
+time to follow the previous one, written once to a temporary folder (plain text, as published).
+The per-line path is timed only up to ``--careful_max`` rows (it is the explain-an-error path).
+
+Usage: python bench/read_speed.py [--rows 1000000,10000000] [--careful_max 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import MSR, require  # noqa: E402
+
+
+def _write(path: Path, rows: int) -> None:
+    import gzip
+
+    with gzip.open(require(MSR), "rt") as fh:
+        lines = [line.rstrip("\n").split(",", 1) for line in fh if line.strip()]
+    ts = np.array([int(t) for t, _ in lines], np.int64)
+    span = int(ts[-1] - ts[0]) + int(np.median(np.diff(ts)))
+    with open(path, "w") as out:
+        for k in range(-(-rows // len(lines))):
+            take = lines[: rows - k * len(lines)]
+            out.write("".join(f"{t + k * span},{rest}\n" for t, rest in ((int(a), b) for a, b in take)))
+
+
+def _time(fn) -> tuple[object, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", default="1000000,10000000")
+    ap.add_argument("--careful_max", type=int, default=1_000_000)
+    args = ap.parse_args()
+    import pyarrow.csv as pv
+
+    from training.readers import read_trace
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for rows in (int(r) for r in args.rows.split(",")):
+            path = Path(tmp) / f"msr_{rows}.csv"
+            _write(path, rows)
+            table, arrow_s = _time(lambda p=path: pv.read_csv(p, read_options=pv.ReadOptions(autogenerate_column_names=True)))
+            frame, fast_s = _time(lambda p=path: read_trace(p, "msr"))
+            assert len(frame) == table.num_rows == rows
+            out = {"rows": rows, "mb": round(path.stat().st_size / 2**20, 1), "pyarrow_read_csv_s": round(arrow_s, 2),
+                   "ganflow_s": round(fast_s, 2), "ganflow_rows_per_s": round(rows / fast_s),
+                   "ganflow_vs_pyarrow": round(arrow_s / fast_s, 2)}
+            if rows <= args.careful_max:
+                _, careful_s = _time(lambda p=path: read_trace(p, "msr", fast=False))
+                out |= {"careful_s": round(careful_s, 2), "careful_vs_pyarrow": round(arrow_s / careful_s, 3)}
+            del frame, table
+            path.unlink()
+            print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()

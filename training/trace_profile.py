@@ -1,0 +1,64 @@
+"""A quick profile of a trace before training on it (``ganflow inspect``): NumPy only."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training.cachesim import footprint, page_accesses
+from training.readers import TraceFrame
+
+__all__ = ["FORMAT_UNITS", "profile", "format_profile"]
+
+# What each format's columns are in, as read (ganflow keeps the source's units).
+FORMAT_UNITS = {
+    "msr": {"timestamp": "100-ns ticks (Windows FILETIME)", "length": "bytes", "lba": "512-byte sectors (Offset / 512)",
+            "latency": "100-ns ticks", "ticks_per_second": 1e7},
+    "seed": {"timestamp": "the file's ticks (FILETIME in the seed's data)", "length": "bytes",
+             "lba": "512-byte sectors", "latency": "the file's unit", "ticks_per_second": 1e7},
+    "seed_synth": {"timestamp": "the training trace's ticks", "length": "bytes", "lba": "512-byte sectors",
+                   "latency": "the training trace's unit", "ticks_per_second": None},
+    "csv": {"timestamp": "the file's unit", "length": "the file's unit (bytes expected)",
+            "lba": "the file's unit (512-byte sectors expected)", "latency": "the file's unit", "ticks_per_second": None},
+}
+
+
+def profile(frame: TraceFrame, fmt: str) -> dict:
+    """Rows, time span and rate, columns, units, top sizes, read fraction, footprint and reuse rate."""
+    units = FORMAT_UNITS.get(fmt, {})
+    span = int(frame.timestamp[-1] - frame.timestamp[0]) if len(frame) else 0
+    per_s = units.get("ticks_per_second")
+    pages, owner = page_accesses(frame.lba, frame.length)
+    first = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]
+    _, first_seen = np.unique(pages, return_index=True)
+    seen = np.ones(len(pages), bool)
+    seen[first_seen] = False
+    sizes, counts = np.unique(frame.length, return_counts=True)
+    top = np.argsort(-counts)[:5]
+    known = frame.opcode >= 0
+    return {
+        "source": frame.source, "format": fmt, "rows": len(frame), "lines_skipped": frame.skipped,
+        "columns": ["timestamp", "length", "lba", "latency"] + (["opcode"] if known.any() else []),
+        "units": {k: v for k, v in units.items() if k != "ticks_per_second"},
+        "time_span_ticks": span, "time_span_s": span / per_s if per_s else None,
+        "requests_per_s": len(frame) / (span / per_s) if per_s and span else None,
+        "top_sizes": [[float(sizes[i]), round(float(counts[i] / counts.sum()), 4)] for i in top],
+        "aligned_4k": float((np.round(frame.length) % 4096 == 0).mean()),
+        "read_fraction": float((frame.opcode[known] == 0).mean()) if known.any() else None,
+        "footprint_pages": footprint(pages), "footprint_gib": footprint(pages) * 4096 / 2**30,
+        "reuse_rate": float(seen[first].mean()),
+    }
+
+
+def format_profile(p: dict) -> list[str]:
+    """The profile as aligned ``name  value`` lines."""
+    span = f"{p['time_span_s']:,.1f} s" if p["time_span_s"] is not None else f"{p['time_span_ticks']:,} ticks"
+    rate = f"{p['requests_per_s']:,.1f} requests/s" if p["requests_per_s"] else "—"
+    rows = [("source", p["source"]), ("format", p["format"]), ("rows", f"{p['rows']:,} ({p['lines_skipped']} lines skipped)"),
+            ("time span", span), ("rate", rate), ("columns", ", ".join(p["columns"])),
+            *((f"unit of {k}", v) for k, v in p["units"].items()),
+            ("top sizes", ", ".join(f"{int(s):,} B ({f:.1%})" for s, f in p["top_sizes"])),
+            ("4 KiB aligned", f"{p['aligned_4k']:.1%}"),
+            ("read fraction", "—" if p["read_fraction"] is None else f"{p['read_fraction']:.1%}"),
+            ("footprint", f"{p['footprint_pages']:,} pages of 4 KiB ({p['footprint_gib']:.2f} GiB)"),
+            ("reuse rate", f"{p['reuse_rate']:.1%} of requests start on a page seen before")]
+    return [f"{name:<19}{value}" for name, value in rows]
