@@ -20,6 +20,7 @@ __all__ = ["fast_read", "FAST_FORMATS"]
 FAST_FORMATS = ("msr", "csv", "seed_synth")
 _MSR = ("Timestamp", "Hostname", "DiskNumber", "Type", "Offset", "Size", "ResponseTime")
 _BATCH = 1 << 20
+_OPCODE = {"read": 0, "r": 0, "write": 1, "w": 1}  # as training.readers._OPCODES
 
 
 def _is_gzip(path: Path) -> bool:
@@ -82,16 +83,19 @@ def _timestamps(table, name: str) -> np.ndarray | None:
 
 
 def _opcodes(table, name: str | None) -> np.ndarray:
+    """Read/write codes from a dictionary-encoded text column (a handful of distinct values, so the
+    mapping is done on the dictionary, not per row); -1 where the text is neither."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     n = table.num_rows
-    if name is None or not pa.types.is_string(table.column(name).type):
+    col = table.column(name) if name is not None else None
+    if col is None or not pa.types.is_dictionary(col.type) or col.null_count:
         return np.full(n, -1, np.int8)
-    text = pc.utf8_lower(pc.utf8_trim_whitespace(table.column(name)))
-    read = pc.or_(pc.equal(text, "read"), pc.equal(text, "r")).to_numpy(zero_copy_only=False)
-    write = pc.or_(pc.equal(text, "write"), pc.equal(text, "w")).to_numpy(zero_copy_only=False)
-    return np.where(read, 0, np.where(write, 1, -1)).astype(np.int8)
+    parts = []
+    for chunk in col.chunks:
+        codes = np.array([_OPCODE.get(str(v).strip().lower(), -1) for v in chunk.dictionary.to_pylist()] or [-1], np.int8)
+        parts.append(codes[chunk.indices.to_numpy(zero_copy_only=False)])
+    return np.concatenate(parts) if parts else np.zeros(0, np.int8)
 
 
 def _frame(path: Path, ts, length, lba, latency, opcode, order: str):
@@ -117,15 +121,21 @@ def _first_line(path: Path) -> str:
         return fh.readline().decode("utf-8", "replace")
 
 
+def _text_codes():
+    import pyarrow as pa
+
+    return pa.dictionary(pa.int32(), pa.string())
+
+
 def _msr(path: Path, max_lines: int, columns: str, order: str):
+    import pyarrow as pa
+
     header = _first_line(path).startswith("Timestamp,")
     rows = max(max_lines - header, 0) if max_lines else 0
     if max_lines and not rows:
         return None
-    import pyarrow as pa
-
     t = _read(path, names=list(_MSR), skip=int(header), delimiter=",", rows=rows,
-              types={"Timestamp": pa.int64(), "Type": pa.string(), "Offset": pa.float64(), "Size": pa.float64(),
+              types={"Timestamp": pa.int64(), "Type": _text_codes(), "Offset": pa.float64(), "Size": pa.float64(),
                      "ResponseTime": pa.float64(), "Hostname": pa.string(), "DiskNumber": pa.string()})
     if t is None or t.num_rows == 0:
         return None
@@ -139,7 +149,8 @@ def _csv(path: Path, max_lines: int, columns: str, order: str):
     from training.readers import _parse_mapping
 
     mapping = _parse_mapping(columns)
-    t = _read(path, names=None, skip=0, delimiter=",", types={}, rows=max_lines)
+    types = {mapping["opcode"]: _text_codes()} if "opcode" in mapping else {}
+    t = _read(path, names=None, skip=0, delimiter=",", types=types, rows=max_lines)
     if t is None or t.num_rows == 0 or any(name != name.strip() for name in t.column_names):
         return None
     if any(v not in t.column_names for v in mapping.values()):
