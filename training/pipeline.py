@@ -20,7 +20,14 @@ from training.data import check_enough_rows, load_frame
 from training.errors import TrackingError
 from training.readers import TraceFrame
 from training.resume import RUN_CONFIG, check_same_data, checkpoint_epoch, latest_checkpoint, resume_spec, run_config
-from training.run_info import result_summary
+from training.run_info import (
+    SAMPLE_SOURCE,
+    log_trace_datasets,
+    result_summary,
+    training_description,
+    training_run_name,
+)
+from training.sequences import time_split
 from training.synthesizer import Synthesizer
 from training.tracking import (
     describe_model,
@@ -162,8 +169,6 @@ def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None =
     if resume_run_id:
         check_same_data(resume_run_id, data_info)
     seed_everything(config.seed)
-    from training.run_info import SAMPLE_SOURCE, training_description, training_run_name
-
     source = data.trace_path or SAMPLE_SOURCE
     description = training_description(config, source, len(frame))
     with tracked_run(experiment=options.experiment, run_name=options.run_name or training_run_name(config),
@@ -184,9 +189,6 @@ def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None =
             mlflow.set_tags({"data_sha256": str(data_info.get("data_sha256", "")), "ganflow_kind": "trace-gan",
                              "loss_health": "healthy"})
             mlflow.log_dict(run_config(data, config), RUN_CONFIG)
-            from training.run_info import log_trace_datasets
-            from training.sequences import time_split
-
             log_trace_datasets(frame, source=source, sha256=str(data_info.get("data_sha256", "")),
                                cut=time_split(len(frame), config.val_fraction))
         synth = Synthesizer(config, device=device)

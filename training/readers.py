@@ -292,20 +292,24 @@ def _read_csv(path: Path, max_lines: int, columns: str = "") -> _Rows:
     mapping = _parse_mapping(columns)
     rows = _Rows(path)
     reader = csv.reader(text for _, text in _lines(path, max_lines + 1 if max_lines else 0))
-    header = next(reader, None)
-    if header is None:
-        return rows
-    header = [h.strip() for h in header]
-    missing = [f"{k}={v}" for k, v in mapping.items() if v not in header]
-    if missing:
-        raise DataError(f"{path}:1: header {header} lacks {', '.join(missing)} (set --columns)")
-    idx = [header.index(mapping[k]) for k in ("timestamp", "length", "lba", "latency")]
-    op_idx = header.index(mapping["opcode"]) if "opcode" in mapping else None
-    for lineno, fields in enumerate(reader, 2):
-        if not fields:
-            rows.skipped += 1
-            continue
-        if len(fields) != len(header):
-            raise DataError.at(path, lineno, None, f"expected {len(header)} fields, found {len(fields)}")
-        rows.add(lineno, fields, tuple(idx), _opcode(fields[op_idx]) if op_idx is not None else -1)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return rows
+        header = [h.strip() for h in header]
+        missing = [f"{k}={v}" for k, v in mapping.items() if v not in header]
+        if missing:
+            raise DataError(f"{path}:1: header {header} lacks {', '.join(missing)} (set --columns)")
+        idx = [header.index(mapping[k]) for k in ("timestamp", "length", "lba", "latency")]
+        op_idx = header.index(mapping["opcode"]) if "opcode" in mapping else None
+        for fields in reader:
+            lineno = reader.line_num
+            if not fields:
+                rows.skipped += 1
+                continue
+            if len(fields) != len(header):
+                raise DataError.at(path, lineno, None, f"expected {len(header)} fields, found {len(fields)}")
+            rows.add(lineno, fields, tuple(idx), _opcode(fields[op_idx]) if op_idx is not None else -1)
+    except csv.Error as exc:  # e.g. a carriage return inside a field
+        raise DataError.at(path, reader.line_num, None, f"not a CSV line: {exc}") from None
     return rows

@@ -119,3 +119,11 @@ def test_file_level_errors(tmp_path):
 
 def test_registry_names():
     assert reader_names() == ["csv", "msr", "seed", "seed_synth"]
+
+
+def test_csv_carriage_return_inside_a_field_is_a_located_error(tmp_path):
+    # found by the reader fuzzing: the csv module raised its own error, not a DataError
+    p = tmp_path / "t.csv"
+    p.write_bytes(b"timestamp,length,lba,latency\n1,2,3,4\n2,2\r,3,4\n")
+    with pytest.raises(DataError, match=r"t.csv:3: not a CSV line"):
+        read_trace(p, "csv")
