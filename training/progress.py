@@ -6,6 +6,7 @@ library users, logs and CI see nothing.
 
 from __future__ import annotations
 
+import logging
 import sys
 
 __all__ = ["enable", "enabled", "bar"]
@@ -14,12 +15,33 @@ _ENABLED = False
 
 
 def enable(on: bool = True) -> None:
+    """Turn bars on or off; when on, log records are printed above the bars instead of through them."""
     global _ENABLED
     _ENABLED = on
+    if on:
+        root = logging.getLogger()
+        for i, handler in enumerate(root.handlers):
+            if type(handler) is logging.StreamHandler:
+                quiet = _AboveBars()
+                quiet.setFormatter(handler.formatter)
+                quiet.setLevel(handler.level)
+                root.handlers[i] = quiet
 
 
 def enabled() -> bool:
     return _ENABLED
+
+
+class _AboveBars(logging.Handler):
+    """A logging handler that writes through ``tqdm.write`` so a message never splits a bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # logging must never raise
+            self.handleError(record)
 
 
 class _Silent:
