@@ -40,7 +40,7 @@ def test_runs_read_well_in_the_ui(mlflow_server, tmp_path, sample_file, monkeypa
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     monkeypatch.chdir(tmp_path)
     mlflow.set_tracking_uri(mlflow_server)
-    mlflow.set_system_metrics_sampling_interval(1)  # these runs last seconds; the default samples every 10 s
+    mlflow.set_system_metrics_sampling_interval(0.2)  # these runs last about a second; the default samples every 10 s
     mlflow.set_system_metrics_samples_before_logging(1)
     try:
         _train_and_check(mlflow_server, tmp_path, sample_file)
