@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["PAGE_BYTES", "POLICIES", "page_accesses", "n_page_accesses", "ladder", "miss_ratio_curves", "footprint", "sampling_rate"]
+__all__ = ["PAGE_BYTES", "POLICIES", "page_accesses", "n_page_accesses", "ladder", "miss_ratio_curves", "sampling_rate"]
 
 PAGE_BYTES = 4096
 SECTOR_BYTES = 512
@@ -61,11 +61,6 @@ def page_accesses(lba: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.n
     owner = np.repeat(np.arange(len(first)), counts)
     offsets = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
     return first[owner] + offsets, owner
-
-
-def footprint(pages: np.ndarray) -> int:
-    """Distinct pages."""
-    return int(len(np.unique(pages)))
 
 
 def ladder(footprint_pages: int) -> np.ndarray:
@@ -164,8 +159,7 @@ def miss_ratio_curves(traces: dict[str, tuple[np.ndarray, np.ndarray]], sizes: n
         with _quiet_stderr(), ThreadPoolExecutor(workers) as pool:  # libCacheSim releases the GIL
             results = list(pool.map(_simulate, tasks))
     curves: dict[str, dict[str, np.ndarray]] = {name: {} for name in traces}
-    for (path, policy, _), res in zip(tasks, results):
-        name = next(n for n, f in files.items() if f == path)
+    for (name, policy), res in zip(((n, p) for n in traces for p in policies), results):
         req, byte = adjust[name]
         curves[name][policy] = np.clip(np.array([r[0] for r in res]) * req, 0, 1)
         curves[name][f"{policy}_bytes"] = np.clip(np.array([r[1] for r in res]) * byte, 0, 1)

@@ -125,19 +125,26 @@ def split_halves(n: int, block: int = FLOOR_BLOCK) -> list[tuple[np.ndarray, np.
     return out
 
 
+def rejoin_time(timestamps: np.ndarray, joins: np.ndarray, gap: float) -> np.ndarray:
+    """Time of one half, starting at 0: its own inter-arrival times, and ``gap`` where a block joins."""
+    gaps = np.diff(timestamps, prepend=timestamps[0] if len(timestamps) else 0)
+    gaps[joins] = gap
+    if len(gaps):
+        gaps[0] = 0
+    return np.cumsum(gaps)
+
+
 def real_halves(x: np.ndarray, block: int = FLOOR_BLOCK) -> tuple[np.ndarray, np.ndarray]:
     """Two disjoint halves of alternating ``block``-row blocks, each a trace of its own.
 
     Each half's timestamps are re-joined so that time runs on without the gaps the other half's
     blocks leave (inter-arrival times inside blocks are kept, the gap at a join is the median).
     """
+    gap = float(np.median(np.diff(x[:, 0]))) if len(x) > 1 else 0.0
     halves = []
     for idx, joins in split_halves(len(x), block):
         part = x[idx].copy()
-        gaps = np.diff(part[:, 0], prepend=part[0, 0])
-        gaps[joins] = np.median(np.diff(x[:, 0])) if len(x) > 1 else 0.0
-        gaps[0] = 0.0
-        part[:, 0] = np.cumsum(gaps)
+        part[:, 0] = rejoin_time(part[:, 0], joins, gap)
         halves.append(part)
     return halves[0], halves[1]
 

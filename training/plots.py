@@ -127,9 +127,9 @@ def plot_miss_ratio_curves(report: dict, path: Path | None = None):
 
 def plot_sizes(real_length: np.ndarray, synth_length: np.ndarray, path: Path | None = None, *, top: int = 12):
     """Request-size mix: the real trace's most common sizes, and 'other', for both traces."""
-    sizes, counts = np.unique(np.round(real_length), return_counts=True)
-    keep = sizes[np.argsort(-counts)[:top]]
-    keep.sort()
+    from training.trace_stats import top_sizes
+
+    keep = np.sort([size for size, _ in top_sizes(real_length, top)])
 
     def shares(x: np.ndarray) -> np.ndarray:
         x = np.round(x)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
-
 from training.config import TraceGANConfig
 from training.readers import TraceFrame
+from training.trace_stats import top_sizes
 from training.tracking import log_dataset, short_number
 
 __all__ = ["lr_label", "training_run_name", "training_description", "result_summary", "log_trace_datasets",
@@ -62,12 +61,10 @@ def result_summary(val_mmd2: dict[int, float], fidelity: dict) -> str:
 
 
 def _profile(frame: TraceFrame) -> dict:
-    sizes, counts = np.unique(frame.length, return_counts=True)
-    top = np.argsort(-counts)[:5]
     known = frame.opcode >= 0
     return {"rows": len(frame), "time_span_ticks": int(frame.timestamp[-1] - frame.timestamp[0]) if len(frame) else 0,
             "read_fraction": float((frame.opcode[known] == 0).mean()) if known.any() else None,
-            "top_sizes": {str(int(sizes[i])): round(float(counts[i] / counts.sum()), 4) for i in top}}
+            "top_sizes": {str(int(size)): share for size, share in top_sizes(frame.length, 5, digits=4)}}
 
 
 def log_trace_datasets(frame: TraceFrame, *, source: str, sha256: str, cut: int) -> None:

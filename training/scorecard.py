@@ -38,15 +38,17 @@ from training.cachesim import (
     page_accesses,
     sampling_rate,
 )
-from training.fidelity import FLOOR_BLOCK, Scaling, detection_score, split_halves
+from training.fidelity import FLOOR_BLOCK, Scaling, detection_score, rejoin_time, split_halves
 from training.mmd import mmd2_unbiased
 from training.trace_stats import (
+    first_touches,
     footprint_growth,
     gaps,
     index_of_dispersion,
     ks,
     seeks,
     size_tv,
+    top_sizes,
     verbatim_fraction,
     w1,
 )
@@ -131,10 +133,7 @@ def halves(trace: TraceData, block: int = FLOOR_BLOCK) -> tuple[TraceData, Trace
     out = []
     for idx, joins in split_halves(len(trace), block):
         part = trace.take(idx)
-        gaps = np.diff(part.timestamp, prepend=part.timestamp[0])
-        gaps[joins] = gap
-        gaps[0] = 0.0
-        part.timestamp = np.cumsum(gaps)
+        part.timestamp = rejoin_time(part.timestamp, joins, gap)
         out.append(part)
     return out[0], out[1]
 
@@ -150,33 +149,25 @@ def marginals(trace: TraceData, *, seed: int = 0) -> TraceData:
 
 
 class _Profile:
-    """Per-trace quantities that every comparison of that trace reuses."""
+    """Per-trace quantities that every comparison of that trace reuses; ``curves`` are filled by
+    ``_simulate``."""
 
-    def __init__(self, trace: TraceData, sizes: np.ndarray) -> None:
-        self.trace = trace
-        self.pages, owner = page_accesses(trace.lba, trace.length)
-        self.req_start = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]  # index of each request's first page
-        self.first_page = self.pages[self.req_start]
-        self.sizes = sizes
+    def __init__(self, trace: TraceData) -> None:
+        t = self.trace = trace
+        self.pages, owner = page_accesses(t.lba, t.length)
+        req_start = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]  # index of each request's first page
+        self.first_page = self.pages[req_start]
         self.curves: dict[str, np.ndarray] = {}
-        self.values = self._values()
-
-    def _values(self) -> dict[str, float]:
-        t, pages = self.trace, self.pages
-        uniq, first_idx, counts = np.unique(pages, return_index=True, return_counts=True)
-        seen_first = np.zeros(len(pages), bool)
-        seen_first[first_idx] = True
-        req_start = self.req_start
+        is_first, first_idx, counts = first_touches(self.pages)
+        self.footprint = len(counts)
+        self.growth = footprint_growth(self.pages, first_idx, len(t), req_start)
         end = t.lba + t.length / 512
-        v = {"reuse_rate": float(1 - seen_first[req_start].mean()),
-             "one_hit_wonders": float((counts == 1).mean()),
-             "sequential_fraction": float((np.abs(t.lba[1:] - end[:-1]) < 0.5).mean()) if len(t) > 1 else 0.0,
-             "aligned_4k": float((np.round(t.length) % 4096 == 0).mean())}
+        self.values = {"reuse_rate": float(1 - is_first[req_start].mean()),
+                       "one_hit_wonders": float((counts == 1).mean()),
+                       "sequential_fraction": float((np.abs(t.lba[1:] - end[:-1]) < 0.5).mean()) if len(t) > 1 else 0.0,
+                       "aligned_4k": float((np.round(t.length) % 4096 == 0).mean())}
         if t.opcode is not None:
-            v["read_fraction"] = float((t.opcode == 0).mean())
-        self.footprint = len(uniq)
-        self.growth = footprint_growth(pages, first_idx, len(t), req_start)
-        return v
+            self.values["read_fraction"] = float((t.opcode == 0).mean())
 
     def stack_cdf(self) -> np.ndarray:
         """P(stack distance < size | reuse) at each ladder size, from the LRU page-model curve."""
@@ -195,8 +186,8 @@ def _simulate(profiles: dict[str, _Profile], sizes: np.ndarray, rate: float) -> 
         p.curves.update({f"{k}_request": v for k, v in curves[f"{name}/request"].items()})
 
 
-def _compare(a: _Profile, b: _Profile, *, widths: dict[int, float], reference: TraceData, scale: Scaling,
-             detection: bool, seed: int) -> dict[str, tuple]:
+def _compare(a: _Profile, b: _Profile, *, sizes: np.ndarray, widths: dict[int, float], reference: TraceData,
+             scale: Scaling, detection: bool, seed: int) -> dict[str, tuple]:
     """``key -> (value of a, value of b, error)``; values are None for distances."""
     ta, tb = a.trace, b.trace
     out: dict[str, tuple] = {}
@@ -211,7 +202,7 @@ def _compare(a: _Profile, b: _Profile, *, widths: dict[int, float], reference: T
     ca, cb = a.stack_cdf(), b.stack_cdf()
     out["stack_w1"] = (None, None, float(np.abs(ca - cb).sum()))
     for q, key in ((0.5, "stack_median_log2"), (0.9, "stack_p90_log2")):
-        qa, qb = (float(math.log2(a.sizes[np.argmax(c >= q)])) if (c >= q).any() else float("nan") for c in (ca, cb))
+        qa, qb = (float(math.log2(sizes[np.argmax(c >= q)])) if (c >= q).any() else float("nan") for c in (ca, cb))
         out[key] = (qa, qb, abs(qb - qa))
     out["footprint_growth_err"] = (None, None, float(np.mean(np.abs(b.growth - a.growth) / np.maximum(a.growth, 1e-12))))
     out["seek_w1"] = (None, None, w1(seeks(ta), seeks(tb)))
@@ -277,18 +268,17 @@ def scorecard(real: TraceData, synthetic: TraceData, *, reference: TraceData | N
         max_accesses: page accesses per trace simulated exactly; longer traces are spatially
             sampled (SHARDS) at one rate for all five traces, recorded as ``cache.sampling_rate``.
     """
-    synth = _Profile(synthetic, np.zeros(0))
+    synth = _Profile(synthetic)
     rate = sampling_rate(max(n_page_accesses(real.lba, real.length), len(synth.pages)), max_accesses)
     gap = float(np.mean(np.diff(real.timestamp))) if len(real) > 1 else 0.0
     widths = {s: gap * s for s in BURST_SCALES if len(real) >= 2 * MIN_BINS * s} or {BURST_SCALES[0]: gap * BURST_SCALES[0]}
     kw = dict(widths=widths, scale=_ColumnScale(real), detection=detection, seed=seed)
     profiles, sizes, floor, base = _references(real, rate, kw)
-    synth.sizes = sizes
     log.info("scorecard: libCacheSim, %d policies x %d cache sizes, synthetic trace (%s page accesses%s)",
              len(POLICIES), len(sizes), f"{len(synth.pages):,}", f", spatially sampled at {rate:.3g}" if rate < 1 else "")
     _simulate({"synthetic": synth}, sizes, rate)
     log.info("scorecard: distances%s", " and window classifiers" if detection else "")
-    main = _compare(profiles["real"], synth, reference=reference or real, **kw)
+    main = _compare(profiles["real"], synth, sizes=sizes, reference=reference or real, **kw)
     report = _assemble(main, floor, base, {**profiles, "synthetic": synth}, sizes, n=(len(real), len(synthetic)))
     report["cache"]["sampling_rate"] = rate
     report["iops"] = _iops_curves(real, synthetic, gap * BURST_SCALES[1])
@@ -328,17 +318,15 @@ def _references(real: TraceData, rate: float, kw: dict) -> tuple[dict[str, _Prof
         return _REFERENCES[key]
     half_a, half_b = halves(real)
     traces = {"real": real, "half_a": half_a, "half_b": half_b, "marginals": marginals(real, seed=kw["seed"])}
-    profiles = {name: _Profile(t, np.zeros(0)) for name, t in traces.items()}
+    profiles = {name: _Profile(t) for name, t in traces.items()}
     sizes = ladder(profiles["real"].footprint)
     log.info("scorecard: libCacheSim, %d policies x %d cache sizes, real trace, halves, marginals (%s page accesses%s)",
              len(POLICIES), len(sizes), f"{sum(len(p.pages) for p in profiles.values()):,}",
              f", spatially sampled at {rate:.3g}" if rate < 1 else "")
-    for p in profiles.values():
-        p.sizes = sizes
     _simulate(profiles, sizes, rate)
     log.info("scorecard: references%s", " and their window classifiers" if kw["detection"] else "")
-    floor = _compare(profiles["half_a"], profiles["half_b"], reference=half_a, **kw)
-    base = _compare(profiles["real"], profiles["marginals"], reference=real, **kw)
+    floor = _compare(profiles["half_a"], profiles["half_b"], sizes=sizes, reference=half_a, **kw)
+    base = _compare(profiles["real"], profiles["marginals"], sizes=sizes, reference=real, **kw)
     _REFERENCES[key] = (profiles, sizes, floor, base)
     while len(_REFERENCES) > _KEEP_REFERENCES:
         _REFERENCES.popitem(last=False)
@@ -347,12 +335,6 @@ def _references(real: TraceData, rate: float, kw: dict) -> tuple[dict[str, _Prof
 
 def _within(error: float, floor: float) -> bool:
     return bool(np.isfinite(error) and np.isfinite(floor) and error <= 2 * floor + 1e-9)
-
-
-def _top_sizes(length: np.ndarray, k: int = 10) -> list[list[float]]:
-    sizes, counts = np.unique(np.round(length), return_counts=True)
-    order = np.argsort(-counts)[:k]
-    return [[float(sizes[i]), round(float(counts[i] / counts.sum()), 6)] for i in order]
 
 
 def _assemble(main: dict, floor: dict, base: dict, profiles: dict[str, _Profile], sizes: np.ndarray,
@@ -382,7 +364,7 @@ def _assemble(main: dict, floor: dict, base: dict, profiles: dict[str, _Profile]
                   "object_model": "page: 4 KiB pages, every page a request spans; request: first page, request bytes",
                   "real": {k: v.tolist() for k, v in real.curves.items()},
                   "synthetic": {k: v.tolist() for k, v in synth.curves.items()}},
-        "sizes": {"real_top": _top_sizes(real.trace.length), "synthetic_top": _top_sizes(synth.trace.length)},
+        "sizes": {"real_top": top_sizes(real.trace.length), "synthetic_top": top_sizes(synth.trace.length)},
         "references": {"floor": "two halves of the real trace, alternating 1,000-row blocks",
                        "marginals": "every field of the real trace resampled independently"},
     }

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.cachesim import footprint, page_accesses
+from training.cachesim import page_accesses
 from training.readers import TraceFrame
+from training.trace_stats import first_touches, top_sizes
 
 __all__ = ["FORMAT_UNITS", "profile", "format_profile"]
 
@@ -29,11 +30,7 @@ def profile(frame: TraceFrame, fmt: str) -> dict:
     per_s = units.get("ticks_per_second")
     pages, owner = page_accesses(frame.lba, frame.length)
     first = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]
-    _, first_seen = np.unique(pages, return_index=True)
-    seen = np.ones(len(pages), bool)
-    seen[first_seen] = False
-    sizes, counts = np.unique(frame.length, return_counts=True)
-    top = np.argsort(-counts)[:5]
+    is_first, _, counts = first_touches(pages)
     known = frame.opcode >= 0
     return {
         "source": frame.source, "format": fmt, "rows": len(frame), "lines_skipped": frame.skipped,
@@ -41,11 +38,11 @@ def profile(frame: TraceFrame, fmt: str) -> dict:
         "units": {k: v for k, v in units.items() if k != "ticks_per_second"},
         "time_span_ticks": span, "time_span_s": span / per_s if per_s else None,
         "requests_per_s": len(frame) / (span / per_s) if per_s and span else None,
-        "top_sizes": [[float(sizes[i]), round(float(counts[i] / counts.sum()), 4)] for i in top],
+        "top_sizes": top_sizes(frame.length, 5, digits=4),
         "aligned_4k": float((np.round(frame.length) % 4096 == 0).mean()),
         "read_fraction": float((frame.opcode[known] == 0).mean()) if known.any() else None,
-        "footprint_pages": footprint(pages), "footprint_gib": footprint(pages) * 4096 / 2**30,
-        "reuse_rate": float(seen[first].mean()),
+        "footprint_pages": len(counts), "footprint_gib": len(counts) * 4096 / 2**30,
+        "reuse_rate": float(1 - is_first[first].mean()),
     }
 
 

@@ -5,9 +5,25 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["ks", "w1", "seeks", "gaps", "size_tv", "index_of_dispersion", "verbatim_fraction", "footprint_growth",
-           "COPY_RUN"]
+           "top_sizes", "first_touches", "COPY_RUN"]
 
 COPY_RUN = 8
+
+
+def top_sizes(length: np.ndarray, k: int = 10, *, digits: int = 6) -> list[list[float]]:
+    """The ``k`` most common request sizes as ``[size, share of requests]``, most common first."""
+    sizes, counts = np.unique(np.round(length), return_counts=True)
+    order = np.argsort(-counts, kind="stable")[:k]
+    return [[float(sizes[i]), round(float(counts[i] / counts.sum()), digits)] for i in order]
+
+
+def first_touches(pages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(is_first, first_index, counts)``: whether each access is its page's first, the index of
+    each distinct page's first access, and each distinct page's access count."""
+    _, first_idx, counts = np.unique(pages, return_index=True, return_counts=True)
+    is_first = np.zeros(len(pages), bool)
+    is_first[first_idx] = True
+    return is_first, first_idx, counts
 
 
 def footprint_growth(pages: np.ndarray, first_idx: np.ndarray, n_req: int, req_start: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+from mlflow.data.meta_dataset import MetaDataset
 from mlflow.exceptions import MlflowException
 
 from training.errors import GanflowError, ModelError
@@ -168,6 +169,21 @@ def flatten_params(prefix: str, values: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+class _ProfiledDataset(MetaDataset):
+    """MLflow's metadata-only dataset with a profile (MLflow's own has none)."""
+
+    def __init__(self, *args, profile: dict[str, Any], **kwargs) -> None:
+        self._profile = profile
+        super().__init__(*args, **kwargs)
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        return self._profile
+
+    def to_dict(self) -> dict[str, str]:
+        return {**super().to_dict(), "profile": json.dumps(self._profile)}
+
+
 def log_dataset(*, source: str, name: str, sha256: str, context: str, profile: dict[str, Any],
                 columns: dict[str, str]) -> None:
     """Log a data file as an MLflow dataset input of the active run (the UI's Datasets column).
@@ -175,20 +191,12 @@ def log_dataset(*, source: str, name: str, sha256: str, context: str, profile: d
     The digest is the first 32 hex digits of the content's sha256 (MLflow keeps at most 36
     characters; the full one is in the profile); ``columns`` maps column names to MLflow types.
     """
-    from mlflow.data.meta_dataset import MetaDataset
     from mlflow.data.sources import LocalArtifactDatasetSource
     from mlflow.types.schema import ColSpec, Schema
 
-    class _Dataset(MetaDataset):
-        @property
-        def profile(self) -> dict[str, Any]:
-            return {**profile, "sha256": sha256}
-
-        def to_dict(self) -> dict[str, str]:
-            return {**super().to_dict(), "profile": json.dumps(self.profile)}
-
     schema = Schema([ColSpec(kind, col) for col, kind in columns.items()])
-    dataset = _Dataset(LocalArtifactDatasetSource(source), name=name[:500], digest=sha256[:32], schema=schema)
+    dataset = _ProfiledDataset(LocalArtifactDatasetSource(source), name=name[:500], digest=sha256[:32], schema=schema,
+                               profile={**profile, "sha256": sha256})
     for attempt in range(4):
         try:
             mlflow.log_input(dataset, context=context)
