@@ -30,6 +30,8 @@ def _quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # the system-metrics thread warns on its own when the server goes away; ganflow's one error line says it
+    logging.getLogger("mlflow.system_metrics").setLevel(logging.ERROR)
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
