@@ -1,16 +1,18 @@
 """Fidelity at an equal training-time budget on the MSR trace: the seed's recipe vs ganflow variants.
 
-Split in time order: train on the first 80% of the 100k requests, evaluate on the last 20%.
+Split in time order: train on the first 80% of the 100k requests; the next 10% choose the epoch
+(``val_mmd2`` and ``val_fields`` after every epoch; ``keep_best`` keeps the lowest ``val_fields``);
+the last 10% score the final model (test rows that chose nothing).
 The budget is the seed recipe's own training time for ``--seed_epochs`` epochs (50 by default, as
 the seed's README); every ganflow variant trains until its summed epoch time reaches that budget
 (validation time excluded), scoring val_mmd2 after every epoch. Each final model then writes a
-rollout as long as the validation part, scored by the storage scorecard (``training.scorecard``)
-against the validation rows, with verbatim copies looked for in the training rows; beside it the
-floor (two halves of the validation part), the oracle marginals baseline (every field resampled
-from the validation rows themselves) and the fair marginals baseline (resampled from the training
+rollout as long as the test part, scored by the storage scorecard (``training.scorecard``)
+against the test rows, with verbatim copies looked for in the training rows; beside it the
+floor (two halves of the test part), the oracle marginals baseline (every field resampled
+from the test rows themselves) and the fair marginals baseline (resampled from the training
 rows: what a model could know). A markdown table of the headline errors ends the output.
 
-Usage: python bench/quality.py [--seed_epochs 50] [--variants seed_mode,delta_log,...]
+Usage: python bench/quality.py [--seed_epochs 50] [--variants seed_mode,delta_log,...] [--seeds 42,43,44]
 """
 
 from __future__ import annotations
@@ -30,13 +32,23 @@ from bench._common import MSR, SEED_REFERENCE, require  # noqa: E402
 
 SEED_HYPER = dict(batch_size=128, hidden_dim=66, latent_dim=16, lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seq_len=12,
                   feature_mode="seed", log1p=())
-VARIANTS = {  # "delta_log_lr" is the measured winner and ganflow's default (TraceGANConfig())
-    "seed_mode": dict(),
-    "delta_log": dict(feature_mode="delta", log1p=("timestamp", "length", "latency")),
-    "delta_log_lr": dict(feature_mode="delta", log1p=("timestamp", "length", "latency"), lr_g=5e-4, lr_d=5e-4,
-                         d_updates=1, g_updates=1),
-    "delta_log_lr_overlap": dict(feature_mode="delta", log1p=("timestamp", "length", "latency"), lr_g=5e-4, lr_d=5e-4,
-                                 d_updates=1, g_updates=1, stride=4),
+_LR = dict(lr_g=5e-4, lr_d=5e-4, d_updates=1, g_updates=1)
+_DELTA = dict(feature_mode="delta", log1p=("timestamp", "length", "latency"))
+VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGANConfig())
+    "seed_mode": dict(keep_best=False),
+    "delta_log": dict(_DELTA, keep_best=False),
+    "delta_log_lr": dict(_DELTA, **_LR, keep_best=False),  # the default before typed fields: the last epoch
+    "delta_log_lr_best": dict(_DELTA, **_LR),
+    "delta_log_lr_overlap": dict(_DELTA, **_LR, stride=4, keep_best=False),
+    "typed_log": dict(feature_mode="typed", continuous="log", **_LR),
+    "typed_quantile": dict(feature_mode="typed", continuous="quantile", **_LR),
+    "typed_log_ema": dict(feature_mode="typed", continuous="log", **_LR, ema=0.99),
+    "typed_quantile_ema": dict(feature_mode="typed", continuous="quantile", **_LR, ema=0.99),
+    "typed_log_last": dict(feature_mode="typed", continuous="log", **_LR, keep_best=False),
+    "typed_log_wgan": dict(feature_mode="typed", continuous="log", **_LR, loss="wgan-gp", beta2=0.9),
+    "typed_log_wgan_d5": dict(feature_mode="typed", continuous="log", lr_g=1e-4, lr_d=1e-4, d_updates=5, g_updates=1,
+                              loss="wgan-gp", beta2=0.9),
+    "typed_quantile_wgan": dict(feature_mode="typed", continuous="quantile", **_LR, loss="wgan-gp", beta2=0.9),
 }
 KEYS = ("hrc_mae", "byte_mr_mae", "reuse_rate", "stack_w1", "size_tv", "size_in_real", "read_fraction",
         "interarrival_ks", "latency_ks", "burst_err", "detection_12", "detection_256", "mmd2", "verbatim_8")
@@ -49,18 +61,20 @@ def run_seed(epochs: int, rows_train: int, n_out: int, out: Path) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def train_variant(frame, overrides: dict, budget: float, validator):
+def train_variant(frame, overrides: dict, budget: float, validator, seed: int = 42):
     from training.config import TraceGANConfig
     from training.synthesizer import Synthesizer
     from training.trainer import StopTraining
 
-    config = replace(TraceGANConfig(**SEED_HYPER), num_epochs=100_000, **overrides)
+    config = replace(TraceGANConfig(**SEED_HYPER), num_epochs=100_000, seed=seed, **overrides)
     synth = Synthesizer(config)
     curve, spent = [], [0.0]
 
     def on_epoch(stats) -> None:
         spent[0] += stats.seconds
-        curve.append((round(spent[0], 2), validator(synth)))
+        scores = validator.scores(synth)
+        curve.append((round(spent[0], 2), scores["val_mmd2"]))
+        synth.observe(stats.epoch, scores["val_fields"])  # keep_best keeps the best epoch's generator
         if spent[0] >= budget:
             raise StopTraining("budget")
 
@@ -88,21 +102,27 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed_epochs", type=int, default=50)
     ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--seeds", default="42", help="training seeds, e.g. 42,43,44 (each variant runs once per seed)")
     args = ap.parse_args()
     require(MSR)
     import numpy as np
 
-    from training.fidelity import Validator
+    from training.fidelity import Validator, field_distance
     from training.readers import read_trace
     from training.scorecard import TraceData, marginals, scorecard
     from training.sequences import time_split
 
     frame = read_trace(MSR, "msr")
     cut = time_split(len(frame), 0.2)
-    validation, training = frame.slice(cut, len(frame)), TraceData.from_frame(frame.slice(0, cut))
-    validator = Validator(validation, sample=5000)
+    mid = (cut + len(frame)) // 2
+    # epochs are chosen on the first half of the held-out rows and scored on the second: a score on
+    # the rows that chose the epoch would be optimistic (the models swing from epoch to epoch)
+    selection, validation = frame.slice(cut, mid), frame.slice(mid, len(frame))
+    training = TraceData.from_frame(frame.slice(0, cut))
+    validator = Validator(selection, sample=5000)
     real = TraceData.from_frame(validation)
-    report = {"rows_train": cut, "rows_validation": len(validation), "bandwidth": list(validator.sigmas)}
+    report = {"rows_train": cut, "rows_selection": len(selection), "rows_test": len(validation),
+              "bandwidth": list(validator.sigmas)}
 
     def score(synthetic: TraceData, rows: np.ndarray | None = None) -> dict:
         card = scorecard(real, synthetic, reference=training)
@@ -110,6 +130,8 @@ def main() -> None:
         out["reuse_rate_value"] = card["metrics"]["reuse_rate"]["synthetic"]
         if rows is not None:
             out["val_mmd2"] = validator.score_rows(rows)
+            out["val_fields"] = field_distance(selection, rows)
+            out["test_fields"] = field_distance(validation, rows)
         return out, card
 
     fair = marginals(training, seed=3).take(np.arange(len(validation)))
@@ -132,15 +154,25 @@ def main() -> None:
         report["seed_recipe"] = score(TraceData.from_frame(seed_frame), seed_rows)[0] | {
             "epochs": args.seed_epochs, "wall_s": round(time.perf_counter() - start, 1)}
     seed_val = report["seed_recipe"]["val_mmd2"]
-    for name in args.variants.split(","):
-        synth, curve = train_variant(frame, VARIANTS[name], budget, validator)
-        reached = next((t for t, v in curve if v <= seed_val), None)
-        rows = validator.synthetic(synth)
-        report[name] = score(TraceData.from_matrix(rows), rows)[0] | {
-            "epochs": len(curve), "best_val_mmd2": min(v for _, v in curve),
-            "seconds_to_seed_val_mmd2": reached,
-            "fraction_of_seed_time": None if reached is None else round(reached / budget, 3)}
-        print(json.dumps({name: report[name]}), flush=True)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for variant in args.variants.split(","):
+        for seed in seeds:
+            name = variant if len(seeds) == 1 else f"{variant}@{seed}"
+            synth, curve = train_variant(frame, VARIANTS[variant], budget, validator, seed)
+            reached = next((t for t, v in curve if v <= seed_val), None)
+            rows = validator.synthetic(synth)
+            report[name] = score(TraceData.from_matrix(rows), rows)[0] | {
+                "epochs": len(curve), "model_epoch": synth.meta["epoch"], "best_val_mmd2": min(v for _, v in curve),
+                "seconds_to_seed_val_mmd2": reached,
+                "fraction_of_seed_time": None if reached is None else round(reached / budget, 3)}
+            print(json.dumps({name: report[name]}), flush=True)
+        if len(seeds) > 1:
+            spread = {}
+            for key in ("val_mmd2", "val_fields", "test_fields"):
+                vals = [report[f"{variant}@{s}"][key] for s in seeds]
+                spread[key] = {"values": vals, "max_over_min": max(vals) / min(vals)}
+            report[f"{variant}_spread"] = spread
+            print(json.dumps({f"{variant}_spread": report[f"{variant}_spread"]}), flush=True)
     print(json.dumps(report, indent=1))
     print(_table(report))
 

@@ -1,7 +1,8 @@
 """Synthesis throughput, side by side on one trained model (ratios in one run, not absolute times).
 
 Paths, each producing the same number of rows (default 1,000,000) from the default architecture
-(hidden 66, latent 16, seq 12, trained 1 epoch on the bundled sample: quality is irrelevant here):
+(hidden 66, latent 16, seq 12, trained 1 epoch on the bundled sample: quality is irrelevant here),
+the default (typed) model for ganflow's paths, a seed-mode one for the seed's:
 
   seed_path        the seed's generate (batches of 64 sequences, per-column scikit-learn inverse)
                    and row-by-row writer (" ".join(str(int(v)))), as ../shared/bench/seed_reference.py
@@ -32,7 +33,7 @@ from serving.onnx_export import OnnxSynthesizer, export_onnx  # noqa: E402
 from serving.synthesize import synthesize_to_file  # noqa: E402
 from training.config import TraceGANConfig  # noqa: E402
 from training.sample import make_sample_trace  # noqa: E402
-from training.synthesizer import BLOCK_SEQUENCES, Synthesizer, block_noise  # noqa: E402
+from training.synthesizer import BLOCK_SEQUENCES, Synthesizer, block_noise, noise_dim  # noqa: E402
 
 
 def seed_path(synth: Synthesizer, n: int, out: Path) -> None:
@@ -71,17 +72,20 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     args = ap.parse_args()
     n = args.rows
+    trace = make_sample_trace(20_000)
     synth = Synthesizer(TraceGANConfig(num_epochs=1, val_fraction=0.0))
-    synth.fit(make_sample_trace(20_000))
+    synth.fit(trace)
+    seed_synth = Synthesizer(TraceGANConfig(num_epochs=1, val_fraction=0.0, feature_mode="seed", log1p=()))
+    seed_synth.fit(trace)
     graph = export_onnx(synth)
     onnx_model = OnnxSynthesizer(graph)  # onnxruntime's default threads: the bare baseline
     onnx_stream = OnnxSynthesizer(graph, threads=1)  # one intra-op thread per decode thread
     n_blocks = -(-n // (BLOCK_SEQUENCES * synth.config.seq_len))
-    noise = [block_noise(synth.config, 0, b) for b in range(n_blocks)]
+    noise = [block_noise(synth.config, 0, b, noise_dim(synth.config, synth.transformer)) for b in range(n_blocks)]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        results["seed_path"] = rate(n, lambda: seed_path(synth, n, d / "seed.txt"))
+        results["seed_path"] = rate(n, lambda: seed_path(seed_synth, n, d / "seed.txt"))
         results["torch_eager"] = rate(n, lambda: sum(len(c) for c in synth.sample_chunks(n)))
         results["onnx_bare"] = rate(n_blocks * BLOCK_SEQUENCES * synth.config.seq_len,
                                     lambda: [onnx_model.session.run(None, {"noise": z}) for z in noise])

@@ -1,7 +1,10 @@
 """ONNX export of a trace GAN: noise in, rows in real units out (inverse scaling in the graph).
 
-The graph is ``generator -> tanh output -> float64 -> (y + 1) / scale + min -> expm1 on log1p
-columns``: everything ``TraceTransformer.inverse_features`` does. The one step that cannot live
+For seed and delta models the graph is ``generator -> tanh output -> float64 -> (y + 1) / scale +
+min -> expm1 on log1p columns``: everything ``TraceTransformer.inverse_features`` does. For typed
+models it is everything ``TypedTransformer.inverse_features`` does: the softmax heads (Gumbel-max
+on the noise inputs), argmax of each one-hot group -> the size and opcode tables, each
+continuous column's inverse (log, MinMax or quantile interpolation), NaN for absent columns. The one step that cannot live
 in a graph of one chunk — delta mode's running sum of inter-arrival times across chunks — is
 ``TraceTransformer.finish``, applied by ``sample_blocks`` to the torch and the ONNX path alike.
 The config and the transformer JSON travel in the model's ``metadata_props``, so a bare
@@ -21,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from training.config import TraceGANConfig
+from training.config import ROW_COLUMNS, TraceGANConfig
 from training.errors import ModelError
-from training.synthesizer import Synthesizer, sample_blocks
+from training.synthesizer import Synthesizer, noise_dim, sample_blocks
 from training.transform import TraceTransformer
 
 __all__ = ["export_onnx", "OnnxSynthesizer", "PARITY_ATOL", "OPSET"]
@@ -38,6 +41,8 @@ def _graph_module(synth: Synthesizer):
     from torch import nn
 
     t = synth.transformer
+    if t.mode == "typed":
+        return _typed_graph(synth)
 
     class Graph(nn.Module):
         def __init__(self) -> None:
@@ -56,6 +61,58 @@ def _graph_module(synth: Synthesizer):
     return Graph().eval()
 
 
+def _typed_graph(synth: Synthesizer):
+    import torch
+    from torch import nn
+
+    t = synth.transformer
+    f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+
+    class Continuous(nn.Module):
+        def __init__(self, encoder) -> None:
+            super().__init__()
+            self.kind, p = encoder.kind, encoder.p
+            if self.kind == "quantile":
+                self.register_buffer("knots", f64(p["knots"]))
+            else:
+                span = p["max"] - p["min"]
+                self.half_span, self.lo = (span / 2.0 if span > 0 else 1.0), p["min"]
+
+        def forward(self, y):
+            y = torch.clamp(y, -1.0, 1.0)
+            if self.kind == "quantile":
+                pos = (y + 1.0) * (0.5 * (len(self.knots) - 1))
+                i = torch.clamp(torch.floor(pos), 0, len(self.knots) - 2)
+                frac = pos - i
+                i = i.long()
+                return self.knots[i] * (1.0 - frac) + self.knots[i + 1] * frac
+            v = (y + 1.0) * self.half_span + self.lo
+            return torch.exp(v) - 1.0 if self.kind == "log" else v  # ONNX has no Expm1
+
+    class Graph(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.generator = synth.generator
+            self.names = t.continuous_names
+            self.cont = nn.ModuleList(Continuous(t.encoders[c]) for c in self.names)
+            self.register_buffer("sizes", f64(t.sizes_))
+            self.k, self.align, self.has_opcode = len(t.sizes_), float(t.align_), t.has_opcode_
+
+        def forward(self, noise):
+            y = self.generator(noise).double()
+            col = {c: m(y[..., j]) for j, (c, m) in enumerate(zip(self.names, self.cont))}
+            start = len(self.names)
+            idx = torch.argmax(y[..., start:start + self.k + 1], dim=-1)
+            other = torch.clamp(torch.round(col["length"] / self.align), min=1.0) * self.align
+            length = torch.where(idx < self.k, self.sizes[torch.clamp(idx, max=self.k - 1)], other)
+            nan = torch.full_like(length, float("nan"))
+            start += self.k + 1
+            opcode = torch.argmax(y[..., start:start + 2], dim=-1).double() if self.has_opcode else nan
+            return torch.stack([col["interarrival"], length, col["lba"], col.get("latency", nan), opcode], dim=-1)
+
+    return Graph().eval()
+
+
 def export_onnx(synth: Synthesizer, path: str | Path | None = None):
     """Export ``synth`` to an ``onnx.ModelProto`` (checked); also written to ``path`` if given."""
     import onnx
@@ -68,7 +125,7 @@ def export_onnx(synth: Synthesizer, path: str | Path | None = None):
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (torch.zeros(2, c.seq_len, c.latent_dim),), buf, input_names=["noise"],
+        torch.onnx.export(module, (torch.zeros(2, c.seq_len, noise_dim(c, synth.transformer)),), buf, input_names=["noise"],
                           output_names=["rows"], dynamic_axes={"noise": {0: "batch"}, "rows": {0: "batch"}},
                           opset_version=OPSET, dynamo=False)
     model = onnx.load_from_string(buf.getvalue())
@@ -102,6 +159,10 @@ class OnnxSynthesizer:
         options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(self.model_bytes, options, providers=["CPUExecutionProvider"])
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.transformer.columns
+
     @classmethod
     def from_file(cls, path: str | Path, **kw) -> OnnxSynthesizer:
         import onnx
@@ -124,4 +185,4 @@ class OnnxSynthesizer:
 
     def sample(self, n_rows: int, *, seed: int = 0) -> np.ndarray:
         chunks = list(self.sample_chunks(n_rows, seed=seed))
-        return np.concatenate(chunks) if chunks else np.empty((0, 4))
+        return np.concatenate(chunks) if chunks else np.empty((0, len(ROW_COLUMNS)))

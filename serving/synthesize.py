@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from serving.writers import encode, header, open_writer
+from training.config import ROW_COLUMNS
 from training.errors import ConfigError
 from training.synthesizer import BLOCK_SEQUENCES
 from training.utils import atomic_output, sweep_stale_temps, temp_prefix
@@ -63,7 +64,7 @@ def _progress(total: int, enabled: bool | None):
 
 
 def _stream(model, n_rows: int, path, fmt: str, seed: int, overwrite: bool, progress, threads: int) -> None:
-    with open_writer(path, fmt, overwrite=overwrite) as writer:
+    with open_writer(path, fmt, overwrite=overwrite, columns=model.columns) as writer:
         for chunk in model.sample_chunks(n_rows, seed=seed, threads=threads):
             writer.write(chunk)
             progress.update(len(chunk))
@@ -114,7 +115,7 @@ def _shard_span(first_block: int, rows: int, seed: int) -> float:
 def _write_shard(first_block: int, rows: int, seed: int, t_start: float, fmt: str, part: str) -> int:
     with open(part, "wb") as fh:
         for chunk in _MODEL.sample_chunks(rows, seed=seed, first_block=first_block, t_start=t_start):
-            fh.write(encode(chunk, fmt) if fmt != "parquet" else np.ascontiguousarray(chunk).tobytes())
+            fh.write(encode(chunk, fmt, _MODEL.columns) if fmt != "parquet" else np.ascontiguousarray(chunk).tobytes())
     return rows
 
 
@@ -134,7 +135,7 @@ def _sharded(model, n_rows: int, path, fmt: str, seed: int, shards: int, workers
             ProcessPoolExecutor(workers, mp_context=_spawn(), initializer=_init_worker,
                                 initargs=(_model_spec(model, Path(tmp)),)) as pool:
         offsets = [0.0] * len(plan)
-        if model.transformer.mode == "delta":
+        if model.transformer.mode != "seed":
             spans = list(pool.map(_shard_span, *zip(*plan), [seed] * len(plan)))
             offsets = [0.0, *np.cumsum(spans)[:-1].tolist()]
         parts = [str(Path(tmp) / f"part{k:05d}") for k in range(len(plan))]
@@ -142,7 +143,7 @@ def _sharded(model, n_rows: int, path, fmt: str, seed: int, shards: int, workers
                    for (first, rows), off, part in zip(plan, offsets, parts)]
         for future in futures:
             progress.update(future.result())
-        _join(parts, target, fmt, overwrite)
+        _join(parts, target, fmt, overwrite, model.columns)
     return len(plan)
 
 
@@ -152,16 +153,16 @@ def _spawn():
     return multiprocessing.get_context("spawn")
 
 
-def _join(parts: list[str], target: Path, fmt: str, overwrite: bool) -> None:
+def _join(parts: list[str], target: Path, fmt: str, overwrite: bool, columns: tuple[str, ...]) -> None:
     if fmt == "parquet":
-        with open_writer(target, fmt, overwrite=overwrite) as writer:
+        with open_writer(target, fmt, overwrite=overwrite, columns=columns) as writer:
             for part in parts:
-                raw = np.fromfile(part, dtype=np.float64).reshape(-1, 4)
+                raw = np.fromfile(part, dtype=np.float64).reshape(-1, len(ROW_COLUMNS))
                 for start in range(0, len(raw), 1 << 17):
                     writer.write(raw[start:start + (1 << 17)])
         return
     with atomic_output(target, "wb", overwrite=overwrite) as out:
-        out.write(header(fmt))
+        out.write(header(fmt, columns))
         for part in parts:
             with open(part, "rb") as fh:
                 shutil.copyfileobj(fh, out, 1 << 22)

@@ -1,8 +1,12 @@
 """Trace writers: seed text, CSV and Parquet, each written atomically (temp name + rename).
 
-Synthetic rows arrive as float64 chunks in real units. ``seed`` writes them as the seed does
-(``" ".join(str(int(v)))``: truncation toward zero); ``csv`` and ``parquet`` round to the
-nearest integer and clip at 0, since ticks, bytes and sectors are whole and non-negative.
+Synthetic rows arrive as float64 chunks in real units, in ``ROW_COLUMNS`` order (timestamp,
+length, LBA, latency, opcode; NaN where the model has no such column). ``seed`` writes the
+seed's four columns as the seed does (``" ".join(str(int(v)))``: truncation toward zero; a
+model without latency writes 0 there, as the seed's format has no way to leave it out);
+``csv`` and ``parquet`` write the columns the model has (``columns``), rounding to the nearest
+integer and clipping at 0, since ticks, bytes and sectors are whole and non-negative, and the
+opcode as ``R`` / ``W``.
 Text is encoded by pyarrow's C++ CSV writer (~4x faster than ``np.savetxt`` here); ``encode``
 is a pure function of the rows, so shards encoded apart concatenate to the same bytes.
 """
@@ -17,50 +21,60 @@ from pathlib import Path
 
 import numpy as np
 
-from training.config import TRACE_COLUMNS
+from training.config import ROW_COLUMNS, TRACE_COLUMNS
 from training.errors import ConfigError
 from training.readers import TraceFrame
 from training.utils import atomic_output
 
-__all__ = ["WRITERS", "open_writer", "write_trace_frame", "format_rows", "encode", "header"]
+__all__ = ["WRITERS", "open_writer", "write_trace_frame", "format_rows", "encode", "header", "out_columns"]
 
 WRITERS = ("seed", "csv", "parquet")
 
 
 def format_rows(rows: np.ndarray, fmt: str) -> np.ndarray:
-    """The integers a format stores for float rows."""
+    """The integers a format stores for float rows (NaN, a column the model lacks, becomes 0)."""
+    rows = np.nan_to_num(rows, nan=0.0)
     if fmt == "seed":
         return np.trunc(rows).astype(np.int64)
     return np.rint(np.maximum(rows, 0.0)).astype(np.int64)
 
 
-def _table(ints: np.ndarray):
+def out_columns(fmt: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns ``fmt`` writes for a model that generates ``columns``."""
+    return TRACE_COLUMNS if fmt == "seed" else tuple(c for c in ROW_COLUMNS if c in columns)
+
+
+def _table(ints: np.ndarray, columns: tuple[str, ...]):
     import pyarrow as pa
 
-    return pa.table({c: ints[:, i] for i, c in enumerate(TRACE_COLUMNS)})
+    data = {}
+    for c in columns:
+        col = ints[:, ROW_COLUMNS.index(c)]
+        data[c] = pa.DictionaryArray.from_arrays(col.astype(np.int8), pa.array(["R", "W"])) if c == "opcode" else col
+    return pa.table(data)
 
 
-def encode(rows: np.ndarray, fmt: str) -> bytes:
+def encode(rows: np.ndarray, fmt: str, columns: tuple[str, ...] = TRACE_COLUMNS) -> bytes:
     """Text bytes of ``rows`` (no header) in ``seed`` or ``csv`` format."""
     import pyarrow.csv as pcsv
 
     buf = io.BytesIO()
     options = pcsv.WriteOptions(include_header=False, delimiter=" " if fmt == "seed" else ",", quoting_style="none")
-    pcsv.write_csv(_table(format_rows(rows, fmt)), buf, options)
+    pcsv.write_csv(_table(format_rows(rows, fmt), out_columns(fmt, columns)), buf, options)
     return buf.getvalue()
 
 
-def header(fmt: str) -> bytes:
-    return (",".join(TRACE_COLUMNS) + "\n").encode() if fmt == "csv" else b""
+def header(fmt: str, columns: tuple[str, ...] = TRACE_COLUMNS) -> bytes:
+    return (",".join(out_columns(fmt, columns)) + "\n").encode() if fmt == "csv" else b""
 
 
 class _TextWriter:
-    def __init__(self, fh, fmt: str) -> None:
-        self.fh, self.fmt = fh, fmt
-        fh.write(header(fmt))
+    def __init__(self, fh, fmt: str, columns: tuple[str, ...]) -> None:
+        self.fh, self.fmt, self.columns = fh, fmt, columns
+        fh.write(header(fmt, columns))
 
     def write(self, rows: np.ndarray) -> None:
-        self.fh.write(encode(rows, self.fmt))
+        self.fh.write(encode(rows, self.fmt, self.columns))
 
 
 class _ParquetWriter:
@@ -68,11 +82,13 @@ class _ParquetWriter:
 
     ROW_GROUP = 1 << 17
 
-    def __init__(self, fh) -> None:
+    def __init__(self, fh, columns: tuple[str, ...]) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        self.schema = pa.schema([(c, pa.int64()) for c in TRACE_COLUMNS])
+        self.columns = out_columns("parquet", columns)
+        self.schema = pa.schema([(c, pa.dictionary(pa.int8(), pa.string()) if c == "opcode" else pa.int64())
+                                 for c in self.columns])
         # no dictionary encoding: synthetic integers rarely repeat, and it is 4x slower (measured)
         self.writer = pq.ParquetWriter(fh, self.schema, use_dictionary=False, compression="snappy")
         self.pending: list[np.ndarray] = []
@@ -86,7 +102,7 @@ class _ParquetWriter:
 
     def _flush(self, n: int) -> None:
         ints = np.concatenate(self.pending)
-        self.writer.write_table(_table(ints[:n]).cast(self.schema), row_group_size=n)
+        self.writer.write_table(_table(ints[:n], self.columns).cast(self.schema), row_group_size=n)
         rest = ints[n:]
         self.pending, self.count = ([rest] if len(rest) else []), len(rest)
 
@@ -97,17 +113,19 @@ class _ParquetWriter:
 
 
 @contextlib.contextmanager
-def open_writer(path: str | os.PathLike[str], fmt: str, *, overwrite: bool = True) -> Iterator[_TextWriter | _ParquetWriter]:
-    """A writer with ``write(rows)``; the file appears at ``path`` only when the block exits cleanly."""
+def open_writer(path: str | os.PathLike[str], fmt: str, *, overwrite: bool = True,
+                columns: tuple[str, ...] = TRACE_COLUMNS) -> Iterator[_TextWriter | _ParquetWriter]:
+    """A writer with ``write(rows)`` for a model that generates ``columns``; the file appears at
+    ``path`` only when the block exits cleanly."""
     if fmt not in WRITERS:
         raise ConfigError(f"unknown output format {fmt!r}; valid formats: {', '.join(WRITERS)}")
     with atomic_output(path, "wb", overwrite=overwrite) as fh:
         if fmt == "parquet":
-            writer = _ParquetWriter(fh)
+            writer = _ParquetWriter(fh, columns)
             yield writer
             writer.close()
         else:
-            yield _TextWriter(fh, fmt)
+            yield _TextWriter(fh, fmt, columns)
 
 
 def write_trace_frame(frame: TraceFrame, path: str | Path, fmt: str = "seed", *, overwrite: bool = True) -> Path:

@@ -41,7 +41,8 @@ def test_train_against_real_mlflow_server(mlflow_server, tmp_path, sample_file, 
         import pandas as pd
 
         out = model.predict(pd.DataFrame({"num_rows": [40], "seed": [1]}))
-        assert list(out.columns) == ["timestamp", "length", "lba", "latency"] and len(out) == 40
+        assert list(out.columns) == ["timestamp", "length", "lba", "latency", "opcode"] and len(out) == 40
+        assert set(out["opcode"]) <= {"R", "W"} and out["length"].isin([4096, 8192, 16384, 65536, 131072]).mean() > 0.5
     finally:
         mlflow.set_tracking_uri(None)
 

@@ -61,7 +61,7 @@ def _train_and_check(mlflow_server, tmp_path, sample_file) -> None:
 
     training = _runs(mlflow_server, "trace-gan")
     names = sorted(r["info"]["run_name"] for r in training)
-    assert names == ["gan-delta-lr4.3e-5-lrd5e-4-s42", "gan-delta-lr5e-4-s7"]
+    assert names == ["gan-typed-lr4.3e-5-lrd5e-4-s42", "gan-typed-lr5e-4-s7"]
     tuning = _runs(mlflow_server, "trace-gan-tune")
     assert sorted(r["info"]["run_name"] for r in tuning) == ["trial-0", "trial-1", "trial-2", "tune-trace-gan"]
 
@@ -76,15 +76,15 @@ def _train_and_check(mlflow_server, tmp_path, sample_file) -> None:
         assert all(p["file_sha256"] == digest for p in profiles)
     for run in training + [r for r in tuning if r["info"]["run_name"].startswith("trial-")]:
         metrics = {m["key"] for m in run["data"]["metrics"]}
-        assert {"val_mmd2", "best_val_mmd2", "best_epoch", "score_hrc_mae", "score_size_tv"} <= metrics
+        assert {"val_mmd2", "val_fields", "best_val_mmd2", "best_epoch", "model_epoch", "score_hrc_mae", "score_size_tv"} <= metrics
         assert not {m for m in metrics if m.startswith("final_") or m.startswith("n_")}
         assert any(m.startswith("system/cpu_utilization_percentage") for m in metrics), run["info"]["run_name"]
         params = {p["key"]: p["value"] for p in run["data"]["params"]}
         for key in ("lr_g", "lr_d", "val_fraction"):
             assert params[key] == f"{float(params[key]):.4g}", params[key]  # 4 significant digits at most
-    first = next(r for r in training if r["info"]["run_name"].startswith("gan-delta-lr4.3e-5"))
+    first = next(r for r in training if r["info"]["run_name"].startswith("gan-typed-lr4.3e-5"))
     assert {p["key"]: p["value"] for p in first["data"]["params"]}["lr_g"] == "4.276e-05"
     registered = _get(mlflow_server, "registered-models/get?name=trace-gan")["registered_model"]
     assert registered["description"].startswith("Trace GAN generators")
     version = _get(mlflow_server, "model-versions/get?name=trace-gan&version=1")["model_version"]
-    assert version["description"].startswith("From run gan-delta-lr5e-4-s7") and "val_mmd2" in version["description"]
+    assert version["description"].startswith("From run gan-typed-lr5e-4-s7") and "val_mmd2" in version["description"]

@@ -17,10 +17,15 @@ from typing import Any
 from training.errors import ConfigError
 
 __all__ = ["TraceGANConfig", "DataConfig", "RunOptions", "FeatureGANConfig", "FEATURE_MODES", "TRACE_COLUMNS", "SEED_RECIPE",
-           "cli_meta"]
+           "cli_meta", "ROW_COLUMNS", "CONTINUOUS_ENCODINGS", "LOSSES"]
 
 TRACE_COLUMNS = ("timestamp", "length", "lba", "latency")
-FEATURE_MODES = ("seed", "delta")
+ROW_COLUMNS = (*TRACE_COLUMNS, "opcode")  # what sampling yields; a column a model lacks is NaN
+FEATURE_MODES = ("seed", "delta", "typed")
+CONTINUOUS_ENCODINGS = ("log", "quantile")
+LOSSES = ("bce", "wgan-gp")
+# Keys a config saved before they existed lacks, with the behaviour it was trained with.
+_LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False}
 
 
 def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's word)
@@ -31,17 +36,23 @@ def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's w
 # The trace seed's README recipe (its preprocessing and optimisation); the rest of the defaults
 # (batch 128, hidden 66, latent 16, seq 12, 50 epochs) are already the seed's.
 SEED_RECIPE: dict[str, Any] = {"feature_mode": "seed", "log1p": (), "lr_g": 2e-5, "lr_d": 3e-5, "d_updates": 1,
-                               "g_updates": 2}
+                               "g_updates": 2, "loss": "bce", "keep_best": False}
 
 
 @dataclass(frozen=True)
 class TraceGANConfig:
     """Everything that determines a trained trace GAN, given the same data."""
 
-    feature_mode: str = field(default="delta", metadata=cli_meta(
-        help="seed: per-column MinMax [-1,1] as the seed; delta: inter-arrival times"))
+    feature_mode: str = field(default="typed", metadata=cli_meta(
+        help="seed: per-column MinMax [-1,1] as the seed; delta: inter-arrival times; typed: inter-arrival "
+             "times, categorical sizes and opcode, optional latency (README: encodings)"))
     log1p: tuple[str, ...] = field(default=("timestamp", "length", "latency"), metadata=cli_meta(
-        help="columns to log1p before scaling (delta mode; timestamp means the inter-arrival time), e.g. length,latency"))
+        help="delta mode: columns to log1p before scaling (timestamp means the inter-arrival time)"))
+    continuous: str = field(default="log", metadata=cli_meta(
+        help="typed mode: encoding of inter-arrival time, latency and odd sizes: log (log1p, MinMax) or quantile"))
+    size_coverage: float = field(default=0.99, metadata=cli_meta(
+        help="typed mode: the most common sizes covering this share of requests are categories; the rest "
+             "share one 'other' category decoded to the trace's alignment"))
     seq_len: int = field(default=12, metadata=cli_meta(help="rows per training sequence"))
     stride: int = field(default=0, metadata=cli_meta(help="window step in rows; 0 = seq_len (non-overlapping, as the seed)"))
     latent_dim: int = field(default=16, metadata=cli_meta(help="noise dimension per time step"))
@@ -55,6 +66,15 @@ class TraceGANConfig:
     beta2: float = field(default=0.999, metadata=cli_meta(help="Adam beta2 (both networks)"))
     d_updates: int = field(default=1, metadata=cli_meta(help="discriminator steps per batch"))
     g_updates: int = field(default=1, metadata=cli_meta(help="generator steps per batch"))
+    loss: str = field(default="bce", metadata=cli_meta(
+        help="bce: the seed's BCE with logits; wgan-gp: Wasserstein loss with gradient penalty"))
+    gp_weight: float = field(default=10.0, metadata=cli_meta(help="wgan-gp: gradient penalty coefficient"))
+    ema: float = field(default=0.0, metadata=cli_meta(
+        help="sample, validate and save an exponential moving average of G's weights with this decay per G step "
+             "(e.g. 0.99); 0 = the trained weights"))
+    keep_best: bool = field(default=True, metadata=cli_meta(
+        help="keep and register the generator of the validated epoch with the lowest val_fields (the mean "
+             "distance of the fields' distributions: README), not the last one"))
     val_fraction: float = field(default=0.2, metadata=cli_meta(
         help="last fraction of the trace (in time) held out; 0 trains on all rows as the seed"))
     seed: int = field(default=42, metadata=cli_meta(help="seeds data order, noise and initial weights"))
@@ -68,6 +88,16 @@ class TraceGANConfig:
         for col in self.log1p:
             if col not in TRACE_COLUMNS:
                 raise ConfigError(f"log1p columns must be among {', '.join(TRACE_COLUMNS)}, but got {col!r}")
+        if self.continuous not in CONTINUOUS_ENCODINGS:
+            raise ConfigError(f"continuous must be one of {', '.join(CONTINUOUS_ENCODINGS)}, but got {self.continuous!r}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, but got {self.loss!r}")
+        if not 0.5 <= self.size_coverage <= 1:
+            raise ConfigError(f"size_coverage must be in [0.5, 1], but got size_coverage={self.size_coverage!r}")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"ema must be in [0, 1), but got ema={self.ema!r}")
+        if not self.gp_weight >= 0:
+            raise ConfigError(f"gp_weight must be >= 0, but got gp_weight={self.gp_weight!r}")
         if self.log1p and self.feature_mode == "seed":
             raise ConfigError(f"log1p={','.join(self.log1p)} needs feature_mode='delta' (seed mode is the seed's exact scaling)")
         for name in ("seq_len", "latent_dim", "hidden_dim", "num_layers", "batch_size", "num_epochs",
@@ -106,6 +136,7 @@ class TraceGANConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"unknown TraceGANConfig keys: {', '.join(unknown)}")
+        data = {**{k: v for k, v in _LEGACY_DEFAULTS.items() if k not in data}, **data}
         return cls(**{k: tuple(v) if k == "log1p" else v for k, v in data.items()})
 
 

@@ -146,17 +146,18 @@ def _msr(path: Path, max_lines: int, columns: str, order: str):
 
 
 def _csv(path: Path, max_lines: int, columns: str, order: str):
-    from training.readers import _parse_mapping
+    from training.readers import _parse_mapping, csv_columns
 
-    mapping = _parse_mapping(columns)
-    types = {mapping["opcode"]: _text_codes()} if "opcode" in mapping else {}
-    t = _read(path, names=None, skip=0, delimiter=",", types=types, rows=max_lines)
+    named = _parse_mapping(columns)[0]["opcode"]
+    t = _read(path, names=None, skip=0, delimiter=",", types={named: _text_codes()} if named else {}, rows=max_lines)
     if t is None or t.num_rows == 0 or any(name != name.strip() for name in t.column_names):
         return None
-    if any(v not in t.column_names for v in mapping.values()):
+    mapping, missing = csv_columns(columns, t.column_names)
+    if missing:
         return None
+    latency = _numbers(t, mapping["latency"]) if mapping["latency"] else np.zeros(t.num_rows)
     return _frame(path, _timestamps(t, mapping["timestamp"]), _numbers(t, mapping["length"]), _numbers(t, mapping["lba"]),
-                  _numbers(t, mapping["latency"]), _opcodes(t, mapping.get("opcode")), order)
+                  latency, _opcodes(t, mapping["opcode"]), order)
 
 
 def _seed_synth(path: Path, max_lines: int, columns: str, order: str):

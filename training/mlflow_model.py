@@ -3,7 +3,8 @@
 The logged model holds the saved ``Synthesizer`` directory as an artifact and a copy of the
 ``training`` package as code, so ``mlflow.pyfunc.load_model`` and ``mlflow models serve
 --env-manager local`` work wherever torch, numpy and mlflow are installed. Input: a frame with
-``num_rows`` and optional ``seed``; output: integer rows ``timestamp, length, lba, latency``.
+``num_rows`` and optional ``seed``; output: integer rows ``timestamp, length, lba`` and, when the
+model has them, ``latency`` and ``opcode`` (``R`` / ``W``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from training.config import TRACE_COLUMNS
+from training.config import ROW_COLUMNS
 from training.synthesizer import Synthesizer
 
 __all__ = ["TraceGANModel", "log_synthesizer", "load_logged_synthesizer", "signature", "pip_requirements",
@@ -45,18 +46,22 @@ class TraceGANModel(mlflow.pyfunc.PythonModel):
                 raise ValueError(f"num_rows must be in [0, {MAX_ROWS_PER_REQUEST}], but got {n}")
             seed = record.get("seed")
             seed = 0 if seed is None or pd.isna(seed) else int(seed)
-            out.append(to_integer_rows(self.synthesizer.sample(n, seed=seed)))
-        rows = np.concatenate(out) if out else np.empty((0, 4), np.int64)
-        return pd.DataFrame(rows, columns=list(TRACE_COLUMNS))
+            out.append(to_integer_rows(np.nan_to_num(self.synthesizer.sample(n, seed=seed))))
+        rows = np.concatenate(out) if out else np.empty((0, len(ROW_COLUMNS)), np.int64)
+        columns = self.synthesizer.columns
+        frame = pd.DataFrame({c: rows[:, ROW_COLUMNS.index(c)] for c in columns})
+        if "opcode" in frame:
+            frame["opcode"] = np.where(frame["opcode"] == 1, "W", "R")
+        return frame
 
 
-def signature():
+def signature(columns: tuple[str, ...]):
     """The hand-written model signature (inference would need a sample call and is slower)."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
     inputs = Schema([ColSpec("long", "num_rows"), ColSpec("long", "seed", required=False)])
-    outputs = Schema([ColSpec("long", c) for c in TRACE_COLUMNS])
+    outputs = Schema([ColSpec("string" if c == "opcode" else "long", c) for c in columns])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
@@ -74,7 +79,7 @@ def log_synthesizer(synth: Synthesizer, saved_dir: str | Path, *, name: str = "m
         warnings.filterwarnings("ignore", message=".*input example.*")
         return mlflow.pyfunc.log_model(
             name=name, python_model=str(_ENTRY), artifacts={"synthesizer": str(saved_dir)},
-            code_paths=[str(Path(__file__).parent)], signature=signature(),
+            code_paths=[str(Path(__file__).parent)], signature=signature(synth.columns),
             pip_requirements=pip_requirements(),
             metadata={"ganflow_kind": "trace-gan", "config": synth.config.to_dict()})
 

@@ -1,4 +1,13 @@
-"""The trace GAN's networks: multi-step LSTM generator and LSTM discriminator (seed section 2-3)."""
+"""The trace GAN's networks: multi-step LSTM generator and LSTM discriminator (seed section 2-3).
+
+With ``heads`` (typed features) the generator's last features are one-hot groups, one softmax
+head each. A head draws its category by the Gumbel-max trick from extra noise inputs, one per
+category (``noise_dim = latent_dim + sum(heads)``), turned into Gumbel noise inside the network
+(``-log(-log(Phi(z)))``): sampling stays a pure function of the input noise, so the torch and
+ONNX paths and every shard draw the same categories. Training passes gradients straight through
+the hard one-hot (the Gumbel-softmax estimator, temperature ``TAU``), so the discriminator sees
+one-hots on both sides.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +17,37 @@ from torch import nn
 __all__ = ["LSTMGenerator", "LSTMDiscriminator"]
 
 
-class LSTMGenerator(nn.Module):
-    """Noise ``(B, T, latent)`` -> LSTM -> Linear -> tanh -> ``(B, T, features)`` in [-1, 1]."""
+TAU = 1.0
 
-    def __init__(self, latent_dim: int, hidden_dim: int, n_features: int, *, num_layers: int = 1) -> None:
+
+class LSTMGenerator(nn.Module):
+    """Noise ``(B, T, noise_dim)`` -> LSTM -> Linear -> tanh (and one-hot heads) -> ``(B, T, features)``."""
+
+    def __init__(self, latent_dim: int, hidden_dim: int, n_features: int, *, num_layers: int = 1,
+                 heads: tuple[int, ...] = ()) -> None:
         super().__init__()
+        self.latent_dim, self.heads = latent_dim, tuple(heads)
+        self.n_continuous = n_features - sum(self.heads)
+        self.noise_dim = latent_dim + sum(self.heads)
         self.lstm = nn.LSTM(latent_dim, hidden_dim, num_layers=num_layers, batch_first=True)
         self.fc = nn.Linear(hidden_dim, n_features)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.fc(self.lstm(z)[0]))
+        if not self.heads:
+            return torch.tanh(self.fc(self.lstm(z)[0]))
+        out = self.fc(self.lstm(z[..., :self.latent_dim])[0])
+        u = (0.5 * (1.0 + torch.erf(z[..., self.latent_dim:] * 0.7071067811865476))).clamp(1e-6, 1.0 - 1e-6)
+        logits = out[..., self.n_continuous:] - torch.log(-torch.log(u))
+        parts, start = [torch.tanh(out[..., :self.n_continuous])], 0
+        for k in self.heads:
+            group = logits[..., start:start + k]
+            hard = (group == group.max(-1, keepdim=True).values).to(group.dtype)
+            if self.training:
+                soft = torch.softmax(group / TAU, -1)
+                hard = hard - soft.detach() + soft
+            parts.append(hard)
+            start += k
+        return torch.cat(parts, -1)
 
 
 class LSTMDiscriminator(nn.Module):

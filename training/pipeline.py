@@ -44,7 +44,8 @@ __all__ = ["TrainResult", "EvalCallback", "train", "resume_spec"]
 
 log = logging.getLogger(__name__)
 
-MODEL_DESCRIPTION = ("Trace GAN generators of synthetic block I/O traces (timestamp, length, LBA, latency), "
+MODEL_DESCRIPTION = ("Trace GAN generators of synthetic block I/O traces (timestamp, size, LBA; latency and opcode "
+                     "when the training trace has them), "
                      "trained and registered by ganflow; each version's description names its run, data and "
                      "validation results. Sample with: ganflow generate --model models:/NAME@champion.")
 
@@ -65,6 +66,18 @@ class TrainResult:
     fidelity: dict = field(default_factory=dict)
     description: str = ""
 
+    @property
+    def model_epoch(self) -> int:
+        """The epoch whose generator was logged (with ``keep_best``, the best validated one)."""
+        history = self.synthesizer.history
+        return int(self.synthesizer.meta.get("epoch", history[-1]["epoch"] if history else 0))
+
+    @property
+    def model_val(self) -> dict[int, float]:
+        """``{model_epoch: val_mmd2}`` (empty without validation at that epoch)."""
+        e = self.model_epoch
+        return {e: self.val_mmd2[e]} if e in self.val_mmd2 else {}
+
 
 class _EpochLogger:
     """Per-epoch metrics, and val_mmd2 every ``eval_every`` epochs (and after the last)."""
@@ -84,10 +97,11 @@ class _EpochLogger:
         from training.trainer import StopTraining
 
         self.losses.append(stats.to_dict())
-        health = diagnose(self.losses)
+        # the thresholds are BCE's (ln 4, ln 2); a Wasserstein critic's losses have no such scale
+        health = diagnose(self.losses) if self.synth.config.loss == "bce" else "not judged (wgan-gp)"
         if health != self.health:
             mlflow.set_tag("loss_health", health)
-            if health != "healthy":
+            if health in (*COLLAPSES, "stuck"):
                 log.warning("epoch %d: loss health %s (d_loss %.4f, g_loss %.4f); see docs/ARCHITECTURE.md",
                             stats.epoch, health, stats.d_loss, stats.g_loss)
             self.health = health
@@ -108,11 +122,13 @@ class _EpochLogger:
         if self.validator is None or not (last or (every and stats.epoch % every == 0)):
             self._postfix(stats)
             return
-        value = self.validator(self.synth)
+        scores = self.validator.scores(self.synth)
+        value = scores["val_mmd2"]
         self.val[stats.epoch] = value
+        self.synth.observe(stats.epoch, scores["val_fields"])
         self._postfix(stats)
-        mlflow.log_metric("val_mmd2", value, step=stats.epoch)
-        log.info("epoch %d  val_mmd2 %.6g", stats.epoch, value)
+        mlflow.log_metrics(scores, step=stats.epoch)
+        log.info("epoch %d  val_mmd2 %.6g  val_fields %.4g", stats.epoch, value, scores["val_fields"])
         for callback in self.callbacks:
             callback(stats.epoch, value, self.health)
 
@@ -121,12 +137,13 @@ def _log_fidelity(synth: Synthesizer, validator, options: RunOptions, val: dict[
                   training: TraceFrame) -> dict:
     """The storage scorecard of a synthetic rollout as long as the validation rows, against them
     (copies looked for in the training rows), row-wise detail with floors, and the plots."""
-    from training.fidelity import evaluate
+    from training.fidelity import eval_rows, evaluate
     from training.scorecard import TraceData, headline_metrics, scorecard
 
-    synthetic = validator.synthetic(synth)
-    card = scorecard(TraceData.from_frame(validator.frame), TraceData.from_matrix(synthetic),
+    full = validator.synthetic(synth)
+    card = scorecard(TraceData.from_frame(validator.frame), TraceData.from_matrix(full),
                      reference=TraceData.from_frame(training))
+    synthetic = eval_rows(full)
     rows = evaluate(validator.real, synthetic, sample=options.eval_sample, bandwidth=options.bandwidth, sequence=False)
     mlflow.log_metrics(headline_metrics(card))
     mlflow.set_tag("scorecard", card["verdict"])
@@ -196,7 +213,7 @@ def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None =
         saved: list[Path] = []
         try:
             result = _fit_and_log(synth, frame, logger, options, local, run_id, data_info, checkpoint, saved)
-            result.description = f"{description} {result_summary(result.val_mmd2, result.fidelity)}".strip()
+            result.description = f"{description} {result_summary(result.val_mmd2, result.fidelity, result.model_epoch)}".strip()
             mlflow.set_tag("mlflow.note.content", result.description)
             if result.registered_version:
                 describe_model(options.register_as, f"From run {run.info.run_name} ({run_id}). {result.description}",
@@ -237,6 +254,8 @@ def _fit_and_log(synth: Synthesizer, frame: TraceFrame, logger: _EpochLogger, op
         best = min(logger.val, key=logger.val.get)
         mlflow.log_metrics({"best_val_mmd2": logger.val[best], "best_epoch": best})
     result = TrainResult(run_id, "", synth, local, data_info=data_info, val_mmd2=logger.val)
+    mlflow.log_metric("model_epoch", result.model_epoch)  # the epoch whose generator is logged
+    mlflow.set_tag("model_epoch", str(result.model_epoch))
     if prepared.validation is not None:
         result.fidelity = _log_fidelity(synth, logger.validator, options, logger.val, frame.slice(0, prepared.train_rows))
     else:
@@ -252,10 +271,10 @@ def _fit_and_log(synth: Synthesizer, frame: TraceFrame, logger: _EpochLogger, op
 def _register(result: TrainResult, options: RunOptions, data_info: dict) -> None:
     last = result.synthesizer.history[-1]
     tags = {"data_sha256": str(data_info.get("data_sha256", "")), "epochs": str(last["epoch"]),
-            "final_d_loss": f"{last['d_loss']:.6f}", "final_g_loss": f"{last['g_loss']:.6f}",
-            "source_run_id": result.run_id}
-    if result.val_mmd2:
-        tags["val_mmd2"] = repr(result.val_mmd2[max(result.val_mmd2)])
+            "model_epoch": str(result.model_epoch), "final_d_loss": f"{last['d_loss']:.6f}",
+            "final_g_loss": f"{last['g_loss']:.6f}", "source_run_id": result.run_id}
+    if result.model_val:
+        tags["val_mmd2"] = repr(result.model_val[result.model_epoch])
     version, alias = register_model(result.model_uri, options.register_as, tags=tags, alias=options.alias,
                                     model_description=MODEL_DESCRIPTION)
     result.registered_version, result.alias = version.version, alias or None

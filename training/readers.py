@@ -274,22 +274,46 @@ def _read_msr(path: Path, max_lines: int, columns: str = "") -> _Rows:
     return rows
 
 
-def _parse_mapping(columns: str) -> dict[str, str]:
-    mapping = {c: c for c in ("timestamp", "length", "lba", "latency")}
+_REQUIRED, _OPTIONAL = ("timestamp", "length", "lba"), ("latency", "opcode")
+
+
+def _parse_mapping(columns: str) -> tuple[dict[str, str], set[str]]:
+    """``--columns`` text -> (our name -> header, the names given explicitly)."""
+    mapping = {c: c for c in _REQUIRED + _OPTIONAL}
+    given = set()
     for part in filter(None, (p.strip() for p in columns.split(","))):
         key, sep, value = part.partition("=")
-        if not sep or key.strip() not in (*mapping, "opcode"):
+        if not sep or key.strip() not in mapping:
             raise DataError(f"--columns: expected name=Header with name in timestamp,length,lba,latency,opcode, got {part!r}")
         mapping[key.strip()] = value.strip()
-    return mapping
+        given.add(key.strip())
+    return mapping, given
+
+
+def csv_columns(columns: str, header: list[str]) -> tuple[dict[str, str | None], list[str]]:
+    """Our column -> the file's header (None: latency or opcode the file does not have), and what
+    is missing: a required column, or an optional one named in ``--columns`` (``latency=`` with
+    nothing after it says the trace has no latency)."""
+    mapping, given = _parse_mapping(columns)
+    out: dict[str, str | None] = {}
+    missing = []
+    for key, value in mapping.items():
+        if value in header:
+            out[key] = value
+        elif key in _OPTIONAL and (key not in given or value == ""):
+            out[key] = None
+        else:
+            missing.append(f"{key}={value}")
+    return out, missing
 
 
 @_register("csv")
 def _read_csv(path: Path, max_lines: int, columns: str = "") -> _Rows:
     """A generic CSV with a header row. ``columns`` maps ours to the file's headers, e.g.
     ``timestamp=Time,length=Size,lba=Sector,latency=RT,opcode=Op``; unmapped names are taken
-    literally."""
-    mapping = _parse_mapping(columns)
+    literally. ``latency`` and ``opcode`` are optional: a file without them (ganflow's own CSV
+    output of a model without latency, most public traces) reads with latency 0 and opcode
+    unknown."""
     rows = _Rows(path)
     reader = csv.reader(text for _, text in _lines(path, max_lines + 1 if max_lines else 0))
     try:
@@ -297,11 +321,12 @@ def _read_csv(path: Path, max_lines: int, columns: str = "") -> _Rows:
         if header is None:
             return rows
         header = [h.strip() for h in header]
-        missing = [f"{k}={v}" for k, v in mapping.items() if v not in header]
+        mapping, missing = csv_columns(columns, header)
         if missing:
             raise DataError(f"{path}:1: header {header} lacks {', '.join(missing)} (set --columns)")
-        idx = [header.index(mapping[k]) for k in ("timestamp", "length", "lba", "latency")]
-        op_idx = header.index(mapping["opcode"]) if "opcode" in mapping else None
+        # a missing latency reads as a "0" field appended to each line
+        idx = [header.index(mapping[k]) if mapping[k] else len(header) for k in ("timestamp", "length", "lba", "latency")]
+        op_idx = header.index(mapping["opcode"]) if mapping["opcode"] else None
         for fields in reader:
             lineno = reader.line_num
             if not fields:
@@ -309,7 +334,7 @@ def _read_csv(path: Path, max_lines: int, columns: str = "") -> _Rows:
                 continue
             if len(fields) != len(header):
                 raise DataError.at(path, lineno, None, f"expected {len(header)} fields, found {len(fields)}")
-            rows.add(lineno, fields, tuple(idx), _opcode(fields[op_idx]) if op_idx is not None else -1)
+            rows.add(lineno, fields + ["0"], tuple(idx), _opcode(fields[op_idx]) if op_idx is not None else -1)
     except csv.Error as exc:  # e.g. a carriage return inside a field
         raise DataError.at(path, reader.line_num, None, f"not a CSV line: {exc}") from None
     return rows

@@ -24,8 +24,10 @@ def lr_label(v: float) -> str:
 
 
 def training_run_name(config: TraceGANConfig) -> str:
-    """``gan-delta-lr5e-4-s42``; the D:G ratio and a different D rate are added when not 1:1 / equal."""
-    name = f"gan-{config.feature_mode}-lr{lr_label(config.lr_g)}"
+    """``gan-typed-lr5e-4-s42`` (``wgan-…`` with the Wasserstein loss); the D:G ratio and a different
+    D rate are added when not 1:1 / equal."""
+    loss = "wgan" if config.loss == "wgan-gp" else "gan"
+    name = f"{loss}-{config.feature_mode}-lr{lr_label(config.lr_g)}"
     if config.lr_d != config.lr_g:
         name += f"-lrd{lr_label(config.lr_d)}"
     if (config.d_updates, config.g_updates) != (1, 1):
@@ -35,7 +37,11 @@ def training_run_name(config: TraceGANConfig) -> str:
 
 def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
     """One paragraph: the data and the model (the results are added when the run ends)."""
-    log1p = f", log1p on {', '.join(config.log1p)}" if config.log1p else ""
+    log1p = f", log1p on {', '.join(config.log1p)}" if config.log1p and config.feature_mode == "delta" else ""
+    if config.feature_mode == "typed":
+        log1p = f" ({config.continuous} inter-arrival/latency, sizes and opcode categorical)"
+    if config.loss == "wgan-gp":
+        log1p += f"; WGAN-GP (penalty {config.gp_weight:g})"
     held = f"the last {config.val_fraction:.0%} held out for validation" if config.val_fraction > 0 else "no hold-out"
     return (f"Trace GAN on {Path(source).name} ({rows:,} rows, {held}). LSTM G/D, hidden {config.hidden_dim}, "
             f"latent {config.latent_dim}, seq_len {config.seq_len}, {config.feature_mode} features{log1p}; "
@@ -44,13 +50,16 @@ def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
             f"seed {config.seed}.")
 
 
-def result_summary(val_mmd2: dict[int, float], fidelity: dict) -> str:
-    """``val_mmd2 0.056 at epoch 50 (best 0.038 at epoch 40); scorecard: …`` or '' without validation."""
+def result_summary(val_mmd2: dict[int, float], fidelity: dict, model_epoch: int | None = None) -> str:
+    """``val_mmd2 0.038 at epoch 40, the generator kept (last 0.056 at epoch 50); scorecard: …``
+    or '' without validation."""
     if not val_mmd2:
         return ""
     last = max(val_mmd2)
-    best = min(val_mmd2, key=val_mmd2.get)
-    text = f"val_mmd2 {val_mmd2[last]:.4g} at epoch {last} (best {val_mmd2[best]:.4g} at epoch {best})"
+    kept = model_epoch if model_epoch in val_mmd2 else last
+    text = f"val_mmd2 {val_mmd2[kept]:.4g} at epoch {kept}, the generator kept"
+    if kept != last:
+        text += f" (last {val_mmd2[last]:.4g} at epoch {last})"
     card = fidelity.get("scorecard")
     if card:
         m = card["metrics"]

@@ -105,15 +105,19 @@ class TraceData:
     @classmethod
     def from_frame(cls, frame) -> TraceData:
         op = frame.opcode if len(frame) and (frame.opcode >= 0).all() else None
+        lat = frame.latency.astype(np.float64) if len(frame) and np.ptp(frame.latency) > 0 else None  # none: one value
         ts = frame.timestamp.astype(np.float64)
-        return cls(ts - ts.min(), frame.length.astype(np.float64), frame.lba.astype(np.float64),
-                   frame.latency.astype(np.float64), op)
+        return cls(ts - ts.min(), frame.length.astype(np.float64), frame.lba.astype(np.float64), lat, op)
 
     @classmethod
     def from_matrix(cls, x: np.ndarray, opcode: np.ndarray | None = None) -> TraceData:
-        """From ``[timestamp, length, LBA, latency]`` rows (a synthesizer's output)."""
+        """From ``[timestamp, length, LBA, latency, opcode]`` rows (a synthesizer's output; an
+        all-NaN or missing latency / opcode column means the model has none)."""
         x = np.asarray(x, np.float64)
-        return cls(x[:, 0] - x[:, 0].min(), x[:, 1], x[:, 2], x[:, 3] if x.shape[1] > 3 else None, opcode)
+        col = lambda j: x[:, j] if x.shape[1] > j and not np.isnan(x[:, j]).all() else None  # noqa: E731
+        if opcode is None and col(4) is not None:
+            opcode = x[:, 4].astype(np.int8)
+        return cls(x[:, 0] - x[:, 0].min(), x[:, 1], x[:, 2], col(3), opcode)
 
     def __len__(self) -> int:
         return len(self.timestamp)

@@ -4,7 +4,7 @@ A generator is meaningless without the scaling that gives its output units, so t
 stored apart (CTGAN's rule). Saved layout of a directory::
 
     config.json       TraceGANConfig
-    transformer.json  TraceTransformer (min/max per feature, mode, log1p)
+    transformer.json  TraceTransformer or TypedTransformer (its mode says which)
     generator.pt      generator state_dict, loaded with torch.load(weights_only=True)
     meta.json         format version, loss history, rows used
 
@@ -23,23 +23,39 @@ from pathlib import Path
 
 import numpy as np
 
-from training.config import TraceGANConfig
+from training.config import ROW_COLUMNS, TraceGANConfig
 from training.errors import ModelError
 from training.readers import TraceFrame
 from training.sequences import make_windows, time_split
 from training.transform import TraceTransformer
 
-__all__ = ["Synthesizer", "PreparedData", "BLOCK_SEQUENCES", "block_noise", "sample_blocks"]
+__all__ = ["Synthesizer", "PreparedData", "BLOCK_SEQUENCES", "block_noise", "sample_blocks", "noise_dim",
+           "make_transformer"]
 
 log = logging.getLogger(__name__)
 BLOCK_SEQUENCES = 1024
 _FORMAT_VERSION = 1
 
 
-def block_noise(config: TraceGANConfig, seed: int, block: int) -> np.ndarray:
-    """The noise of block ``block``: ``(BLOCK_SEQUENCES, seq_len, latent_dim)`` float32 from (seed, block)."""
+def noise_dim(config: TraceGANConfig, transformer: TraceTransformer) -> int:
+    """Noise inputs per time step: the latent ones, and one per category of each softmax head."""
+    return config.latent_dim + sum(transformer.heads)
+
+
+def block_noise(config: TraceGANConfig, seed: int, block: int, dim: int | None = None) -> np.ndarray:
+    """The noise of block ``block``: ``(BLOCK_SEQUENCES, seq_len, dim)`` float32 from (seed, block);
+    ``dim`` defaults to ``latent_dim`` (a model without softmax heads)."""
     rng = np.random.default_rng([seed, block])
-    return rng.standard_normal((BLOCK_SEQUENCES, config.seq_len, config.latent_dim), dtype=np.float32)
+    return rng.standard_normal((BLOCK_SEQUENCES, config.seq_len, dim or config.latent_dim), dtype=np.float32)
+
+
+def make_transformer(config: TraceGANConfig) -> TraceTransformer:
+    """The fresh (unfitted) transformer ``config.feature_mode`` names."""
+    if config.feature_mode == "typed":
+        from training.encodings import TypedTransformer
+
+        return TypedTransformer(continuous=config.continuous, size_coverage=config.size_coverage)
+    return TraceTransformer(mode=config.feature_mode, log1p=config.log1p)
 
 
 def sample_blocks(decode: Callable[[np.ndarray], np.ndarray], transformer: TraceTransformer,
@@ -47,7 +63,8 @@ def sample_blocks(decode: Callable[[np.ndarray], np.ndarray], transformer: Trace
                   t_start: float = 0.0, threads: int = 1) -> Iterator[np.ndarray]:
     """Rows ``first_block * rows_per_block`` onward, ``n_rows`` of them, one block per chunk.
 
-    Shared by the torch path and the ONNX path: ``decode`` maps noise to real-unit rows, and the
+    Shared by the torch path and the ONNX path: ``decode`` maps noise to real-unit rows (a model
+    from before typed features gives 4 columns; the opcode column is added as NaN), and the
     one stateful step (``transformer.finish``) happens here, in block order, so both give the
     same rows. With ``threads > 1`` blocks are drawn and decoded concurrently (a few ahead, the
     order kept); onnxruntime and torch release the GIL, so the caller's own work on the previous
@@ -55,9 +72,11 @@ def sample_blocks(decode: Callable[[np.ndarray], np.ndarray], transformer: Trace
     """
     per_block = BLOCK_SEQUENCES * config.seq_len
     blocks = range(first_block, first_block + -(-n_rows // per_block))
+    dim = noise_dim(config, transformer)
 
     def run(block: int) -> np.ndarray:
-        return decode(block_noise(config, seed, block))
+        rows = decode(block_noise(config, seed, block, dim))
+        return rows if rows.shape[1] == len(ROW_COLUMNS) else np.column_stack([rows, np.full(len(rows), np.nan)])
 
     decoded = _decode_ahead(run, blocks, threads) if threads > 1 else map(run, blocks)
     remaining = n_rows
@@ -101,13 +120,26 @@ class Synthesizer:
         self.generator = None
         self.history: list[dict[str, float]] = []
         self.meta: dict = {}
+        self.best = None  # training.trainer.BestGenerator while fitting with keep_best
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The row columns this model generates (``ROW_COLUMNS`` minus those it lacks)."""
+        self._require_fitted()
+        return self.transformer.columns
+
+    def observe(self, epoch: int, value: float) -> None:
+        """Tell the synthesizer the validation score of its generator after ``epoch`` (lower is
+        better); with ``keep_best`` the best epoch's weights are the ones ``fit`` leaves."""
+        if self.best is not None:
+            self.best.update(epoch, value, self.generator)
 
     def prepare(self, frame: TraceFrame) -> PreparedData:
         """Split in time order, fit the transformer on the training part, cut windows."""
         c = self.config
         cut = time_split(len(frame), c.val_fraction)
         train = frame.slice(0, cut)
-        self.transformer = TraceTransformer(mode=c.feature_mode, log1p=c.log1p).fit(train)
+        self.transformer = make_transformer(c).fit(train)
         windows = make_windows(self.transformer.transform(train), c.seq_len, c.window_stride,
                                what=f"{frame.source or 'trace'} (training part)")
         validation = frame.slice(cut, len(frame)) if cut < len(frame) else None
@@ -132,14 +164,15 @@ class Synthesizer:
         """
         import torch
 
-        from training.trainer import GANTrainer, StopTraining
+        from training.trainer import BestGenerator, GANTrainer, StopTraining
 
         data = self.prepare(frame)
-        trainer = GANTrainer(self.config, data.train_windows.shape[2], device=self.device)
+        trainer = GANTrainer(self.config, data.train_windows.shape[2], heads=self.transformer.heads, device=self.device)
+        self.best = BestGenerator() if self.config.keep_best else None
         if resume_from is not None:
             trainer.load_checkpoint(resume_from)
             log.info("resumed from %s at epoch %d", resume_from, trainer.epoch)
-        self.generator = trainer.generator
+        self.generator = trainer.sampler
         if on_prepared is not None:
             on_prepared(data)
 
@@ -161,11 +194,15 @@ class Synthesizer:
                     raise
 
         trainer.fit(torch.from_numpy(data.train_windows), on_epoch_end=epoch_end)
-        self.generator = trainer.generator.eval()
+        self.generator = trainer.sampler.eval()
         self.history = [s.to_dict() for s in trainer.history]
         self.meta = {"train_rows": data.train_rows, "train_windows": len(data.train_windows),
                      "validation_rows": len(data.validation) if data.validation is not None else 0,
-                     "source": frame.source}
+                     "source": frame.source, "epoch": trainer.epoch}
+        if self.best is not None and self.best.state is not None:
+            self.meta.update(epoch=self.best.restore(self.generator), best_val=self.best.value)
+            log.info("kept the generator of epoch %d (val %.6g)", self.best.epoch, self.best.value)
+        self.best = None
         return data
 
     def _require_fitted(self) -> None:
@@ -173,7 +210,7 @@ class Synthesizer:
             raise ModelError("Synthesizer is not fitted; call fit() or load()")
 
     def decode(self, noise: np.ndarray) -> np.ndarray:
-        """Noise -> ``(n_seq * seq_len, 4)`` rows in real units, before ``transformer.finish``."""
+        """Noise -> ``(n_seq * seq_len, 4 or 5)`` rows in real units, before ``transformer.finish``."""
         import torch
 
         self._require_fitted()
@@ -183,15 +220,16 @@ class Synthesizer:
 
     def sample_chunks(self, n_rows: int, *, seed: int = 0, first_block: int = 0,
                       t_start: float = 0.0, threads: int = 1) -> Iterator[np.ndarray]:
-        """Yield ``n_rows`` rows (float64, real units) one block at a time, in constant memory."""
+        """Yield ``n_rows`` rows (float64, real units, ``ROW_COLUMNS``) one block at a time, in constant memory."""
         self._require_fitted()
         return sample_blocks(self.decode, self.transformer, self.config, n_rows, seed=seed,
                              first_block=first_block, t_start=t_start, threads=threads)
 
     def sample(self, n_rows: int, *, seed: int = 0) -> np.ndarray:
-        """``(n_rows, 4)`` synthetic rows: timestamp, length, LBA, latency (float64)."""
+        """``(n_rows, 5)`` synthetic rows: timestamp, length, LBA, latency, opcode (float64; NaN in a
+        column the model lacks: see ``columns``)."""
         chunks = list(self.sample_chunks(n_rows, seed=seed))
-        return np.concatenate(chunks) if chunks else np.empty((0, 4))
+        return np.concatenate(chunks) if chunks else np.empty((0, len(ROW_COLUMNS)))
 
     def save(self, directory: str | Path) -> Path:
         """Write the four files of the saved layout into ``directory`` (created if needed)."""
@@ -224,7 +262,8 @@ class Synthesizer:
         obj = cls(TraceGANConfig.from_dict(json.loads((d / "config.json").read_text())), device=device)
         obj.transformer = TraceTransformer.load(d / "transformer.json")
         c = obj.config
-        gen = LSTMGenerator(c.latent_dim, c.hidden_dim, len(obj.transformer.feature_names), num_layers=c.num_layers)
+        gen = LSTMGenerator(c.latent_dim, c.hidden_dim, len(obj.transformer.feature_names), num_layers=c.num_layers,
+                            heads=obj.transformer.heads)
         gen.load_state_dict(load_tensors(d / "generator.pt", device=device))
         obj.generator = gen.to(device).eval()
         obj.history = meta.pop("history", [])

@@ -68,7 +68,7 @@ def tracked_run(*, experiment: str | None, run_name: str, nested: bool = False,
                 system_metrics: bool = False) -> Iterator[mlflow.ActiveRun]:
     """Start (or, under ``mlflow run``, resume) a run; on any error end it FAILED with the reason.
 
-    Every run is named by its caller (``run_name``, e.g. ``gan-delta-lr5e-4-s42``): MLflow's own
+    Every run is named by its caller (``run_name``, e.g. ``gan-typed-lr5e-4-s42``): MLflow's own
     names come from Python's ``random``, which training seeds, so they would all be the same.
     ``description`` is the run's note in the UI; ``system_metrics`` samples CPU, memory, disk and
     GPU (psutil) while the run is open.

@@ -1,14 +1,26 @@
-"""The BCE trainer of the trace GAN: ``d_updates`` D steps then ``g_updates`` G steps per batch.
+"""The trace GAN's trainer: ``d_updates`` D steps then ``g_updates`` G steps per batch.
 
-The maths is the seed's (section 4): BCE with logits, real = 1 and fake = 0 for D, fake = 1 for
-G, Adam with betas (0.5, 0.999), fresh noise for every step, per-epoch mean losses. What differs
-is plumbing: the sequences live in one tensor and batches are slices of a seeded permutation
-(no per-item DataLoader collation), and one ``torch.Generator`` draws every permutation and noise
-tensor, so a run is reproducible and resumable from a checkpoint bit for bit.
+With ``loss="bce"`` the maths is the seed's (section 4): BCE with logits, real = 1 and fake = 0
+for D, fake = 1 for G, Adam with betas (0.5, 0.999), fresh noise for every step, per-epoch mean
+losses. What differs is plumbing: the sequences live in one tensor and batches are slices of a
+seeded permutation (no per-item DataLoader collation), and one ``torch.Generator`` draws every
+permutation and noise tensor, so a run is reproducible and resumable from a checkpoint bit for bit.
+
+Beyond the seed:
+
+* ``loss="wgan-gp"`` makes D a Wasserstein critic (Gulrajani et al. 2017): D minimises
+  ``D(fake) - D(real) + gp_weight * (|grad D(mix)| - 1)^2`` on random mixes of real and fake
+  sequences, G minimises ``-D(fake)``. The penalty differentiates through the LSTM twice, which
+  cuDNN cannot, so that step runs with cuDNN off.
+* ``ema > 0``: a second copy of G follows the trained one as an exponential moving average of
+  its weights after every G step (``ema_g = ema * ema_g + (1 - ema) * g``); that copy is what is
+  sampled, validated and saved (``sampler``).
+* ``BestGenerator`` keeps the weights of the epoch with the best validation score.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -22,7 +34,7 @@ from training.config import TraceGANConfig
 from training.models import LSTMDiscriminator, LSTMGenerator
 from training.utils import load_tensors, save_checkpoint
 
-__all__ = ["GANTrainer", "EpochStats", "StopTraining"]
+__all__ = ["GANTrainer", "EpochStats", "StopTraining", "BestGenerator"]
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +57,14 @@ class EpochStats:
 class GANTrainer:
     """Owns G, D, their optimizers and the random stream; ``fit`` runs epochs."""
 
-    def __init__(self, config: TraceGANConfig, n_features: int, *, device: str = "cpu") -> None:
+    def __init__(self, config: TraceGANConfig, n_features: int, *, heads: tuple[int, ...] = (),
+                 device: str = "cpu") -> None:
         self.config = config
         self.device = torch.device(device)
         torch.manual_seed(config.seed)  # initial weights
         self.generator = LSTMGenerator(config.latent_dim, config.hidden_dim, n_features,
-                                       num_layers=config.num_layers).to(self.device)
+                                       num_layers=config.num_layers, heads=heads).to(self.device)
+        self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False) if config.ema > 0 else None
         self.discriminator = LSTMDiscriminator(n_features, config.hidden_dim,
                                                num_layers=config.num_layers).to(self.device)
         betas = (config.beta1, config.beta2)
@@ -64,7 +78,7 @@ class GANTrainer:
 
     def noise(self, batch: int) -> torch.Tensor:
         c = self.config
-        return torch.randn(batch, c.seq_len, c.latent_dim, generator=self.rng).to(self.device)
+        return torch.randn(batch, c.seq_len, self.generator.noise_dim, generator=self.rng).to(self.device)
 
     def discriminator_step(self, real: torch.Tensor) -> torch.Tensor:
         """One D update on a real batch and a fresh fake batch; returns the loss (a 0-d tensor).
@@ -77,11 +91,22 @@ class GANTrainer:
         with torch.no_grad():
             fake = self.generator(self.noise(b))
         logits = self.discriminator(torch.cat([real, fake]))
-        loss = (self.bce(logits[:b], torch.ones_like(logits[:b]))
-                + self.bce(logits[b:], torch.zeros_like(logits[b:])))
+        if self.config.loss == "wgan-gp":
+            loss = logits[b:].mean() - logits[:b].mean() + self.config.gp_weight * self._gradient_penalty(real, fake)
+        else:
+            loss = (self.bce(logits[:b], torch.ones_like(logits[:b]))
+                    + self.bce(logits[b:], torch.zeros_like(logits[b:])))
         loss.backward()
         self.opt_d.step()
         return loss.detach()
+
+    def _gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        eps = torch.rand(real.size(0), 1, 1, generator=self.rng).to(self.device)
+        mix = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        with torch.backends.cudnn.flags(enabled=False):
+            score = self.discriminator(mix)
+            (grad,) = torch.autograd.grad(score.sum(), mix, create_graph=True)
+        return ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
 
     def generator_step(self, batch: int) -> torch.Tensor:
         """One G update: make D call a fresh fake batch real; returns the loss (a 0-d tensor).
@@ -92,11 +117,15 @@ class GANTrainer:
         self.discriminator.requires_grad_(False)
         try:
             logits = self.discriminator(self.generator(self.noise(batch)))
-            loss = self.bce(logits, torch.ones_like(logits))
+            loss = -logits.mean() if self.config.loss == "wgan-gp" else self.bce(logits, torch.ones_like(logits))
             loss.backward()
         finally:
             self.discriminator.requires_grad_(True)
         self.opt_g.step()
+        if self.ema is not None:
+            with torch.no_grad():
+                for avg, p in zip(self.ema.parameters(), self.generator.parameters()):
+                    avg.lerp_(p, 1.0 - self.config.ema)
         return loss.detach()
 
     def train_epoch(self, data: torch.Tensor) -> EpochStats:
@@ -137,15 +166,23 @@ class GANTrainer:
                     break
         return self.history
 
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator to sample from: the moving average when there is one."""
+        return self.ema if self.ema is not None else self.generator
+
     def state_dict(self) -> dict:
         """Everything a resume needs: weights, optimizer moments, random stream, history."""
-        return {"epoch": self.epoch, "generator": self.generator.state_dict(),
+        extra = {"ema": self.ema.state_dict()} if self.ema is not None else {}
+        return {**extra, "epoch": self.epoch, "generator": self.generator.state_dict(),
                 "discriminator": self.discriminator.state_dict(), "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict(), "rng": self.rng.get_state(),
                 "history": [s.to_dict() for s in self.history]}
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.load_state_dict(state["generator"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state.get("ema", state["generator"]))
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
@@ -159,3 +196,26 @@ class GANTrainer:
 
     def load_checkpoint(self, path: str | Path) -> None:
         self.load_state_dict(load_tensors(path, device=str(self.device)))
+
+
+class BestGenerator:
+    """The generator weights of the epoch with the lowest validation score seen so far."""
+
+    def __init__(self) -> None:
+        self.epoch: int | None = None
+        self.value = float("inf")
+        self.state: dict | None = None
+
+    def update(self, epoch: int, value: float, generator: nn.Module) -> bool:
+        """Keep ``generator``'s weights if ``value`` beats the best so far; True if it did."""
+        if not value < self.value:  # NaN never wins
+            return False
+        self.epoch, self.value = epoch, value
+        self.state = {k: v.detach().clone() for k, v in generator.state_dict().items()}
+        return True
+
+    def restore(self, generator: nn.Module) -> int | None:
+        """Load the kept weights into ``generator``; returns their epoch (None if none kept)."""
+        if self.state is not None:
+            generator.load_state_dict(self.state)
+        return self.epoch

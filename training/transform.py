@@ -10,7 +10,9 @@ Two encodings, both per-column MinMax to [-1, 1] (the range of the generator's t
   restores monotonic timestamps. Heavy-tailed columns (length, latency, inter-arrival) can be
   ``log1p``-compressed first so the few huge values do not squeeze the rest into one bin.
 
-Everything the inverse needs is in ``to_dict()``, which is plain JSON (no pickle).
+Everything the inverse needs is in ``to_dict()``, which is plain JSON (no pickle). The third mode,
+``typed`` (categorical sizes and opcode, optional latency), is ``training.encodings``; ``from_dict``
+and ``load`` return whichever class the saved mode names.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class TraceTransformer:
         self.data_min_: np.ndarray | None = None
         self.data_max_: np.ndarray | None = None
         self.time_quantum_ = 1.0
+
+    heads: tuple[int, ...] = ()  # no one-hot groups: every feature is continuous
+    columns = TRACE_COLUMNS  # what the rows hold (these models always wrote latency)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -88,13 +93,13 @@ class TraceTransformer:
         return x
 
     def finish(self, x: np.ndarray, t_start: float = 0.0) -> tuple[np.ndarray, float]:
-        """Delta mode: cumulative sum of gaps from ``t_start``; returns rows and the new end time.
+        """Delta and typed mode: cumulative sum of gaps from ``t_start``; returns rows and the new end time.
 
         Gaps are rounded to whole time quanta (ticks) first, so the running sum is exact integer
         arithmetic in float64: the timestamps of a chunk do not depend on how earlier rows were
         chunked or sharded.
         """
-        if self.mode != "delta" or len(x) == 0:
+        if self.mode == "seed" or len(x) == 0:
             return x, t_start
         x = x.copy()
         q = self.time_quantum_
@@ -115,6 +120,10 @@ class TraceTransformer:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TraceTransformer:
+        if data.get("mode") == "typed":
+            from training.encodings import TypedTransformer
+
+            return TypedTransformer.from_dict(data)
         if data.get("format_version") != _FORMAT_VERSION:
             raise ModelError(f"transformer format_version {data.get('format_version')!r} is not {_FORMAT_VERSION}")
         obj = cls(mode=data["mode"], log1p=tuple(data["log1p"]))

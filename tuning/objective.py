@@ -89,7 +89,7 @@ class Objective:
             raise
         from training.scorecard import objective_value
 
-        value = objective_value(self.objective, result.val_mmd2, result.fidelity["scorecard"])
+        value = objective_value(self.objective, result.model_val or result.val_mmd2, result.fidelity["scorecard"])
         mlflow.MlflowClient().set_tag(result.run_id, "trial_state", "COMPLETE")
         trial.set_user_attr("mlflow_run_id", result.run_id)
         trial.set_user_attr("model_uri", result.model_uri)

@@ -51,14 +51,15 @@ def test_train_register_then_generate_by_alias(tracking_uri, tmp_path, sample_fi
     assert run.data.tags["scorecard"].endswith("of the real-vs-real floor") or "furthest" in run.data.tags["scorecard"]
     assert [a.path for a in client.list_artifacts(run.info.run_id, "checkpoints")] == ["checkpoints/checkpoint_epoch_1.pt"]
     version = client.get_model_version_by_alias("trace-gan", "champion")
-    assert version.tags["epochs"] == "1" and len(version.tags["data_sha256"]) == 64
+    assert version.tags["epochs"] == "1" and version.tags["model_epoch"] == "1" and len(version.tags["data_sha256"]) == 64
 
     gen = tmp_path / "gen.csv"
     res = invoke("generate", "--model", "models:/trace-gan@champion", "--num_entries", "2500",
                  "--output_synth", str(gen), "--format", "csv", "--seed", "3")
     assert res.exit_code == 0, res.output
     lines = gen.read_text().splitlines()
-    assert lines[0] == "timestamp,length,lba,latency" and len(lines) == 2501
+    assert lines[0] == "timestamp,length,lba,latency,opcode" and len(lines) == 2501
+    assert {line.rsplit(",", 1)[1] for line in lines[1:]} <= {"R", "W"}
     again = tmp_path / "again.csv"
     invoke("generate", "--model", "models:/trace-gan/1", "--num-entries", "2500", "--output-synth", str(again),
            "--format", "csv", "--seed", "3")
@@ -223,3 +224,31 @@ def test_inspect_profiles_a_trace(tmp_path, sample_frame):
     assert report["read_fraction"] == pytest.approx(float((sample_frame.opcode[:100] == 0).mean()))
     res = CliRunner().invoke(main, ["inspect", str(tmp_path / "none.txt")])
     assert res.exit_code == 2 and "none.txt: no such file" in res.output
+
+
+@pytest.mark.parametrize("drop", ["latency", "opcode"])
+def test_a_trace_without_a_column_trains_and_generates_without_it(tracking_uri, tmp_path, sample_frame, drop):
+    import pyarrow.parquet as pq
+
+    keep = [c for c in ("timestamp", "length", "lba", "latency", "opcode") if c != drop]
+    values = {"timestamp": sample_frame.timestamp, "length": sample_frame.length.astype(np.int64),
+              "lba": sample_frame.lba.astype(np.int64), "latency": sample_frame.latency.astype(np.int64),
+              "opcode": np.where(sample_frame.opcode == 1, "W", "R")}
+    trace = tmp_path / "trace.csv"
+    trace.write_text(",".join(keep) + "\n" + "".join(",".join(str(values[c][i]) for c in keep) + "\n"
+                                                     for i in range(len(sample_frame))))
+    out = tmp_path / "out.csv"
+    res = invoke("train", "--trace_path", str(trace), "--trace_format", "csv", *TINY, "--register_as", "m",
+                 "--output_synth", str(out), "--output_format", "csv", "--save_dir", str(tmp_path / "ck"))
+    assert res.exit_code == 0, res.output
+    lines = out.read_text().splitlines()
+    assert lines[0] == ",".join(keep) and len(lines) == 100_001
+    back = read_trace(out, "csv")  # ganflow reads its own output back
+    assert (back.opcode >= 0).all() if drop == "latency" else (back.opcode == -1).all()
+    # one epoch: the "other" size category is still common, but it decodes to the trace's alignment
+    assert np.all(back.length % 4096 == 0) and np.isin(back.length, np.unique(sample_frame.length)).mean() > 0.5
+    pq_out = tmp_path / "out.parquet"
+    res = invoke("generate", "--model", "models:/m@champion", "--num_entries", "5000", "--output_synth", str(pq_out),
+                 "--format", "parquet")
+    assert res.exit_code == 0, res.output
+    assert pq.read_schema(pq_out).names == keep

@@ -24,7 +24,7 @@ def invoke(*args):
 
 @pytest.fixture
 def registered(tracking_uri, tmp_path, sample_file):
-    res = invoke("train", "--trace_path", str(sample_file), *TINY, "--feature_mode", "delta", "--log1p", "length",
+    res = invoke("train", "--trace_path", str(sample_file), *TINY,  # the default: typed fields
                  "--register_as", "trace-gan", "--save_dir", str(tmp_path / "ck"), "--plots", "false")
     assert res.exit_code == 0, res.output
     return tracking_uri
@@ -83,7 +83,7 @@ def test_mlflow_models_serve_answers_rows(registered, tmp_path):
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=60) as resp:
             rows = json.loads(resp.read())["predictions"]
-        assert len(rows) == 25 and set(rows[0]) == {"timestamp", "length", "lba", "latency"}
+        assert len(rows) == 25 and set(rows[0]) == {"timestamp", "length", "lba", "latency", "opcode"}
         ts = [r["timestamp"] for r in rows]
         assert ts == sorted(ts)  # delta mode: monotonic timestamps
         with urllib.request.urlopen(req, timeout=60) as resp:  # same seed, same rows

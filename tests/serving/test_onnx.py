@@ -6,15 +6,25 @@ import pytest
 
 from serving.onnx_export import PARITY_ATOL, OnnxSynthesizer, export_onnx
 from training.config import TraceGANConfig
-from training.synthesizer import Synthesizer, block_noise
+from training.synthesizer import Synthesizer, block_noise, noise_dim
+
+MODES = [dict(feature_mode="seed", log1p=()), dict(feature_mode="delta", log1p=("timestamp", "length", "latency")),
+         dict(feature_mode="typed", continuous="log"), dict(feature_mode="typed", continuous="quantile")]
 
 
-@pytest.fixture(scope="module", params=[("seed", ()), ("delta", ("timestamp", "length", "latency"))], ids=["seed", "delta"])
+@pytest.fixture(scope="module", params=MODES, ids=["seed", "delta", "typed-log", "typed-quantile"])
 def fitted(request, sample_frame):
-    mode, log1p = request.param
-    s = Synthesizer(TraceGANConfig(num_epochs=1, hidden_dim=16, latent_dim=4, seq_len=8, feature_mode=mode, log1p=log1p))
+    s = Synthesizer(TraceGANConfig(num_epochs=1, hidden_dim=16, latent_dim=4, seq_len=8, **request.param))
     s.fit(sample_frame)
     return s
+
+
+def _max_rel_err(a: np.ndarray, b: np.ndarray) -> float:
+    """Max |a - b| as a fraction of each column's span; NaN (a column the model lacks) must match."""
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    a, b = np.nan_to_num(a), np.nan_to_num(b)
+    span = np.ptp(a, axis=0)
+    return float(np.max(np.abs(a - b) / np.where(span > 0, span, 1.0)))
 
 
 def test_export_is_checked_and_self_describing(fitted, tmp_path):
@@ -29,19 +39,20 @@ def test_export_is_checked_and_self_describing(fitted, tmp_path):
 
 def test_parity_with_torch_on_the_same_noise(fitted):
     o = OnnxSynthesizer(export_onnx(fitted))
-    noise = block_noise(fitted.config, 3, 0)
+    noise = block_noise(fitted.config, 3, 0, noise_dim(fitted.config, fitted.transformer))
     a, b = fitted.decode(noise), o.decode(noise)
-    span = np.ptp(a, axis=0)
-    assert np.max(np.abs(a - b) / span) < PARITY_ATOL
+    assert _max_rel_err(a, b) < PARITY_ATOL
     rows_t, rows_o = fitted.sample(20_000, seed=5), o.sample(20_000, seed=5)
-    assert np.max(np.abs(rows_t - rows_o) / np.ptp(rows_t, axis=0)) < PARITY_ATOL
+    assert _max_rel_err(rows_t, rows_o) < PARITY_ATOL
+    if fitted.config.feature_mode == "typed":  # the softmax heads are in the graph: the same categories
+        np.testing.assert_array_equal(rows_t[:, [1, 4]], rows_o[:, [1, 4]])
 
 
 def test_dynamic_batch(fitted):
     o = OnnxSynthesizer(export_onnx(fitted))
     for batch in (1, 3, 1024):
-        noise = np.zeros((batch, fitted.config.seq_len, fitted.config.latent_dim), np.float32)
-        assert o.decode(noise).shape == (batch * fitted.config.seq_len, 4)
+        noise = np.zeros((batch, fitted.config.seq_len, noise_dim(fitted.config, fitted.transformer)), np.float32)
+        assert o.decode(noise).shape == (batch * fitted.config.seq_len, 5 if fitted.config.feature_mode == "typed" else 4)
 
 
 def test_not_an_onnx_model(tmp_path):

@@ -122,4 +122,4 @@ def test_seed_recipe_flag_applies_the_seed_and_explicit_options_win(monkeypatch)
     c = seen["config"]
     assert (c.feature_mode, c.log1p, c.lr_g, c.d_updates, c.g_updates) == ("seed", (), 2e-5, 1, 2)
     assert c.lr_d == 1e-4  # given explicitly
-    assert TraceGANConfig().feature_mode == "delta"  # the measured default
+    assert TraceGANConfig().feature_mode == "typed"  # the measured default

@@ -55,3 +55,26 @@ def test_latest_checkpoint_prefers_the_newest_local_or_downloads_it(tracking_uri
         (folder / name).unlink()  # the local copies are gone; the run's artifacts hold epoch 3
     got = latest_checkpoint(result.run_id, folder)
     assert got == folder / "checkpoint_epoch_3.pt" and got.read_bytes() == original
+
+
+def test_the_registered_generator_is_the_best_validated_epoch(tracking_uri, sample_file, tmp_path):
+    result = train(DataConfig(trace_path=str(sample_file)), TraceGANConfig(**{**TINY, "num_epochs": 4}),
+                   RunOptions(eval_every=1, eval_sample=500, save_dir=str(tmp_path), plots=False, register_as="m"))
+    best = min(result.val_mmd2, key=result.val_mmd2.get)
+    assert result.model_epoch == best and result.model_val == {best: result.val_mmd2[best]}
+    client = mlflow.MlflowClient()
+    version = client.get_model_version("m", result.registered_version)
+    assert version.tags["model_epoch"] == str(best) and version.tags["epochs"] == "4"
+    assert float(version.tags["val_mmd2"]) == result.val_mmd2[best]
+    run = client.get_run(result.run_id)
+    assert run.data.metrics["model_epoch"] == best and run.data.tags["model_epoch"] == str(best)
+    # the logged model is that generator: it scores what the best epoch scored
+    from training.data import load_frame
+    from training.fidelity import Validator
+    from training.mlflow_model import load_logged_synthesizer
+    from training.sequences import time_split
+
+    frame = load_frame(DataConfig(trace_path=str(sample_file)))[0]
+    validator = Validator(frame.slice(time_split(len(frame), 0.2), len(frame)), sample=500)
+    registered = load_logged_synthesizer(f"models:/m/{result.registered_version}")
+    assert validator(registered) == pytest.approx(result.val_mmd2[best], rel=1e-9)

@@ -10,7 +10,8 @@ from training.tracking import flatten_params, source_keys
 def test_run_names_say_what_the_run_is():
     assert lr_label(5e-4) == "5e-4" and lr_label(4.275936647080321e-05) == "4.3e-5" and lr_label(2e-5) == "2e-5"
     base = TraceGANConfig()
-    assert training_run_name(base) == f"gan-delta-lr5e-4-s{base.seed}"
+    assert training_run_name(base) == f"gan-typed-lr5e-4-s{base.seed}"
+    assert training_run_name(replace(base, loss="wgan-gp", d_updates=5)) == f"wgan-typed-lr5e-4-d5g1-s{base.seed}"
     seedish = replace(base, feature_mode="seed", log1p=(), lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seed=7)
     assert training_run_name(seedish) == "gan-seed-lr2e-5-lrd3e-5-d1g2-s7"
 
@@ -19,8 +20,9 @@ def test_description_and_summary():
     text = training_description(TraceGANConfig(), "/data/web0.csv.gz", 100_000)
     assert text.startswith("Trace GAN on web0.csv.gz (100,000 rows, the last 20% held out") and "1 D : 1 G" in text
     assert result_summary({}, {}) == ""
-    summary = result_summary({5: 0.2, 10: 0.1, 15: 0.3}, {})
-    assert summary == "val_mmd2 0.3 at epoch 15 (best 0.1 at epoch 10)."
+    summary = result_summary({5: 0.2, 10: 0.1, 15: 0.3}, {}, 10)
+    assert summary == "val_mmd2 0.1 at epoch 10, the generator kept (last 0.3 at epoch 15)."
+    assert result_summary({5: 0.2, 10: 0.1}, {}) == "val_mmd2 0.1 at epoch 10, the generator kept."
 
 
 def test_params_keep_four_significant_digits_and_source_keys_are_not_doubled():

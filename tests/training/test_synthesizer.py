@@ -30,7 +30,7 @@ def test_sample_any_length_deterministic_and_chunk_independent(fitted):
     rows_per_block = BLOCK_SEQUENCES * s.config.seq_len
     n = rows_per_block + 123
     a = s.sample(n, seed=5)
-    assert a.shape == (n, 4)
+    assert a.shape == (n, 5)
     np.testing.assert_array_equal(a, s.sample(n, seed=5))
     np.testing.assert_array_equal(a[:77], s.sample(77, seed=5))
     assert not np.array_equal(a[:77], s.sample(77, seed=6))
@@ -61,5 +61,7 @@ def test_seed_mode_stays_in_fitted_range(sample_frame):
                                    feature_mode="seed", log1p=()))
     s.fit(sample_frame)
     rows = s.sample(1000)
+    assert np.isnan(rows[:, 4]).all() and s.columns == ("timestamp", "length", "lba", "latency")
+    rows = rows[:, :4]
     lo, hi = sample_frame.values().min(0), sample_frame.values().max(0)
     assert np.all(rows >= lo - 1e-6 * (hi - lo)) and np.all(rows <= hi + 1e-6 * (hi - lo))
