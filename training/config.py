@@ -2,8 +2,9 @@
 
 ``TraceGANConfig`` fully defines a trace GAN (preprocessing, architecture, optimisation) and is
 stored with every model, as nanoGPT stores its config in the checkpoint. Its defaults are the
-winner of ``bench/quality.py`` (docs/QUALITY.md): inter-arrival times with log1p on the heavy
-tails, Adam 5e-4 for both networks, 1 D : 1 G; the architecture and batch are the seed's.
+winner of ``bench/quality.py`` (docs/QUALITY.md): typed fields (quantile-encoded inter-arrival
+times and latency, categorical sizes and opcode), the seed's BCE loss, Adam 5e-4 for both
+networks, 1 D : 1 G, the best validated epoch kept; the architecture and batch are the seed's.
 ``SEED_RECIPE`` holds the seed's own preprocessing and rates (``--seed_recipe`` on the CLI). ``DataConfig`` says
 where the rows come from; ``RunOptions`` how a job is run and recorded (nothing in it changes
 the trained weights). """
@@ -48,7 +49,7 @@ class TraceGANConfig:
              "times, categorical sizes and opcode, optional latency (README: encodings)"))
     log1p: tuple[str, ...] = field(default=("timestamp", "length", "latency"), metadata=cli_meta(
         help="delta mode: columns to log1p before scaling (timestamp means the inter-arrival time)"))
-    continuous: str = field(default="log", metadata=cli_meta(
+    continuous: str = field(default="quantile", metadata=cli_meta(
         help="typed mode: encoding of inter-arrival time, latency and odd sizes: log (log1p, MinMax) or quantile"))
     size_coverage: float = field(default=0.99, metadata=cli_meta(
         help="typed mode: the most common sizes covering this share of requests are categories; the rest "
@@ -171,7 +172,9 @@ class RunOptions:
     checkpoint_every: int = field(default=10, metadata=cli_meta(help="checkpoint every N epochs (the last is always kept); 0 = last only"))
     save_dir: str = field(default="checkpoints", metadata=cli_meta(help="local folder for checkpoints and the saved model"))
     save_prefix: str = field(default="trace_gan", metadata=cli_meta(help="prefix of the run's local folder"))
-    eval_every: int = field(default=5, metadata=cli_meta(help="compute val_mmd2 every N epochs (and after the last); 0 = last only"))
+    eval_every: int = field(default=1, metadata=cli_meta(
+        help="compute val_mmd2 and val_fields every N epochs (and after the last; keep_best chooses among these); "
+             "0 = last only"))
     eval_sample: int = field(default=5000, metadata=cli_meta(help="validation rows (pinned subsample) per val_mmd2"))
     bandwidth: str = field(default="1.0", metadata=cli_meta(help="RBF bandwidth for MMD²: a number, a comma list, median or multi"))
     plots: bool = field(default=True, metadata=cli_meta(help="log PNG plots (losses, CDFs, autocorrelation)"))

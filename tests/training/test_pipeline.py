@@ -60,9 +60,11 @@ def test_latest_checkpoint_prefers_the_newest_local_or_downloads_it(tracking_uri
 def test_the_registered_generator_is_the_best_validated_epoch(tracking_uri, sample_file, tmp_path):
     result = train(DataConfig(trace_path=str(sample_file)), TraceGANConfig(**{**TINY, "num_epochs": 4}),
                    RunOptions(eval_every=1, eval_sample=500, save_dir=str(tmp_path), plots=False, register_as="m"))
-    best = min(result.val_mmd2, key=result.val_mmd2.get)
-    assert result.model_epoch == best and result.model_val == {best: result.val_mmd2[best]}
     client = mlflow.MlflowClient()
+    fields = {m.step: m.value for m in client.get_metric_history(result.run_id, "val_fields")}
+    assert sorted(fields) == [1, 2, 3, 4]
+    best = min(fields, key=fields.get)  # keep_best chooses by val_fields
+    assert result.model_epoch == best and result.model_val == {best: result.val_mmd2[best]}
     version = client.get_model_version("m", result.registered_version)
     assert version.tags["model_epoch"] == str(best) and version.tags["epochs"] == "4"
     assert float(version.tags["val_mmd2"]) == result.val_mmd2[best]
