@@ -7,7 +7,10 @@ The per-line path is timed only up to ``--careful_max`` rows (it is the explain-
 "first" is the first read in the process (it pays pyarrow's one-time start-up), "again" a second
 read of the same file, beside a second ``pyarrow.csv.read_csv``.
 
-Usage: python bench/read_speed.py [--rows 1000000,10000000] [--careful_max 1000000]
+``--formats msr,alibaba`` also writes the same requests as an Alibaba block trace (device,
+opcode R/W, offset, length, timestamp in µs) and reads that with ``--volume all``.
+
+Usage: python bench/read_speed.py [--rows 1000000,10000000] [--careful_max 1000000] [--formats msr,alibaba]
 """
 
 from __future__ import annotations
@@ -26,17 +29,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import MSR, require  # noqa: E402
 
 
-def _write(path: Path, rows: int) -> None:
+def _alibaba(t: int, rest: str) -> str:
+    _, disk, op, offset, size, _ = rest.split(",")
+    return f"{disk},{op[0]},{offset},{size},{t // 10}"  # 100-ns ticks -> µs
+
+
+def _write(path: Path, rows: int, fmt: str = "msr") -> None:
     import gzip
 
     with gzip.open(require(MSR), "rt") as fh:
         lines = [line.rstrip("\n").split(",", 1) for line in fh if line.strip()]
     ts = np.array([int(t) for t, _ in lines], np.int64)
     span = int(ts[-1] - ts[0]) + int(np.median(np.diff(ts)))
+    line = _alibaba if fmt == "alibaba" else (lambda t, rest: f"{t},{rest}")
     with open(path, "w") as out:
         for k in range(-(-rows // len(lines))):
             take = lines[: rows - k * len(lines)]
-            out.write("".join(f"{t + k * span},{rest}\n" for t, rest in ((int(a), b) for a, b in take)))
+            out.write("".join(line(t + k * span, rest) + "\n" for t, rest in ((int(a), b) for a, b in take)))
 
 
 def _time(fn) -> tuple[object, float]:
@@ -49,27 +58,29 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", default="1000000,10000000")
     ap.add_argument("--careful_max", type=int, default=1_000_000)
+    ap.add_argument("--formats", default="msr")
     args = ap.parse_args()
     import pyarrow.csv as pv
 
     from training.readers import read_trace
 
     with tempfile.TemporaryDirectory() as tmp:
-        for rows in (int(r) for r in args.rows.split(",")):
-            path = Path(tmp) / f"msr_{rows}.csv"
-            _write(path, rows)
+        for fmt, rows in ((f, int(r)) for f in args.formats.split(",") for r in args.rows.split(",")):
+            path = Path(tmp) / f"{fmt}_{rows}.csv"
+            _write(path, rows, fmt)
+            kw = {"volume": "all"} if fmt == "alibaba" else {}
             table, arrow_s = _time(lambda p=path: pv.read_csv(p, read_options=pv.ReadOptions(autogenerate_column_names=True)))
-            frame, first_s = _time(lambda p=path: read_trace(p, "msr"))
+            frame, first_s = _time(lambda p=path, f=fmt, k=kw: read_trace(p, f, **k))
             assert len(frame) == table.num_rows == rows
-            _, again_s = _time(lambda p=path: read_trace(p, "msr"))
+            _, again_s = _time(lambda p=path, f=fmt, k=kw: read_trace(p, f, **k))
             _, arrow_again_s = _time(lambda p=path: pv.read_csv(p, read_options=pv.ReadOptions(autogenerate_column_names=True)))
-            out = {"rows": rows, "mb": round(path.stat().st_size / 2**20, 1), "pyarrow_read_csv_s": round(arrow_s, 2),
+            out = {"format": fmt, "rows": rows, "mb": round(path.stat().st_size / 2**20, 1), "pyarrow_read_csv_s": round(arrow_s, 2),
                    "ganflow_first_s": round(first_s, 2), "ganflow_again_s": round(again_s, 2),
                    "pyarrow_again_s": round(arrow_again_s, 2), "ganflow_rows_per_s": round(rows / again_s),
                    "ganflow_vs_pyarrow_first": round(arrow_s / first_s, 2),
                    "ganflow_vs_pyarrow_again": round(arrow_again_s / again_s, 2)}
             if rows <= args.careful_max:
-                _, careful_s = _time(lambda p=path: read_trace(p, "msr", fast=False))
+                _, careful_s = _time(lambda p=path, f=fmt, k=kw: read_trace(p, f, fast=False, **k))
                 out |= {"careful_s": round(careful_s, 2), "careful_vs_pyarrow": round(arrow_again_s / careful_s, 3)}
             del frame, table
             path.unlink()

@@ -151,6 +151,9 @@ class DataConfig:
     columns: str = field(default="", metadata=cli_meta(help="csv format: mapping like timestamp=Time,length=Size,lba=Offset,latency=RT"))
     sort_by_time: bool = field(default=False, metadata=cli_meta(
         help="sort rows by timestamp instead of refusing a trace that goes back in time"))
+    volume: str = field(default="", metadata=cli_meta(
+        help="multi-volume formats (spc, alibaba, tencent, systor, disksim, mqsim): volume ids to keep, "
+             "comma-separated, or all"))
 
     def __post_init__(self) -> None:
         if self.trace_path == "":

@@ -29,7 +29,7 @@ def load_frame(data: DataConfig, *, sample_rows: int = 20_000) -> tuple[TraceFra
         digest = hashlib.sha256(np.ascontiguousarray(frame.values()).tobytes()).hexdigest()
     else:
         frame = read_trace(data.trace_path, data.trace_format, max_lines=data.max_lines, columns=data.columns,
-                           sort=data.sort_by_time)
+                           sort=data.sort_by_time, volume=data.volume)
         digest = sha256_file(data.trace_path)
     info = {"data_source": frame.source, "data_sha256": digest, "rows_read": len(frame),
             "lines_skipped": frame.skipped, "distinct_timestamps": int(len(np.unique(frame.timestamp)))}

@@ -84,11 +84,13 @@ def _register(name: str) -> Callable[[Reader], Reader]:
 
 def reader_names() -> list[str]:
     """The registered format names, for CLI choice lists and error messages."""
-    return sorted(READERS)
+    from training.published_formats import PUBLISHED
+
+    return sorted([*READERS, *PUBLISHED])
 
 
 def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, columns: str = "",
-               sort: bool = False, fast: bool = True) -> TraceFrame:
+               sort: bool = False, fast: bool = True, volume: str = "") -> TraceFrame:
     """Read ``path`` with the reader registered as ``fmt``.
 
     Args:
@@ -101,15 +103,24 @@ def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, colum
         fast: parse ``msr``, ``csv`` and ``seed_synth`` with pyarrow's C parser first
             (``training.fast_readers``); anything unusual falls back to the careful per-line reader,
             which names the line. ``False`` always reads line by line.
+        volume: for a format with a volume column (``training.published_formats``), the volumes
+            to keep (comma-separated ids, or ``all``); required when the trace has several.
     """
-    if fmt not in READERS:
+    from training.published_formats import PUBLISHED, read_published
+
+    if fmt not in READERS and fmt not in PUBLISHED:
         raise DataError(f"unknown trace format {fmt!r}; valid formats: {', '.join(reader_names())}")
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    if volume and fmt not in PUBLISHED:
+        raise DataError(f"--volume {volume}: format {fmt!r} has no volume column (formats with one: "
+                        f"{', '.join(sorted(PUBLISHED))})")
     order = "sort" if sort else "keep" if fmt == "seed_synth" else "check"
     frame = None
-    if fast:
+    if fmt in PUBLISHED:
+        frame = read_published(path, fmt, max_lines=max_lines, volume=volume, order=order, fast=fast)
+    elif fast:
         from training.fast_readers import fast_read
 
         frame = fast_read(path, fmt, max_lines, columns, order)

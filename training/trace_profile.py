@@ -25,7 +25,7 @@ FORMAT_UNITS = {
 
 def profile(frame: TraceFrame, fmt: str) -> dict:
     """Rows, time span and rate, columns, units, top sizes, read fraction, footprint and reuse rate."""
-    units = FORMAT_UNITS.get(fmt, {})
+    units = frame.meta.get("units") or FORMAT_UNITS.get(fmt, {})
     span = int(frame.timestamp[-1] - frame.timestamp[0]) if len(frame) else 0
     per_s = units.get("ticks_per_second")
     pages, owner = page_accesses(frame.lba, frame.length)
@@ -34,7 +34,8 @@ def profile(frame: TraceFrame, fmt: str) -> dict:
     known = frame.opcode >= 0
     return {
         "source": frame.source, "format": fmt, "rows": len(frame), "lines_skipped": frame.skipped,
-        "columns": ["timestamp", "length", "lba", "latency"] + (["opcode"] if known.any() else []),
+        "columns": ["timestamp", "length", "lba"] + (["latency"] if len(frame) and np.ptp(frame.latency) > 0 else [])
+        + (["opcode"] if known.any() else []),
         "units": {k: v for k, v in units.items() if k != "ticks_per_second"},
         "time_span_ticks": span, "time_span_s": span / per_s if per_s else None,
         "requests_per_s": len(frame) / (span / per_s) if per_s and span else None,

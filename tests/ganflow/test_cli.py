@@ -224,6 +224,14 @@ def test_inspect_profiles_a_trace(tmp_path, sample_frame):
     assert report["read_fraction"] == pytest.approx(float((sample_frame.opcode[:100] == 0).mean()))
     res = CliRunner().invoke(main, ["inspect", str(tmp_path / "none.txt")])
     assert res.exit_code == 2 and "none.txt: no such file" in res.output
+    ali = tmp_path / "ali.csv"  # a published format: its units, and volumes to choose
+    ali.write_text("".join(f"{i % 2},{'RW'[i % 3 == 0]},{i * 4096},4096,{1_600_000_000_000_000 + 10 * i}\n"
+                           for i in range(50)))
+    res = CliRunner().invoke(main, ["inspect", str(ali), "--format", "alibaba"])
+    assert res.exit_code == 2 and "0 (25 requests), 1 (25 requests)" in res.output
+    report = json.loads(invoke("inspect", str(ali), "--format", "alibaba", "--volume", "1", "--json").output)
+    assert report["rows"] == 25 and report["units"]["timestamp"] == "µs" and report["time_span_s"] == pytest.approx(4.8e-4)
+    assert report["columns"] == ["timestamp", "length", "lba", "opcode"]  # no latency in this format
 
 
 @pytest.mark.parametrize("drop", ["latency", "opcode"])

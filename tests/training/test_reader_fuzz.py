@@ -34,8 +34,12 @@ def trace_text(draw, fmt: str) -> str:
         t += draw(st.integers(-3, 10**4)) if draw(st.integers(0, 39)) == 0 else draw(st.integers(0, 10**4))
         n, lba, lat = (draw(st.integers(0, 2**31)) for _ in range(3))
         op = draw(st.sampled_from(["Read", "Write", "R", "w", "?"]))
+        bit = draw(st.sampled_from(["0", "1", "1", "2"]))  # the numeric opcodes; 2 is no opcode
         fields, sep = {"seed": ([0, t, op, n, lba, lat], " "), "msr": ([t, "web", 0, op, lba * 512, n, lat], ","),
-                       "seed_synth": ([t, n, lba, lat], " "), "csv": ([t, n, lba, lat], ",")}[fmt]
+                       "seed_synth": ([t, n, lba, lat], " "), "csv": ([t, n, lba, lat], ","),
+                       "spc": ([0, lba, n, op, t / 1e6], ","), "alibaba": ([7, op, lba * 512, n, t], ","),
+                       "tencent": ([t, lba, n, bit, 1283], ","), "systor": ([t / 1e6, lat / 1e6, op, 0, lba * 512, n], ","),
+                       "disksim": ([t / 1e3, 0, lba, n, bit], "  "), "mqsim": ([t, 0, lba, n, bit], " ")}[fmt]
         fields = [str(f) for f in fields]
         mutation = draw(st.integers(0, 59))
         if mutation == 0:

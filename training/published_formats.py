@@ -1,0 +1,240 @@
+"""Block traces as their authors publish them: one table of column positions and units.
+
+=========  =====================================================  ============================
+format     columns (0-based position: meaning, unit)              read as
+=========  =====================================================  ============================
+spc        0 ASU, 1 LBA (512-byte blocks), 2 size (bytes),        time µs, volume = ASU
+           3 opcode r/w, 4 timestamp (s, fractional)
+           — SPC / UMass (Financial, WebSearch)
+alibaba    0 device, 1 opcode R/W, 2 offset (bytes),              time µs, volume = device
+           3 length (bytes), 4 timestamp (µs)
+tencent    0 timestamp (s), 1 offset (sectors), 2 size            time s, volume = VolumeID
+           (sectors), 3 IOType 0 read / 1 write, 4 VolumeID
+           — Tencent CBS
+systor     0 Timestamp (s), 1 Response (s), 2 IOType R/W,         time µs, latency µs,
+           3 LUN, 4 Offset (bytes), 5 Size (bytes); header line   volume = LUN
+           — SYSTOR '17
+disksim    0 arrival (ms), 1 device, 2 block (512 B), 3 size      time µs, volume = device
+           (blocks), 4 flags (1 read, 0 write); whitespace
+mqsim      0 arrival (ns), 1 device, 2 LBA (sectors), 3 size      time ns, volume = device
+           (sectors), 4 type (1 read, 0 write); whitespace
+=========  =====================================================  ============================
+
+Every format becomes the same ``TraceFrame`` as the other readers: integer timestamps in the
+unit above, relative to the first request; size in bytes; LBA in 512-byte sectors; latency only
+where the format has it (0 otherwise, which the typed model treats as absent); the opcode 0
+read / 1 write — a value outside the format's table is an error, never "unknown". A trace of
+several volumes must say which (``volume``: ids comma-separated, or ``all``); without it, the
+error lists the volumes and their request counts. Fast path: pyarrow's C parser and NumPy; on
+anything unusual the per-line reader runs and names ``file:line:column``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from training.errors import DataError
+from training.readers import TraceFrame
+
+__all__ = ["PUBLISHED", "Published", "read_published"]
+
+
+@dataclass(frozen=True)
+class Published:
+    """Where each field is in a line and how its unit converts (see the module table)."""
+
+    fields: int
+    timestamp: int
+    offset: int
+    size: int
+    opcode: int
+    volume: int
+    opcodes: dict[str, int]
+    time_scale: float = 1.0  # source unit -> output ticks
+    time_unit: str = "µs"
+    offset_bytes: int = 1  # bytes per unit of the offset column
+    size_bytes: int = 1
+    latency: int | None = None
+    delimiter: str = ","  # " " means any run of whitespace
+    header: str | None = None  # a first field that marks a header line
+    units: dict[str, str] = field(default_factory=dict)
+
+
+_RW = {"r": 0, "w": 1, "read": 0, "write": 1}
+_TYPE_1_READ = {"1": 0, "0": 1}
+PUBLISHED: dict[str, Published] = {
+    "spc": Published(5, 4, 1, 2, 3, 0, _RW, time_scale=1e6, offset_bytes=512),
+    "alibaba": Published(5, 4, 2, 3, 1, 0, _RW),
+    "tencent": Published(5, 0, 1, 2, 3, 4, {"0": 0, "1": 1}, time_unit="s", offset_bytes=512, size_bytes=512),
+    "systor": Published(6, 0, 4, 5, 2, 3, _RW, time_scale=1e6, latency=1, header="Timestamp"),
+    "disksim": Published(5, 0, 2, 3, 4, 1, _TYPE_1_READ, time_scale=1e3, offset_bytes=512, size_bytes=512,
+                         delimiter=" "),
+    "mqsim": Published(5, 0, 2, 3, 4, 1, _TYPE_1_READ, time_unit="ns", offset_bytes=512, size_bytes=512,
+                       delimiter=" "),
+}
+
+
+def units(fmt: str) -> dict:
+    """What the frame's columns are in, for ``ganflow inspect`` and the README."""
+    spec = PUBLISHED[fmt]
+    per_s = {"s": 1.0, "µs": 1e6, "ns": 1e9}[spec.time_unit]
+    return {"timestamp": spec.time_unit, "length": "bytes", "lba": "512-byte sectors",
+            "latency": spec.time_unit if spec.latency is not None else "none", "ticks_per_second": per_s}
+
+
+class _Columns:
+    """Parsed fields before unit conversion: ``volume`` is a code per row into ``volume_names``;
+    ``lines`` maps rows back to file lines (careful path only)."""
+
+    def __init__(self, ts, offset, size, opcode, volume, volume_names, latency, lines=None) -> None:
+        self.ts, self.offset, self.size, self.opcode = ts, offset, size, opcode
+        self.volume, self.volume_names, self.latency, self.lines = volume, volume_names, latency, lines
+
+
+def _dictionary(column) -> tuple[np.ndarray, list[str]]:
+    """A dictionary-encoded text column as (code per row, the distinct texts), one chunk at a time."""
+    names: dict[str, int] = {}
+    parts = []
+    for chunk in column.chunks:
+        local = np.array([names.setdefault(str(v), len(names)) for v in chunk.dictionary.to_pylist()] or [0])
+        parts.append(local[chunk.indices.to_numpy(zero_copy_only=False)])
+    return (np.concatenate(parts) if parts else np.zeros(0, np.int64)), list(names)
+
+
+def _fast(path: Path, spec: Published, max_lines: int) -> _Columns | None:
+    """pyarrow's C parser and vectorised checks, or None (then the careful reader explains)."""
+    import pyarrow as pa
+
+    from training.fast_readers import _read
+
+    if spec.delimiter == " ":
+        return None  # variable-width whitespace: pyarrow's parser takes one delimiter character
+    names = [f"c{i}" for i in range(spec.fields)]
+    text = pa.dictionary(pa.int32(), pa.string())
+    types = {names[spec.opcode]: text, names[spec.volume]: text}
+    skip = 1 if spec.header and _first_field(path) == spec.header else 0
+    t = _read(path, names=names, skip=skip, delimiter=spec.delimiter, types=types, rows=max_lines)
+    if t is None or t.num_rows == 0:
+        return None
+    numeric = {}
+    for role in ("timestamp", "offset", "size") + (("latency",) if spec.latency is not None else ()):
+        col = t.column(names[getattr(spec, role)])
+        if col.null_count or not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+            return None
+        x = col.to_numpy()
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all() or (x < 0).any():
+            return None
+        numeric[role] = x
+    if t.column(names[spec.opcode]).null_count or t.column(names[spec.volume]).null_count:
+        return None
+    op_codes, op_names = _dictionary(t.column(names[spec.opcode]))
+    table = np.array([spec.opcodes.get(n.strip().lower(), -1) for n in op_names] or [-1], np.int8)
+    opcode = table[op_codes]
+    if (opcode < 0).any():
+        return None
+    volume, volume_names = _dictionary(t.column(names[spec.volume]))
+    volume_names = [v.strip() for v in volume_names]
+    return _Columns(numeric["timestamp"], numeric["offset"], numeric["size"], opcode, volume, volume_names,
+                    numeric.get("latency"))
+
+
+def _first_field(path: Path) -> str:
+    from training.readers import _lines
+
+    for _, text in _lines(path, 1):
+        return text.split(",")[0].strip()
+    return ""
+
+
+def _careful(path: Path, spec: Published, max_lines: int) -> _Columns:
+    """Line by line; every malformed value is a DataError naming ``file:line:column``."""
+    from training.readers import _lines
+
+    cols: dict[str, list] = {k: [] for k in ("timestamp", "offset", "size", "latency", "opcode", "volume", "line")}
+    for lineno, text in _lines(path, max_lines):
+        fields = [f.strip() for f in (text.split() if spec.delimiter == " " else text.rstrip("\r\n").split(","))]
+        if not any(fields):
+            continue
+        if lineno == 1 and spec.header and fields[0] == spec.header:
+            continue
+        if len(fields) < spec.fields:
+            raise DataError.at(path, lineno, None, f"expected {spec.fields} fields, found {len(fields)}: "
+                                                   f"{text.strip()[:80]!r}")
+        for role in ("timestamp", "offset", "size") + (("latency",) if spec.latency is not None else ()):
+            j = getattr(spec, role)
+            cols[role].append(_number(path, lineno, j, role, fields[j]))
+        op = spec.opcodes.get(fields[spec.opcode].lower())
+        if op is None:
+            raise DataError.at(path, lineno, spec.opcode + 1, f"opcode: {fields[spec.opcode]!r} is not one of "
+                                                              f"{', '.join(sorted(spec.opcodes))}")
+        cols["opcode"].append(op)
+        cols["volume"].append(fields[spec.volume])
+        cols["line"].append(lineno)
+    latency = np.array(cols["latency"]) if spec.latency is not None else None
+    volume_names, volume = np.unique(np.array(cols["volume"], dtype=str), return_inverse=True)
+    return _Columns(np.array(cols["timestamp"]), np.array(cols["offset"]), np.array(cols["size"]),
+                    np.array(cols["opcode"], np.int8), volume, list(volume_names), latency, np.array(cols["line"]))
+
+
+def _number(path: Path, lineno: int, j: int, name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError.at(path, lineno, j + 1, f"{name}: cannot parse {text!r} as a number") from None
+    if not np.isfinite(value):
+        raise DataError.at(path, lineno, j + 1, f"{name}: {text!r} is not a finite number")
+    if value < 0:
+        raise DataError.at(path, lineno, j + 1, f"{name}: negative value {text!r}")
+    return value
+
+
+def _select_volumes(c: _Columns, path: Path, fmt: str, volume: str) -> np.ndarray:
+    counts = np.bincount(c.volume, minlength=len(c.volume_names))
+    present = counts > 0
+    names = [n for n, p in zip(c.volume_names, present) if p]
+    counts = counts[present]
+    wanted = [v.strip() for v in volume.split(",") if v.strip()]
+    if wanted == ["all"] or (not wanted and len(names) <= 1):
+        return np.ones(len(c.volume), bool)
+    if not wanted:
+        listed = ", ".join(f"{n} ({k:,} requests)" for n, k in sorted(zip(names, counts), key=lambda p: -p[1])[:20])
+        raise DataError(f"{path}: a {fmt} trace of {len(names)} volumes; choose with --volume ID[,ID] or "
+                        f"--volume all: {listed}")
+    missing = [v for v in wanted if v not in set(names)]
+    if missing:
+        raise DataError(f"{path}: no volume {', '.join(missing)} in this {fmt} trace "
+                        f"(it has {', '.join(names[:20])})")
+    return np.isin(c.volume, [i for i, n in enumerate(c.volume_names) if n in wanted])
+
+
+def read_published(path: Path, fmt: str, *, max_lines: int = 0, volume: str = "", order: str = "check",
+                   fast: bool = True) -> TraceFrame:
+    """Read ``path`` as ``fmt`` (a key of ``PUBLISHED``) into a ``TraceFrame`` (module docstring)."""
+    spec = PUBLISHED[fmt]
+    c = _fast(path, spec, max_lines) if fast else None
+    if c is not None and order == "check" and (np.diff(c.ts) < 0).any():
+        c = None  # the careful reader names the lines
+    c = c if c is not None else _careful(path, spec, max_lines)
+    keep = _select_volumes(c, path, fmt, volume)
+    ts = np.rint(np.asarray(c.ts, np.float64)[keep] * spec.time_scale).astype(np.int64)
+    lines = c.lines[keep] if c.lines is not None else None
+    back = np.flatnonzero(ts[1:] < ts[:-1])
+    if back.size and order == "check":
+        i = int(back[0]) + 1
+        where = f"{path}:{lines[i]}" if lines is not None else str(path)
+        raise DataError(f"{where}: timestamp goes back ({ts[i]} {spec.time_unit} after {ts[i - 1]}); the trace "
+                        "must be in time order (sort it, or pass --sort_by_time)")
+    perm = np.argsort(ts, kind="stable") if back.size and order == "sort" else slice(None)
+    latency = (np.asarray(c.latency, np.float64)[keep] * spec.time_scale if c.latency is not None
+               else np.zeros(int(keep.sum())))
+    length = np.asarray(c.size, np.float64)[keep] * spec.size_bytes
+    lba = np.floor(np.asarray(c.offset, np.float64)[keep] * spec.offset_bytes / 512)
+    ts = ts[perm]
+    zero = int(ts.min()) if len(ts) else 0
+    frame = TraceFrame.from_columns(ts - zero, length[perm], lba[perm], latency[perm], c.opcode[keep][perm],
+                                    source=str(path), origin=zero)
+    frame.meta["units"] = units(fmt)
+    return frame
