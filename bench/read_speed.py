@@ -7,8 +7,10 @@ The per-line path is timed only up to ``--careful_max`` rows (it is the explain-
 "first" is the first read in the process (it pays pyarrow's one-time start-up), "again" a second
 read of the same file, beside a second ``pyarrow.csv.read_csv``.
 
-``--formats msr,alibaba`` also writes the same requests as an Alibaba block trace (device,
-opcode R/W, offset, length, timestamp in µs) and reads that with ``--volume all``.
+``--formats msr,alibaba,oracle_general`` also writes the same requests as an Alibaba block trace
+(device, opcode R/W, offset, length, timestamp in µs; read with ``--volume all``) and as
+libCacheSim oracleGeneral binary records (object id = 4 KiB page of the offset), whose baseline is
+``numpy.fromfile`` of the same file instead of pyarrow.
 
 Usage: python bench/read_speed.py [--rows 1000000,10000000] [--careful_max 1000000] [--formats msr,alibaba]
 """
@@ -48,6 +50,30 @@ def _write(path: Path, rows: int, fmt: str = "msr") -> None:
             out.write("".join(line(t + k * span, rest) + "\n" for t, rest in ((int(a), b) for a, b in take)))
 
 
+def _binary_speed(path: Path, rows: int) -> dict:
+    import gzip
+
+    from training.published_formats import ORACLE_GENERAL
+    from training.readers import read_trace
+
+    with gzip.open(require(MSR), "rt") as fh:
+        parts = [line.split(",") for line in fh if line.strip()]
+    one = np.zeros(len(parts), ORACLE_GENERAL)
+    one["time"] = [(int(p[0]) - int(parts[0][0])) // 10**7 for p in parts]
+    one["obj_id"], one["size"], one["next"] = [int(p[4]) // 4096 for p in parts], [int(p[5]) for p in parts], -1
+    reps = -(-rows // len(one))
+    recs = np.concatenate([one] * reps)[:rows]
+    recs["time"] += np.repeat(np.arange(reps, dtype=np.uint32) * (int(one["time"][-1]) + 1), len(one))[:rows]
+    recs.tofile(path)
+    _, base_s = _time(lambda: np.fromfile(path, ORACLE_GENERAL))
+    frame, first_s = _time(lambda: read_trace(path, "oracle_general"))
+    _, again_s = _time(lambda: read_trace(path, "oracle_general"))
+    assert len(frame) == rows
+    path.unlink()
+    return {"format": "oracle_general", "rows": rows, "numpy_fromfile_s": round(base_s, 3), "ganflow_first_s": round(first_s, 2),
+            "ganflow_again_s": round(again_s, 2), "ganflow_rows_per_s": round(rows / again_s)}
+
+
 def _time(fn) -> tuple[object, float]:
     start = time.perf_counter()
     out = fn()
@@ -66,6 +92,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         for fmt, rows in ((f, int(r)) for f in args.formats.split(",") for r in args.rows.split(",")):
+            if fmt == "oracle_general":
+                print(json.dumps(_binary_speed(Path(tmp) / f"og_{rows}.bin", rows)), flush=True)
+                continue
             path = Path(tmp) / f"{fmt}_{rows}.csv"
             _write(path, rows, fmt)
             kw = {"volume": "all"} if fmt == "alibaba" else {}

@@ -126,6 +126,9 @@ CASES = [
      "{d}/t.csv: no volume 7 in this tencent trace (it has 1283)"),
     ("systor-short-line", {"t.csv": "Timestamp,Response,IOType,LUN,Offset,Size\n1.0,0.001,R,0,4096,4096\n2.0,R\n"},
      [*TRAIN, "--trace_path", "{d}/t.csv", "--trace-format", "systor"], "{d}/t.csv:3: expected 6 fields, found 2"),
+    ("oracle-general-cut-short", {"t.bin": bytes(24 * 40 + 7)},
+     [*TRAIN, "--trace_path", "{d}/t.bin", "--trace-format", "oracle_general"],
+     "{d}/t.bin: 967 bytes is not a whole number of 24-byte oracleGeneral records (record 41 is cut short at byte 960)"),
     ("volume-for-a-format-without-volumes", {"t.txt": GOOD_SEED}, [*TRAIN, "--trace_path", "{d}/t.txt", "--volume", "3"],
      "--volume 3: format 'seed' has no volume column"),
     # --- CLI values ------------------------------------------------------------------------

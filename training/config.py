@@ -152,8 +152,8 @@ class DataConfig:
     sort_by_time: bool = field(default=False, metadata=cli_meta(
         help="sort rows by timestamp instead of refusing a trace that goes back in time"))
     volume: str = field(default="", metadata=cli_meta(
-        help="multi-volume formats (spc, alibaba, tencent, systor, disksim, mqsim): volume ids to keep, "
-             "comma-separated, or all"))
+        help="multi-volume formats (spc, alibaba, tencent, systor, disksim, mqsim, blkparse): volume ids to keep, "
+             "comma-separated (semicolons if ids hold commas), or all"))
 
     def __post_init__(self) -> None:
         if self.trace_path == "":

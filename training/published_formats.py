@@ -18,13 +18,16 @@ disksim    0 arrival (ms), 1 device, 2 block (512 B), 3 size      time µs, volu
            (blocks), 4 flags (1 read, 0 write); whitespace
 mqsim      0 arrival (ns), 1 device, 2 LBA (sectors), 3 size      time ns, volume = device
            (sectors), 4 type (1 read, 0 write); whitespace
+blkparse   blkparse's default text: device, cpu, seq, time (s),   time ns, volume = device
+           pid, action, RWBS, sector + count; "Q" events only
 =========  =====================================================  ============================
 
 Every format becomes the same ``TraceFrame`` as the other readers: integer timestamps in the
 unit above, relative to the first request; size in bytes; LBA in 512-byte sectors; latency only
 where the format has it (0 otherwise, which the typed model treats as absent); the opcode 0
 read / 1 write — a value outside the format's table is an error, never "unknown". A trace of
-several volumes must say which (``volume``: ids comma-separated, or ``all``); without it, the
+several volumes must say which (``volume``: ids comma-separated — semicolons when ids hold commas,
+as blkparse's ``8,0`` do — or ``all``); without it, the
 error lists the volumes and their request counts. Fast path: pyarrow's C parser and NumPy; on
 anything unusual the per-line reader runs and names ``file:line:column``.
 """
@@ -74,6 +77,10 @@ PUBLISHED: dict[str, Published] = {
                          delimiter=" "),
     "mqsim": Published(5, 0, 2, 3, 4, 1, _TYPE_1_READ, time_unit="ns", offset_bytes=512, size_bytes=512,
                        delimiter=" "),
+    # blkparse's default text output: the "Q" (queued) events, e.g.
+    # "8,0  3  1  0.000000000  697  Q  R  223490 + 8 [kjournald]"; its own parser (_blkparse)
+    "blkparse": Published(10, 3, 7, 9, 6, 0, _RW, time_scale=1e9, time_unit="ns", offset_bytes=512, size_bytes=512,
+                          delimiter=" "),
 }
 
 
@@ -179,6 +186,32 @@ def _careful(path: Path, spec: Published, max_lines: int) -> _Columns:
                     np.array(cols["opcode"], np.int8), volume, list(volume_names), latency, np.array(cols["line"]))
 
 
+def _blkparse(path: Path, max_lines: int) -> _Columns:
+    """The queued ("Q") events of ``blkparse`` text output, one request each (sector + count; the
+    RWBS field's R or W is the opcode, so flushes and discards without R/W are skipped). Other
+    events and the summary at the end are not requests and are skipped."""
+    from training.readers import _lines
+
+    cols: dict[str, list] = {k: [] for k in ("timestamp", "offset", "size", "opcode", "volume", "line")}
+    for lineno, text in _lines(path, max_lines):
+        f = text.split()
+        if len(f) < 10 or f[5] != "Q" or f[8] != "+":
+            continue
+        rwbs = f[6].upper()
+        op = 1 if "W" in rwbs else 0 if "R" in rwbs else None
+        if op is None:
+            continue
+        cols["timestamp"].append(_number(path, lineno, 3, "timestamp", f[3]))
+        cols["offset"].append(_number(path, lineno, 7, "sector", f[7]))
+        cols["size"].append(_number(path, lineno, 9, "size", f[9]))
+        cols["opcode"].append(op)
+        cols["volume"].append(f[0])
+        cols["line"].append(lineno)
+    volume_names, volume = np.unique(np.array(cols["volume"], dtype=str), return_inverse=True)
+    return _Columns(np.array(cols["timestamp"]), np.array(cols["offset"]), np.array(cols["size"]),
+                    np.array(cols["opcode"], np.int8), volume, list(volume_names), None, np.array(cols["line"]))
+
+
 def _number(path: Path, lineno: int, j: int, name: str, text: str) -> float:
     try:
         value = float(text)
@@ -196,7 +229,10 @@ def _select_volumes(c: _Columns, path: Path, fmt: str, volume: str) -> np.ndarra
     present = counts > 0
     names = [n for n, p in zip(c.volume_names, present) if p]
     counts = counts[present]
-    wanted = [v.strip() for v in volume.split(",") if v.strip()]
+    # ids are comma-separated; semicolons when an id holds a comma (blkparse's "8,0"); one whole id also works
+    whole = volume.strip()
+    sep = ";" if ";" in volume else None if whole in names else ","
+    wanted = [whole] if sep is None else [v.strip() for v in volume.split(sep) if v.strip()]
     if wanted == ["all"] or (not wanted and len(names) <= 1):
         return np.ones(len(c.volume), bool)
     if not wanted:
@@ -214,10 +250,13 @@ def read_published(path: Path, fmt: str, *, max_lines: int = 0, volume: str = ""
                    fast: bool = True) -> TraceFrame:
     """Read ``path`` as ``fmt`` (a key of ``PUBLISHED``) into a ``TraceFrame`` (module docstring)."""
     spec = PUBLISHED[fmt]
-    c = _fast(path, spec, max_lines) if fast else None
-    if c is not None and order == "check" and (np.diff(c.ts) < 0).any():
-        c = None  # the careful reader names the lines
-    c = c if c is not None else _careful(path, spec, max_lines)
+    if fmt == "blkparse":
+        c = _blkparse(path, max_lines)
+    else:
+        c = _fast(path, spec, max_lines) if fast else None
+        if c is not None and order == "check" and (np.diff(c.ts) < 0).any():
+            c = None  # the careful reader names the lines
+        c = c if c is not None else _careful(path, spec, max_lines)
     keep = _select_volumes(c, path, fmt, volume)
     ts = np.rint(np.asarray(c.ts, np.float64)[keep] * spec.time_scale).astype(np.int64)
     lines = c.lines[keep] if c.lines is not None else None
@@ -237,4 +276,57 @@ def read_published(path: Path, fmt: str, *, max_lines: int = 0, volume: str = ""
     frame = TraceFrame.from_columns(ts - zero, length[perm], lba[perm], latency[perm], c.opcode[keep][perm],
                                     source=str(path), origin=zero)
     frame.meta["units"] = units(fmt)
+    return frame
+
+
+# libCacheSim's oracleGeneral binary records (packed, little-endian): uint32 time (s), uint64 object id,
+# uint32 size (bytes), int64 next access (requests; -1 none). The ids are not addresses (often hashes).
+ORACLE_GENERAL = np.dtype([("time", "<u4"), ("obj_id", "<u8"), ("size", "<u4"), ("next", "<i8")])
+
+
+def _binary(path: Path) -> bytes:
+    """The file's bytes, gzip or zstd (libCacheSim's ``.zst`` traces) decompressed by their magic bytes."""
+    import pyarrow as pa
+
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    codec = "gzip" if magic[:2] == b"\x1f\x8b" else "zstd" if magic == b"\x28\xb5\x2f\xfd" else None
+    try:
+        with pa.input_stream(str(path), compression=codec) as src:
+            return src.read()
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DataError(f"{path}: cannot read the file ({type(exc).__name__}: {exc})") from None
+
+
+def read_oracle_general(path: Path, *, max_lines: int = 0, order: str = "check") -> TraceFrame:
+    """An oracleGeneral trace: ``max_lines`` counts records. Objects have ids, not addresses, so each
+    distinct object gets its own address range, in order of first appearance (dense, 4 KiB-aligned,
+    as wide as its largest request): reuse, stack distances and miss ratios are the trace's own;
+    seek distances and sequentiality mean nothing. No opcode, no latency."""
+    raw = _binary(path)
+    size = ORACLE_GENERAL.itemsize
+    if len(raw) % size:
+        raise DataError(f"{path}: {len(raw):,} bytes is not a whole number of {size}-byte oracleGeneral records "
+                        f"(record {len(raw) // size + 1} is cut short at byte {len(raw) // size * size:,})")
+    rec = np.frombuffer(raw, ORACLE_GENERAL, count=min(len(raw) // size, max_lines or len(raw) // size))
+    ts = rec["time"].astype(np.int64)
+    back = np.flatnonzero(ts[1:] < ts[:-1])
+    if back.size and order == "check":
+        i = int(back[0]) + 1
+        raise DataError(f"{path}: record {i + 1}: time {ts[i]} s is earlier than {ts[i - 1]} s in record {i}; "
+                        "the trace must be in time order (sort it, or pass --sort_by_time)")
+    perm = np.argsort(ts, kind="stable") if back.size and order == "sort" else slice(None)
+    import pandas as pd
+
+    code, ids = pd.factorize(rec["obj_id"])  # hashing, codes in order of first appearance
+    widest = np.ones(len(ids), np.int64)
+    np.maximum.at(widest, code, -(-rec["size"].astype(np.int64) // 4096))  # pages per object, at least 1
+    start = np.r_[0, np.cumsum(widest)[:-1]]
+    lba = (start[code] * 8).astype(np.float64)  # pages -> 512-byte sectors
+    ts = ts[perm]
+    zero = int(ts.min()) if len(ts) else 0
+    frame = TraceFrame.from_columns(ts - zero, rec["size"].astype(np.float64)[perm], lba[perm],
+                                    np.zeros(len(rec)), None, source=str(path), origin=zero)
+    frame.meta["units"] = {"timestamp": "s", "length": "bytes", "lba": "512-byte sectors (one range per object)",
+                           "latency": "none", "ticks_per_second": 1.0}
     return frame

@@ -86,7 +86,7 @@ def reader_names() -> list[str]:
     """The registered format names, for CLI choice lists and error messages."""
     from training.published_formats import PUBLISHED
 
-    return sorted([*READERS, *PUBLISHED])
+    return sorted([*READERS, *PUBLISHED, "oracle_general"])
 
 
 def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, columns: str = "",
@@ -106,9 +106,9 @@ def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, colum
         volume: for a format with a volume column (``training.published_formats``), the volumes
             to keep (comma-separated ids, or ``all``); required when the trace has several.
     """
-    from training.published_formats import PUBLISHED, read_published
+    from training.published_formats import PUBLISHED, read_oracle_general, read_published
 
-    if fmt not in READERS and fmt not in PUBLISHED:
+    if fmt not in reader_names():
         raise DataError(f"unknown trace format {fmt!r}; valid formats: {', '.join(reader_names())}")
     path = Path(path)
     if not path.is_file():
@@ -120,6 +120,8 @@ def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, colum
     frame = None
     if fmt in PUBLISHED:
         frame = read_published(path, fmt, max_lines=max_lines, volume=volume, order=order, fast=fast)
+    elif fmt == "oracle_general":
+        frame = read_oracle_general(path, max_lines=max_lines, order=order)
     elif fast:
         from training.fast_readers import fast_read
 

@@ -90,3 +90,59 @@ def test_bad_lines_are_named(tmp_path, text, message):
     with pytest.raises(DataError) as err:
         read_trace(path, "alibaba")
     assert message in str(err.value)
+
+
+def _oracle_records():
+    from training.published_formats import ORACLE_GENERAL
+
+    rec = np.zeros(6, ORACLE_GENERAL)
+    rec["time"] = [10, 10, 11, 12, 12, 13]
+    rec["obj_id"] = [2**63 + 5, 7, 2**63 + 5, 9, 7, 11]  # ids, not addresses (often hashes)
+    rec["size"] = [4096, 16384, 8192, 512, 16384, 4096]
+    rec["next"] = -1
+    return rec
+
+
+@pytest.mark.parametrize("codec", [None, "zstd", "gzip"])
+def test_oracle_general_gives_each_object_its_own_address_range(tmp_path, codec):
+    import pyarrow as pa
+
+    path = tmp_path / "t.oracleGeneral"
+    with pa.output_stream(str(path), compression=codec) as out:
+        out.write(_oracle_records().tobytes())
+    frame = read_trace(path, "oracle_general")
+    np.testing.assert_array_equal(frame.timestamp, [0, 0, 1, 2, 2, 3])
+    np.testing.assert_array_equal(frame.length, [4096, 16384, 8192, 512, 16384, 4096])
+    # first-seen order, each object as wide as its largest request (in 4 KiB pages) -> sectors
+    np.testing.assert_array_equal(frame.lba, [0, 16, 0, 48, 16, 56])
+    assert (frame.opcode == -1).all() and (frame.latency == 0).all() and frame.meta["units"]["timestamp"] == "s"
+    assert len(read_trace(path, "oracle_general", max_lines=4)) == 4
+
+
+def test_oracle_general_cut_short_is_named(tmp_path):
+    path = tmp_path / "t.bin"
+    path.write_bytes(_oracle_records().tobytes()[:-5])
+    with pytest.raises(DataError, match=r"139 bytes is not a whole number of 24-byte oracleGeneral records "
+                                        r"\(record 6 is cut short at byte 120\)"):
+        read_trace(path, "oracle_general")
+
+
+def test_blkparse_reads_the_queued_requests(tmp_path):
+    path = tmp_path / "t.blk"
+    path.write_text("""  8,0    3        1     0.000000000   697  Q   R 223490 + 8 [kjournald]
+  8,0    3        2     0.000001000   697  G   R 223490 + 8 [kjournald]
+  8,0    3        3     0.000002500   697  Q  WS 223498 + 16 [kjournald]
+  8,0    3        4     0.000003000   697  Q  FN [kjournald]
+  8,16   1        1     0.000004000   700  Q   R 10 + 8 [dd]
+  8,0    3        5     0.000005000   697  C   R 223490 + 8 [0]
+CPU3 (sda):
+ Reads Queued:           1,        4KiB\t Writes Queued:           1,        8KiB
+""")
+    with pytest.raises(DataError, match=r"a blkparse trace of 2 volumes.*8,0 \(2 requests\), 8,16 \(1 requests\)"):
+        read_trace(path, "blkparse")
+    frame = read_trace(path, "blkparse", volume="8,0")  # one whole id; "8,0;8,16" would take both
+    assert len(read_trace(path, "blkparse", volume="8,0;8,16")) == 3
+    np.testing.assert_array_equal(frame.timestamp, [0, 2500])  # ns
+    np.testing.assert_array_equal(frame.lba, [223490, 223498])
+    np.testing.assert_array_equal(frame.length, [4096, 8192])
+    np.testing.assert_array_equal(frame.opcode, [0, 1])

@@ -101,8 +101,8 @@ def test_bad_values_name_file_line_column_and_text(tmp_path, text, fragment):
 def test_file_level_errors(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         read_trace(tmp_path / "missing.txt", "seed")
-    with pytest.raises(DataError, match="unknown trace format 'nope'; valid formats: alibaba, csv, disksim, mqsim, msr, "
-                                        "seed, seed_synth, spc, systor, tencent"):
+    with pytest.raises(DataError, match="unknown trace format 'nope'; valid formats: alibaba, blkparse, csv, disksim, mqsim, msr, "
+                                        "oracle_general, seed, seed_synth, spc, systor, tencent"):
         read_trace(write(tmp_path / "x.txt", "x"), "nope")
     with pytest.raises(DataError, match="not gzip-compressed"):
         read_trace(write(tmp_path / "fake.csv.gz", "1,2,3"), "msr")
@@ -119,8 +119,8 @@ def test_file_level_errors(tmp_path):
 
 
 def test_registry_names():
-    assert reader_names() == ["alibaba", "csv", "disksim", "mqsim", "msr", "seed", "seed_synth", "spc", "systor",
-                              "tencent"]
+    assert reader_names() == ["alibaba", "blkparse", "csv", "disksim", "mqsim", "msr", "oracle_general", "seed", "seed_synth",
+                              "spc", "systor", "tencent"]
 
 
 def test_csv_carriage_return_inside_a_field_is_a_located_error(tmp_path):
