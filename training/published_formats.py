@@ -123,7 +123,8 @@ def _fast(path: Path, spec: Published, max_lines: int) -> _Columns | None:
     text = pa.dictionary(pa.int32(), pa.string())
     types = {names[spec.opcode]: text, names[spec.volume]: text}
     skip = 1 if spec.header and _first_field(path) == spec.header else 0
-    t = _read(path, names=names, skip=skip, delimiter=spec.delimiter, types=types, rows=max_lines)
+    rows = max(max_lines - skip, 1) if max_lines else 0  # max_lines counts the header line, as the careful path
+    t = _read(path, names=names, skip=skip, delimiter=spec.delimiter, types=types, rows=rows)
     if t is None or t.num_rows == 0:
         return None
     numeric = {}
@@ -172,7 +173,13 @@ def _careful(path: Path, spec: Published, max_lines: int) -> _Columns:
                                                    f"{text.strip()[:80]!r}")
         for role in ("timestamp", "offset", "size") + (("latency",) if spec.latency is not None else ()):
             j = getattr(spec, role)
-            cols[role].append(_number(path, lineno, j, role, fields[j]))
+            text_j = fields[j]
+            if role == "timestamp" and text_j.isdigit():  # integer ticks stay exact, as on the fast path
+                if int(text_j) >= 2**63:
+                    raise DataError.at(path, lineno, j + 1, f"timestamp {text_j} does not fit in 64 bits")
+                cols[role].append(int(text_j))
+            else:
+                cols[role].append(_number(path, lineno, j, role, text_j))
         op = spec.opcodes.get(fields[spec.opcode].lower())
         if op is None:
             raise DataError.at(path, lineno, spec.opcode + 1, f"opcode: {fields[spec.opcode]!r} is not one of "
@@ -258,7 +265,9 @@ def read_published(path: Path, fmt: str, *, max_lines: int = 0, volume: str = ""
             c = None  # the careful reader names the lines
         c = c if c is not None else _careful(path, spec, max_lines)
     keep = _select_volumes(c, path, fmt, volume)
-    ts = np.rint(np.asarray(c.ts, np.float64)[keep] * spec.time_scale).astype(np.int64)
+    raw = np.asarray(c.ts)[keep]
+    exact = spec.time_scale == 1 and np.issubdtype(raw.dtype, np.integer)  # integer ticks stay exact int64
+    ts = raw.astype(np.int64) if exact else np.rint(raw.astype(np.float64) * spec.time_scale).astype(np.int64)
     lines = c.lines[keep] if c.lines is not None else None
     back = np.flatnonzero(ts[1:] < ts[:-1])
     if back.size and order == "check":

@@ -146,3 +146,13 @@ CPU3 (sda):
     np.testing.assert_array_equal(frame.lba, [223490, 223498])
     np.testing.assert_array_equal(frame.length, [4096, 8192])
     np.testing.assert_array_equal(frame.opcode, [0, 1])
+
+
+@pytest.mark.parametrize(("fmt", "text"), [("mqsim", "1700000000000000001 0 8 8 1\n1700000000000000003 0 16 8 0\n"),
+                                           ("alibaba", "0,R,0,4096,1700000000000000001\n0,W,0,4096,1700000000000000003\n")])
+@pytest.mark.parametrize("fast", [True, False])
+def test_integer_ticks_stay_exact_beyond_float64(tmp_path, fmt, text, fast):
+    path = tmp_path / "t"
+    path.write_text(text)
+    frame = read_trace(path, fmt, fast=fast)
+    assert frame.timestamp.tolist() == [0, 2] and frame.origin == 1700000000000000001
