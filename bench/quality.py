@@ -43,6 +43,7 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_log": dict(feature_mode="typed", continuous="log", **_LR),
     "typed_quantile": dict(feature_mode="typed", continuous="quantile", **_LR),
     "typed_log_ema": dict(feature_mode="typed", continuous="log", **_LR, ema=0.99),
+    "typed_normal": dict(feature_mode="typed", continuous="normal", **_LR),
     "typed_quantile_ema": dict(feature_mode="typed", continuous="quantile", **_LR, ema=0.99),
     "typed_log_last": dict(feature_mode="typed", continuous="log", **_LR, keep_best=False),
     "typed_log_wgan": dict(feature_mode="typed", continuous="log", **_LR, loss="wgan-gp", beta2=0.9),

@@ -65,6 +65,8 @@ def _typed_graph(synth: Synthesizer):
     import torch
     from torch import nn
 
+    from training.encodings import normal_cdf
+
     t = synth.transformer
     f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
 
@@ -72,7 +74,7 @@ def _typed_graph(synth: Synthesizer):
         def __init__(self, encoder) -> None:
             super().__init__()
             self.kind, p = encoder.kind, encoder.p
-            if self.kind == "quantile":
+            if self.kind in ("quantile", "normal"):
                 self.register_buffer("knots", f64(p["knots"]))
             else:
                 span = p["max"] - p["min"]
@@ -80,8 +82,9 @@ def _typed_graph(synth: Synthesizer):
 
         def forward(self, y):
             y = torch.clamp(y, -1.0, 1.0)
-            if self.kind == "quantile":
-                pos = (y + 1.0) * (0.5 * (len(self.knots) - 1))
+            if self.kind in ("quantile", "normal"):
+                p = (y + 1.0) * 0.5 if self.kind == "quantile" else normal_cdf(y)
+                pos = p * (len(self.knots) - 1)
                 i = torch.clamp(torch.floor(pos), 0, len(self.knots) - 2)
                 frac = pos - i
                 i = i.long()

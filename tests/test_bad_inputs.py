@@ -143,7 +143,7 @@ CASES = [
     ("val-fraction-above-one", {}, [*TRAIN, "--val_fraction", "1.5"], "val_fraction must be in [0, 1)"),
     ("unknown-loss", {}, [*TRAIN, "--loss", "hinge"], "loss must be one of bce, wgan-gp, but got 'hinge'"),
     ("unknown-continuous-encoding", {}, [*TRAIN, "--continuous", "box-cox"],
-     "continuous must be one of log, quantile, but got 'box-cox'"),
+     "continuous must be one of log, quantile, normal, but got 'box-cox'"),
     ("ema-decay-one", {}, [*TRAIN, "--ema", "1"], "ema must be in [0, 1), but got ema=1.0"),
     ("size-coverage-too-low", {}, [*TRAIN, "--size_coverage", "0.2"], "size_coverage must be in [0.5, 1]"),
     ("csv-named-latency-missing", {"t.csv": "timestamp,length,lba\n" + "".join(f"{i},4096,{i}\n" for i in range(40))},

@@ -23,7 +23,7 @@ __all__ = ["TraceGANConfig", "DataConfig", "RunOptions", "FeatureGANConfig", "FE
 TRACE_COLUMNS = ("timestamp", "length", "lba", "latency")
 ROW_COLUMNS = (*TRACE_COLUMNS, "opcode")  # what sampling yields; a column a model lacks is NaN
 FEATURE_MODES = ("seed", "delta", "typed")
-CONTINUOUS_ENCODINGS = ("log", "quantile")
+CONTINUOUS_ENCODINGS = ("log", "quantile", "normal")
 LOSSES = ("bce", "wgan-gp")
 # Keys a config saved before they existed lacks, with the behaviour it was trained with.
 _LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False}
@@ -50,7 +50,8 @@ class TraceGANConfig:
     log1p: tuple[str, ...] = field(default=("timestamp", "length", "latency"), metadata=cli_meta(
         help="delta mode: columns to log1p before scaling (timestamp means the inter-arrival time)"))
     continuous: str = field(default="quantile", metadata=cli_meta(
-        help="typed mode: encoding of inter-arrival time, latency and odd sizes: log (log1p, MinMax) or quantile"))
+        help="typed mode: encoding of inter-arrival time, latency and odd sizes: log (log1p, MinMax), quantile "
+             "(quantiles spread uniformly) or normal (quantiles as a scaled normal)"))
     size_coverage: float = field(default=0.99, metadata=cli_meta(
         help="typed mode: the most common sizes covering this share of requests are categories; the rest "
              "share one 'other' category decoded to the trace's alignment"))

@@ -2,9 +2,10 @@
 
 Per row, in this order (``feature_names``):
 
-* ``interarrival`` — continuous, heavy-tailed: ``log`` (log1p, then MinMax to [-1, 1]) or
-  ``quantile`` (the training values' quantiles mapped linearly onto [-1, 1]; an atom such as a
-  run of zero gaps maps to the middle of its rank range);
+* ``interarrival`` — continuous, heavy-tailed: ``log`` (log1p, then MinMax to [-1, 1]),
+  ``quantile`` (the training values' quantiles mapped linearly onto [-1, 1]) or ``normal`` (the
+  same quantiles as a scaled standard normal, as CTGAN-style quantile transforms do); an atom
+  such as a run of zero gaps maps to the middle of its rank range;
 * ``length`` — continuous (same encoding), used only when the size category is ``other``;
 * ``lba`` — MinMax, whatever ``continuous`` says: seek distances stay linear (quantiles spread a
   trace's few hot regions into even values, and measured: miss-ratio error 0.25 instead of 0.05);
@@ -23,6 +24,7 @@ has no such column; ``columns`` names those it has.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -36,40 +38,66 @@ __all__ = ["TypedTransformer", "MAX_SIZES", "QUANTILES"]
 
 MAX_SIZES = 64
 QUANTILES = 512
+_EPS = 0.0005
+NORMAL_SCALE = 3.2905267314918945  # -Φ⁻¹(0.0005): probability 0.0005 maps to -1
 _FORMAT_VERSION = 2
 _CONTINUOUS = ("interarrival", "length", "lba", "latency")
 
 
+_AS = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)  # Abramowitz & Stegun 7.1.26
+
+
+def normal_cdf(y):
+    """``normal`` encoding: [-1, 1] -> probability, Φ(NORMAL_SCALE · y), for a NumPy array or a torch
+    tensor with the same float64 arithmetic (erf to 1.5e-7 by Abramowitz & Stegun 7.1.26, from exp
+    alone: onnxruntime has no float64 Erf, and both paths must give the same rows)."""
+    lib = np if isinstance(y, np.ndarray) else __import__("torch")
+    x = lib.abs(y) * (NORMAL_SCALE / math.sqrt(2.0))
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (_AS[0] + t * (_AS[1] + t * (_AS[2] + t * (_AS[3] + t * _AS[4]))))
+    half = 0.5 * (1.0 - poly * lib.exp(-x * x))  # erf(x) / 2
+    return lib.where(y >= 0, 0.5 + half, 0.5 - half)
+
+
 class _Continuous:
-    """One continuous column <-> [-1, 1]: log1p + MinMax, plain MinMax, or empirical quantiles."""
+    """One continuous column <-> [-1, 1]: log1p + MinMax, plain MinMax, or empirical quantiles —
+    ``quantile`` spreads them uniformly over [-1, 1], ``normal`` as a standard normal scaled by
+    1 / ``NORMAL_SCALE`` (probability 0.0005 and 0.9995 at -1 and 1), which a tanh output reaches
+    without saturating for the bulk of the values."""
 
     def __init__(self, kind: str, params: dict[str, Any] | None = None) -> None:
         self.kind, self.p = kind, params or {}
 
     @classmethod
     def fit(cls, kind: str, x: np.ndarray) -> _Continuous:
-        if kind == "quantile":
+        if kind in ("quantile", "normal"):
             knots = np.quantile(x, np.linspace(0.0, 1.0, QUANTILES))
             return cls(kind, {"knots": knots.tolist()})
         v = np.log1p(np.maximum(x, 0.0)) if kind == "log" else x
         return cls(kind, {"min": float(v.min()), "max": float(v.max())})
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        if self.kind == "quantile":
+        if self.kind in ("quantile", "normal"):
             knots = np.asarray(self.p["knots"])
-            grid = np.linspace(-1.0, 1.0, len(knots))
+            grid = np.linspace(0.0, 1.0, len(knots))
             uniq, first = np.unique(knots, return_index=True)
             last = len(knots) - 1 - np.unique(knots[::-1], return_index=True)[1]
-            return np.interp(x, uniq, (grid[first] + grid[last]) / 2)  # an atom sits mid-range
+            p = np.interp(x, uniq, (grid[first] + grid[last]) / 2)  # an atom sits mid-range
+            if self.kind == "quantile":
+                return 2.0 * p - 1.0
+            from scipy.special import ndtri
+
+            return np.clip(ndtri(np.clip(p, _EPS, 1.0 - _EPS)) / NORMAL_SCALE, -1.0, 1.0)
         v = np.log1p(np.maximum(x, 0.0)) if self.kind == "log" else x
         span = self.p["max"] - self.p["min"]
         return (v - self.p["min"]) * (2.0 / span if span > 0 else 1.0) - 1.0
 
     def inverse(self, y: np.ndarray) -> np.ndarray:
         y = np.clip(y, -1.0, 1.0)
-        if self.kind == "quantile":
+        if self.kind in ("quantile", "normal"):
             knots = np.asarray(self.p["knots"])
-            return np.interp(y, np.linspace(-1.0, 1.0, len(knots)), knots)
+            p = (y + 1.0) / 2.0 if self.kind == "quantile" else normal_cdf(y)
+            return np.interp(p, np.linspace(0.0, 1.0, len(knots)), knots)
         span = self.p["max"] - self.p["min"]
         v = (y + 1.0) * (span / 2.0 if span > 0 else 1.0) + self.p["min"]
         return np.expm1(v) if self.kind == "log" else v

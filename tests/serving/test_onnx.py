@@ -9,10 +9,11 @@ from training.config import TraceGANConfig
 from training.synthesizer import Synthesizer, block_noise, noise_dim
 
 MODES = [dict(feature_mode="seed", log1p=()), dict(feature_mode="delta", log1p=("timestamp", "length", "latency")),
-         dict(feature_mode="typed", continuous="log"), dict(feature_mode="typed", continuous="quantile")]
+         dict(feature_mode="typed", continuous="log"), dict(feature_mode="typed", continuous="quantile"),
+         dict(feature_mode="typed", continuous="normal")]
 
 
-@pytest.fixture(scope="module", params=MODES, ids=["seed", "delta", "typed-log", "typed-quantile"])
+@pytest.fixture(scope="module", params=MODES, ids=["seed", "delta", "typed-log", "typed-quantile", "typed-normal"])
 def fitted(request, sample_frame):
     s = Synthesizer(TraceGANConfig(num_epochs=1, hidden_dim=16, latent_dim=4, seq_len=8, **request.param))
     s.fit(sample_frame)
