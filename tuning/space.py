@@ -16,7 +16,8 @@ __all__ = ["SearchSpace"]
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """D:G ratio, learning rates (log-uniform), batch size and seq_len; optionally the widths."""
+    """D:G ratio, learning rates (log-uniform), batch size and seq_len; optionally the widths and the
+    typed features' continuous encoding (e.g. ``continuous: [quantile, normal]`` in the YAML)."""
 
     ratios: tuple[str, ...] = ("1:1", "1:2", "1:3", "2:1", "3:1")
     lr_g: tuple[float, float] = (1e-5, 1e-3)
@@ -25,12 +26,18 @@ class SearchSpace:
     seq_len: tuple[int, ...] = (8, 12, 16, 24)
     hidden_dim: tuple[int, ...] = field(default=())
     latent_dim: tuple[int, ...] = field(default=())
+    continuous: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         for r in self.ratios:
             parts = r.split(":")
             if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
                 raise ConfigError(f"ratios must look like 'D:G' with positive integers, but got {r!r}")
+        from training.config import CONTINUOUS_ENCODINGS
+
+        bad = [c for c in self.continuous if c not in CONTINUOUS_ENCODINGS]
+        if bad:
+            raise ConfigError(f"continuous choices must be among {', '.join(CONTINUOUS_ENCODINGS)}, but got {bad}")
         for name in ("lr_g", "lr_d"):
             low, high = getattr(self, name)
             if not 0 < low <= high:
@@ -48,7 +55,7 @@ class SearchSpace:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"{path}: unknown search-space keys {unknown}; valid: {sorted(names)}")
-        return cls(**{k: tuple(str(x) if k == "ratios" else x for x in v) for k, v in data.items()})
+        return cls(**{k: tuple(str(x) if k in ("ratios", "continuous") else x for x in v) for k, v in data.items()})
 
     def suggest(self, trial, base: TraceGANConfig) -> TraceGANConfig:
         """A config for ``trial``: ``base`` with the searched fields suggested."""
@@ -56,7 +63,7 @@ class SearchSpace:
         changes = {"d_updates": d, "g_updates": g,
                    "lr_g": trial.suggest_float("lr_g", *self.lr_g, log=True),
                    "lr_d": trial.suggest_float("lr_d", *self.lr_d, log=True)}
-        for name in ("batch_size", "seq_len", "hidden_dim", "latent_dim"):
+        for name in ("batch_size", "seq_len", "hidden_dim", "latent_dim", "continuous"):
             choices = getattr(self, name)
             if choices:
                 changes[name] = trial.suggest_categorical(name, list(choices))

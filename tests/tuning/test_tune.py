@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from ganflow.cli import main
+from training.config import TraceGANConfig
 from tuning.space import SearchSpace
 
 TINY = ["--hidden_dim", "8", "--latent_dim", "4", "--eval_every", "1", "--eval_sample", "500",
@@ -93,6 +94,14 @@ def test_search_space_yaml(tmp_path):
         SearchSpace.from_yaml(tmp_path / "bad.yaml")
     with pytest.raises(ConfigError, match="'D:G'"):
         SearchSpace(ratios=("2-1",))
+    (tmp_path / "enc.yaml").write_text("continuous: [quantile, normal]\n")
+    space = SearchSpace.from_yaml(tmp_path / "enc.yaml")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    picked = {space.suggest(study.ask(), TraceGANConfig()).continuous for _ in range(20)}
+    assert picked == {"quantile", "normal"}  # the encoding is searched when the YAML asks
+    assert SearchSpace().suggest(study.ask(), TraceGANConfig()).continuous == "quantile"  # and left alone otherwise
+    with pytest.raises(ConfigError, match="continuous choices must be among log, quantile, normal"):
+        SearchSpace(continuous=("box-cox",))
 
 
 def test_loss_diagnosis():
