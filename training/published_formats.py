@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from training.errors import DataError
-from training.readers import TraceFrame
+from training.readers import _OPCODES, TraceFrame, parse_number
 
 __all__ = ["PUBLISHED", "Published", "read_published"]
 
@@ -66,7 +66,7 @@ class Published:
     units: dict[str, str] = field(default_factory=dict)
 
 
-_RW = {"r": 0, "w": 1, "read": 0, "write": 1}
+_RW = _OPCODES  # read/write/r/w, as every text reader
 _TYPE_1_READ = {"1": 0, "0": 1}
 PUBLISHED: dict[str, Published] = {
     "spc": Published(5, 4, 1, 2, 3, 0, _RW, time_scale=1e6, offset_bytes=512),
@@ -115,7 +115,7 @@ def _fast(path: Path, spec: Published, max_lines: int) -> _Columns | None:
     """pyarrow's C parser and vectorised checks, or None (then the careful reader explains)."""
     import pyarrow as pa
 
-    from training.fast_readers import _read
+    from training.fast_readers import _numbers, _read, _timestamps
 
     if spec.delimiter == " ":
         return None  # variable-width whitespace: pyarrow's parser takes one delimiter character
@@ -127,15 +127,10 @@ def _fast(path: Path, spec: Published, max_lines: int) -> _Columns | None:
     t = _read(path, names=names, skip=skip, delimiter=spec.delimiter, types=types, rows=rows)
     if t is None or t.num_rows == 0:
         return None
-    numeric = {}
-    for role in ("timestamp", "offset", "size") + (("latency",) if spec.latency is not None else ()):
-        col = t.column(names[getattr(spec, role)])
-        if col.null_count or not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
-            return None
-        x = col.to_numpy()
-        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all() or (x < 0).any():
-            return None
-        numeric[role] = x
+    numeric = {role: (_timestamps if role == "timestamp" else _numbers)(t, names[getattr(spec, role)])
+               for role in ("timestamp", "offset", "size") + (("latency",) if spec.latency is not None else ())}
+    if any(x is None for x in numeric.values()):
+        return None
     if t.column(names[spec.opcode]).null_count or t.column(names[spec.volume]).null_count:
         return None
     op_codes, op_names = _dictionary(t.column(names[spec.opcode]))
@@ -179,7 +174,7 @@ def _careful(path: Path, spec: Published, max_lines: int) -> _Columns:
                     raise DataError.at(path, lineno, j + 1, f"timestamp {text_j} does not fit in 64 bits")
                 cols[role].append(int(text_j))
             else:
-                cols[role].append(_number(path, lineno, j, role, text_j))
+                cols[role].append(parse_number(path, text_j, lineno, j + 1, role))
         op = spec.opcodes.get(fields[spec.opcode].lower())
         if op is None:
             raise DataError.at(path, lineno, spec.opcode + 1, f"opcode: {fields[spec.opcode]!r} is not one of "
@@ -208,27 +203,15 @@ def _blkparse(path: Path, max_lines: int) -> _Columns:
         op = 1 if "W" in rwbs else 0 if "R" in rwbs else None
         if op is None:
             continue
-        cols["timestamp"].append(_number(path, lineno, 3, "timestamp", f[3]))
-        cols["offset"].append(_number(path, lineno, 7, "sector", f[7]))
-        cols["size"].append(_number(path, lineno, 9, "size", f[9]))
+        cols["timestamp"].append(parse_number(path, f[3], lineno, 4, "timestamp"))
+        cols["offset"].append(parse_number(path, f[7], lineno, 8, "sector"))
+        cols["size"].append(parse_number(path, f[9], lineno, 10, "size"))
         cols["opcode"].append(op)
         cols["volume"].append(f[0])
         cols["line"].append(lineno)
     volume_names, volume = np.unique(np.array(cols["volume"], dtype=str), return_inverse=True)
     return _Columns(np.array(cols["timestamp"]), np.array(cols["offset"]), np.array(cols["size"]),
                     np.array(cols["opcode"], np.int8), volume, list(volume_names), None, np.array(cols["line"]))
-
-
-def _number(path: Path, lineno: int, j: int, name: str, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise DataError.at(path, lineno, j + 1, f"{name}: cannot parse {text!r} as a number") from None
-    if not np.isfinite(value):
-        raise DataError.at(path, lineno, j + 1, f"{name}: {text!r} is not a finite number")
-    if value < 0:
-        raise DataError.at(path, lineno, j + 1, f"{name}: negative value {text!r}")
-    return value
 
 
 def _select_volumes(c: _Columns, path: Path, fmt: str, volume: str) -> np.ndarray:

@@ -160,6 +160,19 @@ def _lines(path: Path, max_lines: int) -> Iterator[tuple[int, str]]:
         raise DataError.at(path, lineno + 1, None, f"cannot read the file ({type(exc).__name__}: {exc})") from None
 
 
+def parse_number(path: Path, text: str, lineno: int, col: int, name: str) -> float:
+    """A finite, non-negative number, or a ``DataError`` naming ``path:lineno:col`` and the text."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError.at(path, lineno, col, f"{name}: cannot parse {text!r} as a number") from None
+    if not math.isfinite(value):
+        raise DataError.at(path, lineno, col, f"{name}: {text!r} is not a finite number")
+    if value < 0:
+        raise DataError.at(path, lineno, col, f"{name}: negative value {text!r}")
+    return value
+
+
 class _Rows:
     """Accumulates parsed rows with per-value checks that name ``file:line:column``."""
 
@@ -173,15 +186,7 @@ class _Rows:
         self.skipped = 0
 
     def number(self, text: str, lineno: int, col: int, name: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise DataError.at(self.path, lineno, col, f"{name}: cannot parse {text!r} as a number") from None
-        if not math.isfinite(value):
-            raise DataError.at(self.path, lineno, col, f"{name}: {text!r} is not a finite number")
-        if value < 0:
-            raise DataError.at(self.path, lineno, col, f"{name}: negative value {text!r}")
-        return value
+        return parse_number(self.path, text, lineno, col, name)
 
     def add(self, lineno: int, fields: list[str], cols: tuple[int, int, int, int], op: int = -1) -> None:
         c_ts, c_len, c_lba, c_lat = cols
