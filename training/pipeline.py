@@ -254,7 +254,14 @@ def _fit_and_log(synth: Synthesizer, frame: TraceFrame, logger: _EpochLogger, op
         best = min(logger.val, key=logger.val.get)
         mlflow.log_metrics({"best_val_mmd2": logger.val[best], "best_epoch": best})
     result = TrainResult(run_id, "", synth, local, data_info=data_info, val_mmd2=logger.val)
-    mlflow.log_metric("model_epoch", result.model_epoch)  # the epoch whose generator is logged
+    # the epoch whose generator is logged, and its scores: the runs table's val_mmd2 column is the
+    # last epoch's, which with keep_best is not the model's
+    kept = {"model_epoch": result.model_epoch}
+    if result.model_val:
+        kept["model_val_mmd2"] = result.model_val[result.model_epoch]
+    if "best_val" in synth.meta:
+        kept["model_val_fields"] = synth.meta["best_val"]
+    mlflow.log_metrics(kept)
     mlflow.set_tag("model_epoch", str(result.model_epoch))
     if prepared.validation is not None:
         result.fidelity = _log_fidelity(synth, logger.validator, options, logger.val, frame.slice(0, prepared.train_rows))

@@ -70,6 +70,7 @@ def test_the_registered_generator_is_the_best_validated_epoch(tracking_uri, samp
     assert float(version.tags["val_mmd2"]) == result.val_mmd2[best]
     run = client.get_run(result.run_id)
     assert run.data.metrics["model_epoch"] == best and run.data.tags["model_epoch"] == str(best)
+    assert run.data.metrics["model_val_mmd2"] == result.val_mmd2[best] and run.data.metrics["model_val_fields"] == fields[best]
     # the logged model is that generator: it scores what the best epoch scored
     from training.data import load_frame
     from training.fidelity import Validator
