@@ -225,18 +225,22 @@ def compare(runs, as_json, log_run, experiment) -> None:
 @click.option("--output_synth", "--output-synth", required=True, help="output file (written atomically)")
 @click.option("--format", "--output_format", "--output-format", "fmt", type=click.Choice(_OUTPUT_FORMATS), default="seed",
               show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="the same seed gives the same rows, whatever --shards/--workers")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="the same seed (and --streams) gives the same rows, whatever --shards/--workers")
 @click.option("--engine", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
               help="auto: onnxruntime for ONNX models, torch otherwise; onnx: export a torch model on the fly")
-@click.option("--shards", type=int, default=1, show_default=True, help="contiguous block ranges written in parallel")
-@click.option("--workers", type=int, default=1, show_default=True, help="worker processes for the shards")
+@click.option("--streams", type=int, default=1, show_default=True,
+              help="carried-state models: independent streams, written one after another (in parallel with --workers)")
+@click.option("--shards", type=int, default=1, show_default=True,
+              help="models of independent windows: contiguous block ranges of the one stream, written in parallel")
+@click.option("--workers", type=int, default=1, show_default=True, help="worker processes for the streams or shards")
 @click.option("--overwrite", is_flag=True, help="replace an existing output file")
 @click.option("--progress/--no-progress", default=None, help="progress bar on stderr (default: when it is a terminal)")
 @click.option("--lineage/--no-lineage", default=True, show_default=True, help="record an MLflow run of what was written")
 @click.option("--device", default="cpu", show_default=True)
 @handle_errors
-def generate(model_uri, num_entries, output_synth, fmt, seed, engine, shards, workers, overwrite, progress, lineage,
-             device) -> None:
+def generate(model_uri, num_entries, output_synth, fmt, seed, engine, streams, shards, workers, overwrite, progress,
+             lineage, device) -> None:
     """Write a synthetic trace of any length from a trained model, in constant memory."""
     _quiet_mlflow()
     from serving.registry import load_any
@@ -254,10 +258,11 @@ def generate(model_uri, num_entries, output_synth, fmt, seed, engine, shards, wo
         model = OnnxSynthesizer(export_onnx(model))
     elif engine == "torch" and hasattr(model, "session"):
         raise ConfigError(f"--engine torch: {model_uri} is an ONNX model; use --engine onnx or auto")
-    stats = synthesize_to_file(model, num_entries, output_synth, fmt=fmt, seed=seed, shards=shards, workers=workers,
-                               overwrite=overwrite, progress=progress)
+    stats = synthesize_to_file(model, num_entries, output_synth, fmt=fmt, seed=seed, shards=shards, streams=streams,
+                               workers=workers, overwrite=overwrite, progress=progress)
+    parts = "stream(s)" if model.config.carry_state else "shard(s)"
     _report(f"wrote {stats.rows} rows to {stats.path} ({stats.rows_per_second:,.0f} rows/s, "
-            f"{'onnxruntime' if hasattr(model, 'session') else 'torch'}, {stats.shards} shard(s))")
+            f"{'onnxruntime' if hasattr(model, 'session') else 'torch'}, {stats.shards} {parts})")
     if lineage:
         run_id = log_lineage(stats, model_uri=model_uri, lineage=loaded.lineage, seed=seed)
         _report(f"lineage run {run_id}")

@@ -1,5 +1,10 @@
 """ONNX export of a trace GAN: noise in, rows in real units out (inverse scaling in the graph).
 
+A ``carry_state`` model's graph also takes the LSTM state ``h``, ``c`` and returns the new one
+(``h_out``, ``c_out``), so a stream runs block after block through onnxruntime exactly as through
+torch; a ``locality="lru"`` model's rows carry the address action, stride and stack position,
+which the stream's LRU stack (outside the graph, shared with torch) turns into LBAs.
+
 For seed and delta models the graph is ``generator -> tanh output -> float64 -> (y + 1) / scale +
 min -> expm1 on log1p columns``: everything ``TraceTransformer.inverse_features`` does. For typed
 models it is everything ``TypedTransformer.inverse_features`` does: the softmax heads (Gumbel-max
@@ -37,6 +42,26 @@ _META_CONFIG, _META_TRANSFORMER = "ganflow.config", "ganflow.transformer"
 
 
 def _graph_module(synth: Synthesizer):
+    """noise -> rows, or with ``carry_state`` (noise, h, c) -> (rows, h, c)."""
+    from torch import nn
+
+    rows = _rows_module(synth)
+
+    class Graph(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.generator, self.rows = synth.generator, rows
+
+        def forward(self, noise, h=None, c=None):
+            if h is None:
+                return self.rows(self.generator(noise))
+            y, (h, c) = self.generator(noise, (h, c), return_state=True)
+            return self.rows(y), h, c
+
+    return Graph().eval()
+
+
+def _rows_module(synth: Synthesizer):
     import torch
     from torch import nn
 
@@ -47,14 +72,12 @@ def _graph_module(synth: Synthesizer):
     class Graph(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.generator = synth.generator
             self.register_buffer("inv_scale", torch.tensor(1.0 / t._scale(), dtype=torch.float64))
             self.register_buffer("data_min", torch.tensor(t.data_min_, dtype=torch.float64))
             self.register_buffer("log_mask", torch.tensor(t._log_mask))
 
-        def forward(self, noise):
-            y = self.generator(noise).double()
-            x = (y + 1.0) * self.inv_scale + self.data_min
+        def forward(self, y):
+            x = (y.double() + 1.0) * self.inv_scale + self.data_min
             # exp(x) - 1, not expm1: ONNX has no Expm1; the difference is below 1e-15 absolute
             return torch.where(self.log_mask, torch.exp(torch.clamp(x, min=0.0)) - 1.0, x)
 
@@ -95,14 +118,14 @@ def _typed_graph(synth: Synthesizer):
     class Graph(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.generator = synth.generator
             self.names = t.continuous_names
             self.cont = nn.ModuleList(Continuous(t.encoders[c]) for c in self.names)
             self.register_buffer("sizes", f64(t.sizes_))
             self.k, self.align, self.has_opcode = len(t.sizes_), float(t.align_), t.has_opcode_
+            self.lru, self.n_actions = t.locality == "lru", t.heads[-1]
 
-        def forward(self, noise):
-            y = self.generator(noise).double()
+        def forward(self, y):
+            y = y.double()
             col = {c: m(y[..., j]) for j, (c, m) in enumerate(zip(self.names, self.cont))}
             start = len(self.names)
             idx = torch.argmax(y[..., start:start + self.k + 1], dim=-1)
@@ -111,7 +134,12 @@ def _typed_graph(synth: Synthesizer):
             nan = torch.full_like(length, float("nan"))
             start += self.k + 1
             opcode = torch.argmax(y[..., start:start + 2], dim=-1).double() if self.has_opcode else nan
-            return torch.stack([col["interarrival"], length, col["lba"], col.get("latency", nan), opcode], dim=-1)
+            out = [col["interarrival"], length, col.get("lba", nan), col.get("latency", nan), opcode]
+            if self.lru:  # the address columns the stream's LRU stack decodes (inverse_features)
+                start += 2 if self.has_opcode else 0
+                action = torch.argmax(y[..., start:start + self.n_actions], dim=-1).double()
+                out += [action, col["stride"], torch.clamp(y[..., self.names.index("reuse_pos")], -1.0, 1.0)]
+            return torch.stack(out, dim=-1)
 
     return Graph().eval()
 
@@ -126,10 +154,15 @@ def export_onnx(synth: Synthesizer, path: str | Path | None = None):
     c = synth.config
     module = _graph_module(synth).cpu()
     buf = io.BytesIO()
+    args, names, outputs = (torch.zeros(2, c.seq_len, noise_dim(c, synth.transformer)),), ["noise"], ["rows"]
+    axes = {"noise": {0: "batch", 1: "steps"}, "rows": {0: "batch", 1: "steps"}}
+    if c.carry_state:
+        state = torch.zeros(c.num_layers, 2, c.hidden_dim)
+        args, names, outputs = (*args, state, state), [*names, "h", "c"], [*outputs, "h_out", "c_out"]
+        axes.update({k: {1: "batch"} for k in ("h", "c", "h_out", "c_out")})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (torch.zeros(2, c.seq_len, noise_dim(c, synth.transformer)),), buf, input_names=["noise"],
-                          output_names=["rows"], dynamic_axes={"noise": {0: "batch"}, "rows": {0: "batch"}},
+        torch.onnx.export(module, args, buf, input_names=names, output_names=outputs, dynamic_axes=axes,
                           opset_version=OPSET, dynamo=False)
     model = onnx.load_from_string(buf.getvalue())
     for key, value in ((_META_CONFIG, json.dumps(c.to_dict())),
@@ -177,15 +210,21 @@ class OnnxSynthesizer:
             raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from None
         return cls(model, **kw)
 
-    def decode(self, noise: np.ndarray) -> np.ndarray:
-        rows = self.session.run(None, {"noise": noise})[0]
-        return rows.reshape(-1, rows.shape[-1])
+    def decode(self, noise: np.ndarray, state=None):
+        """As ``Synthesizer.decode``: rows, or ``(rows, state)`` for a ``carry_state`` model."""
+        if not self.config.carry_state:
+            rows = self.session.run(None, {"noise": noise})[0]
+            return rows.reshape(-1, rows.shape[-1])
+        c = self.config
+        h, cell = state if state is not None else [np.zeros((c.num_layers, len(noise), c.hidden_dim), np.float32)] * 2
+        rows, h, cell = self.session.run(None, {"noise": noise, "h": h, "c": cell})
+        return rows.reshape(-1, rows.shape[-1]), (h, cell)
 
-    def sample_chunks(self, n_rows: int, *, seed: int = 0, first_block: int = 0, t_start: float = 0.0,
-                      threads: int = 1):
+    def sample_chunks(self, n_rows: int, *, seed: int = 0, first_block: int = 0, stream: int = 0,
+                      t_start: float = 0.0, threads: int = 1):
         return sample_blocks(self.decode, self.transformer, self.config, n_rows, seed=seed,
-                             first_block=first_block, t_start=t_start, threads=threads)
+                             first_block=first_block, stream=stream, t_start=t_start, threads=threads)
 
-    def sample(self, n_rows: int, *, seed: int = 0) -> np.ndarray:
-        chunks = list(self.sample_chunks(n_rows, seed=seed))
+    def sample(self, n_rows: int, *, seed: int = 0, stream: int = 0) -> np.ndarray:
+        chunks = list(self.sample_chunks(n_rows, seed=seed, stream=stream))
         return np.concatenate(chunks) if chunks else np.empty((0, len(ROW_COLUMNS)))

@@ -12,6 +12,12 @@ the output is byte-identical whatever ``shards`` and ``workers`` are:
   measures each shard's time span (prefix sums give the offsets); worker processes then write
   each shard's encoded part beside the output, and the parts are joined in order into the
   temporary output, which is renamed into place. No partial output exists at any time.
+
+A ``carry_state`` model cannot start mid-stream (each block continues the LSTM state and the LRU
+stack of the one before), so it parallelises over ``streams`` instead: K independent streams,
+each drawn from ``(seed, stream)``, written one after another with continuing timestamps (the
+same first pass measures each stream's span). The output depends on ``seed`` and ``streams``
+only, never on ``workers``.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from training.errors import ConfigError
 from training.synthesizer import BLOCK_SEQUENCES
 from training.utils import atomic_output, sweep_stale_temps, temp_prefix
 
-__all__ = ["SynthesisStats", "synthesize_to_file", "shard_plan", "log_lineage"]
+__all__ = ["SynthesisStats", "synthesize_to_file", "shard_plan", "stream_plan", "log_lineage"]
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +76,15 @@ def _stream(model, n_rows: int, path, fmt: str, seed: int, overwrite: bool, prog
             progress.update(len(chunk))
 
 
-def shard_plan(n_rows: int, seq_len: int, shards: int) -> list[tuple[int, int]]:
-    """``(first_block, rows)`` per shard: contiguous block ranges covering ``n_rows``."""
+def stream_plan(n_rows: int, streams: int) -> list[tuple[int, int, int]]:
+    """``(first_block, stream, rows)`` per part of a carried-state model: ``streams`` independent
+    streams of nearly equal length (the first ``n_rows % streams`` one row longer)."""
+    return [(0, k, n_rows // streams + (k < n_rows % streams)) for k in range(streams)]
+
+
+def shard_plan(n_rows: int, seq_len: int, shards: int) -> list[tuple[int, int, int]]:
+    """``(first_block, stream, rows)`` per shard of one stream of independent windows:
+    contiguous block ranges covering ``n_rows`` (``stream`` is 0)."""
     per_block = BLOCK_SEQUENCES * seq_len
     n_blocks = math.ceil(n_rows / per_block)
     shards = max(1, min(shards, n_blocks))
@@ -79,7 +92,7 @@ def shard_plan(n_rows: int, seq_len: int, shards: int) -> list[tuple[int, int]]:
     for k in range(shards):
         first, last = k * n_blocks // shards, (k + 1) * n_blocks // shards
         rows = min(last * per_block, n_rows) - first * per_block
-        plan.append((first, rows))
+        plan.append((first, 0, rows))
     return plan
 
 
@@ -105,16 +118,16 @@ def _init_worker(spec: tuple[str, object]) -> None:
         _MODEL = Synthesizer.load(payload)
 
 
-def _shard_span(first_block: int, rows: int, seed: int) -> float:
+def _shard_span(first_block: int, stream: int, rows: int, seed: int) -> float:
     end = 0.0
-    for chunk in _MODEL.sample_chunks(rows, seed=seed, first_block=first_block):
+    for chunk in _MODEL.sample_chunks(rows, seed=seed, first_block=first_block, stream=stream):
         end = float(chunk[-1, 0])
     return end
 
 
-def _write_shard(first_block: int, rows: int, seed: int, t_start: float, fmt: str, part: str) -> int:
+def _write_shard(first_block: int, stream: int, rows: int, seed: int, t_start: float, fmt: str, part: str) -> int:
     with open(part, "wb") as fh:
-        for chunk in _MODEL.sample_chunks(rows, seed=seed, first_block=first_block, t_start=t_start):
+        for chunk in _MODEL.sample_chunks(rows, seed=seed, first_block=first_block, stream=stream, t_start=t_start):
             fh.write(encode(chunk, fmt, _MODEL.columns) if fmt != "parquet" else np.ascontiguousarray(chunk).tobytes())
     return rows
 
@@ -127,7 +140,10 @@ def _model_spec(model, tmp: Path) -> tuple[str, object]:
 
 def _sharded(model, n_rows: int, path, fmt: str, seed: int, shards: int, workers: int, overwrite: bool,
              progress) -> int:
-    plan = shard_plan(n_rows, model.config.seq_len, shards)
+    if model.config.carry_state:
+        plan = stream_plan(n_rows, shards)
+    else:
+        plan = shard_plan(n_rows, model.config.seq_len, shards)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(target)
@@ -139,8 +155,8 @@ def _sharded(model, n_rows: int, path, fmt: str, seed: int, shards: int, workers
             spans = list(pool.map(_shard_span, *zip(*plan), [seed] * len(plan)))
             offsets = [0.0, *np.cumsum(spans)[:-1].tolist()]
         parts = [str(Path(tmp) / f"part{k:05d}") for k in range(len(plan))]
-        futures = [pool.submit(_write_shard, first, rows, seed, off, fmt, part)
-                   for (first, rows), off, part in zip(plan, offsets, parts)]
+        futures = [pool.submit(_write_shard, first, stream, rows, seed, off, fmt, part)
+                   for (first, stream, rows), off, part in zip(plan, offsets, parts)]
         for future in futures:
             progress.update(future.result())
         _join(parts, target, fmt, overwrite, model.columns)
@@ -169,14 +185,22 @@ def _join(parts: list[str], target: Path, fmt: str, overwrite: bool, columns: tu
 
 
 def synthesize_to_file(model, n_rows: int, path: str | Path, *, fmt: str = "seed", seed: int = 0,
-                       shards: int = 1, workers: int = 1, threads: int | None = None, overwrite: bool = True,
-                       progress: bool | None = False) -> SynthesisStats:
+                       shards: int = 1, streams: int = 1, workers: int = 1, threads: int | None = None,
+                       overwrite: bool = True, progress: bool | None = False) -> SynthesisStats:
     """Write ``n_rows`` synthetic rows to ``path`` (whole or not at all); see the module docstring.
 
-    ``model`` is a ``Synthesizer`` (torch) or an ``OnnxSynthesizer``.
+    ``model`` is a ``Synthesizer`` (torch) or an ``OnnxSynthesizer``. A ``carry_state`` model
+    writes ``streams`` independent streams one after another (``shards`` must be 1); a model of
+    independent windows splits its one stream into ``shards`` (``streams`` must be 1).
     """
-    if n_rows < 0 or shards < 1 or workers < 1:
-        raise ConfigError(f"need rows >= 0, shards >= 1, workers >= 1, but got {n_rows=}, {shards=}, {workers=}")
+    if n_rows < 0 or shards < 1 or streams < 1 or workers < 1:
+        raise ConfigError(f"need rows >= 0, shards, streams, workers >= 1, but got {n_rows=}, {shards=}, "
+                          f"{streams=}, {workers=}")
+    carry = model.config.carry_state
+    if (carry and shards > 1) or (not carry and streams > 1):
+        raise ConfigError(f"this model's {'stream carries its LSTM state' if carry else 'windows are independent'}: "
+                          f"use {'--streams' if carry else '--shards'}, not {'--shards' if carry else '--streams'}")
+    shards = streams if carry else shards
     if Path(path).exists() and not overwrite:
         raise ConfigError(f"{path}: output exists; pass --overwrite to replace it")
     start = time.perf_counter()

@@ -26,7 +26,9 @@ FEATURE_MODES = ("seed", "delta", "typed")
 CONTINUOUS_ENCODINGS = ("log", "quantile", "normal")
 LOSSES = ("bce", "wgan-gp")
 # Keys a config saved before they existed lacks, with the behaviour it was trained with.
-_LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False}
+_LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False, "locality": "none", "carry_state": False,
+                                    "join_windows": 1}
+LOCALITY = ("lru", "none")
 
 
 def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's word)
@@ -37,7 +39,7 @@ def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's w
 # The trace seed's README recipe (its preprocessing and optimisation); the rest of the defaults
 # (batch 128, hidden 66, latent 16, seq 12, 50 epochs) are already the seed's.
 SEED_RECIPE: dict[str, Any] = {"feature_mode": "seed", "log1p": (), "lr_g": 2e-5, "lr_d": 3e-5, "d_updates": 1,
-                               "g_updates": 2, "loss": "bce", "keep_best": False}
+                               "g_updates": 2, "loss": "bce", "keep_best": False, "carry_state": False}
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,18 @@ class TraceGANConfig:
     size_coverage: float = field(default=0.99, metadata=cli_meta(
         help="typed mode: the most common sizes covering this share of requests are categories; the rest "
              "share one 'other' category decoded to the trace's alignment"))
+    locality: str = field(default="lru", metadata=cli_meta(
+        help="typed mode: lru: each address is an action (continue the previous request, a new page at a stride, "
+             "or reuse the page at an LRU stack distance) decoded through an LRU stack; none: the LBA as one "
+             "scaled number (README: locality)"))
+    reuse_buckets: int = field(default=8, metadata=cli_meta(
+        help="locality=lru: stack-distance buckets (quantiles of the training trace's reuse distances)"))
+    carry_state: bool = field(default=True, metadata=cli_meta(
+        help="sampling: carry G's LSTM state from window to window, so a trace is one stream; off = independent "
+             "seq_len windows laid end to end (the seed)"))
+    join_windows: int = field(default=1, metadata=cli_meta(
+        help="training: G's fakes continue its LSTM state over this many consecutive windows (truncated "
+             "back-propagation, state detached between windows), so windows join; 1 = fresh state each window"))
     seq_len: int = field(default=12, metadata=cli_meta(help="rows per training sequence"))
     stride: int = field(default=0, metadata=cli_meta(help="window step in rows; 0 = seq_len (non-overlapping, as the seed)"))
     latent_dim: int = field(default=16, metadata=cli_meta(help="noise dimension per time step"))
@@ -92,6 +106,8 @@ class TraceGANConfig:
                 raise ConfigError(f"log1p columns must be among {', '.join(TRACE_COLUMNS)}, but got {col!r}")
         if self.continuous not in CONTINUOUS_ENCODINGS:
             raise ConfigError(f"continuous must be one of {', '.join(CONTINUOUS_ENCODINGS)}, but got {self.continuous!r}")
+        if self.locality not in LOCALITY:
+            raise ConfigError(f"locality must be one of {', '.join(LOCALITY)}, but got {self.locality!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, but got {self.loss!r}")
         if not 0.5 <= self.size_coverage <= 1:
@@ -103,7 +119,7 @@ class TraceGANConfig:
         if self.log1p and self.feature_mode == "seed":
             raise ConfigError(f"log1p={','.join(self.log1p)} needs feature_mode='delta' (seed mode is the seed's exact scaling)")
         for name in ("seq_len", "latent_dim", "hidden_dim", "num_layers", "batch_size", "num_epochs",
-                     "d_updates", "g_updates"):
+                     "d_updates", "g_updates", "reuse_buckets", "join_windows"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, but got {name}={value!r}")

@@ -16,6 +16,15 @@ Per row, in this order (``feature_names``):
   rounded to the trace's alignment (the largest power of two dividing every size, up to 4096);
 * ``op=read`` / ``op=write`` one-hot — only when every row's opcode is known.
 
+With ``locality="lru"`` (the default) the address is not regressed: ``lba`` gives way to
+``stride`` (signed sectors from the previous request's end, same encoding as the gaps) and
+``reuse_pos``, and one more head says what the request does (``training.locality``):
+``addr=seq`` (continues the previous request), ``addr=new`` (a page not seen before, at
+``stride``) or ``addr=reuse<b>`` (a page seen before, at an LRU stack distance in bucket ``b``;
+``reuse_pos`` places it within the bucket on a log scale). The buckets are quantiles of the
+training trace's stack distances (``reuse_buckets`` of them, fewer where they coincide). The
+decoding of addresses keeps an LRU stack per stream: ``start_stream``.
+
 The generator ends in one softmax head per one-hot group (``heads``); its output is decoded
 with ``argmax``. Sizes and opcodes therefore round-trip exactly, and every synthetic size is a
 real one or aligned like them. Rows come back in ``ROW_COLUMNS`` order with NaN where the model
@@ -32,16 +41,21 @@ import numpy as np
 from training.config import CONTINUOUS_ENCODINGS, ROW_COLUMNS
 from training.errors import ConfigError, ModelError
 from training.readers import TraceFrame
-from training.transform import TraceTransformer
+from training import locality
+from training.locality import NEW, PAGE_SECTORS, REUSE
+from training.transform import Stream, TraceTransformer
 
-__all__ = ["TypedTransformer", "MAX_SIZES", "QUANTILES"]
+__all__ = ["TypedTransformer", "MAX_SIZES", "QUANTILES", "LOCALITY_MODES"]
 
 MAX_SIZES = 64
 QUANTILES = 512
 _EPS = 0.0005
 NORMAL_SCALE = 3.2905267314918945  # -Φ⁻¹(0.0005): probability 0.0005 maps to -1
-_FORMAT_VERSION = 2
-_CONTINUOUS = ("interarrival", "length", "lba", "latency")
+_FORMAT_VERSION = 3
+_READS = (2, 3)  # format versions this code reads (2: before locality)
+_CONTINUOUS = ("interarrival", "length", "lba", "stride", "reuse_pos", "latency")
+LOCALITY_MODES = ("lru", "none")
+LOCALITY_COLUMNS = 3  # inverse_features' extra columns with lru: action head index, stride, reuse_pos
 
 
 _AS = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)  # Abramowitz & Stegun 7.1.26
@@ -109,15 +123,21 @@ class _Continuous:
 class TypedTransformer(TraceTransformer):
     """Fit / transform / inverse between a ``TraceFrame`` and typed features (module docstring)."""
 
-    def __init__(self, *, continuous: str = "log", size_coverage: float = 0.99) -> None:
+    def __init__(self, *, continuous: str = "log", size_coverage: float = 0.99, locality: str = "none",
+                 reuse_buckets: int = 8) -> None:
         if continuous not in CONTINUOUS_ENCODINGS:
             raise ConfigError(f"continuous must be one of {', '.join(CONTINUOUS_ENCODINGS)}, but got {continuous!r}")
+        if locality not in LOCALITY_MODES:
+            raise ConfigError(f"locality must be one of {', '.join(LOCALITY_MODES)}, but got {locality!r}")
         super().__init__(mode="typed")
         self.continuous, self.size_coverage = continuous, size_coverage
+        self.locality, self.reuse_buckets = locality, int(reuse_buckets)
         self.encoders: dict[str, _Continuous] = {}
         self.sizes_: np.ndarray | None = None  # the size categories, bytes; "other" is one more
         self.align_ = 1
         self.has_latency_ = self.has_opcode_ = False
+        self.reuse_edges_ = np.zeros(0, np.int64)  # bucket b holds distances [edges[b], edges[b+1])
+        self.lba_range_ = (0, 1, 1, 0)  # lowest LBA, end of the highest, alignment, a stream's start
 
     # -- layout ---------------------------------------------------------------------------
     @property
@@ -128,13 +148,21 @@ class TypedTransformer(TraceTransformer):
     def heads(self) -> tuple[int, ...]:
         """Widths of the one-hot groups at the end of the feature vector (softmax heads)."""
         self._require_fitted()
-        return (len(self.sizes_) + 1,) + ((2,) if self.has_opcode_ else ())
+        return (len(self.sizes_) + 1,) + ((2,) if self.has_opcode_ else ()) + \
+            ((2 + self.n_buckets,) if self.locality == "lru" else ())
+
+    @property
+    def n_buckets(self) -> int:
+        return max(len(self.reuse_edges_) - 1, 0)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
         self._require_fitted()
         sizes = tuple(f"size={int(s)}" for s in self.sizes_) + ("size=other",)
-        return self.continuous_names + sizes + (("op=read", "op=write") if self.has_opcode_ else ())
+        ops = ("op=read", "op=write") if self.has_opcode_ else ()
+        addr = ("addr=seq", "addr=new", *(f"addr=reuse{b}" for b in range(self.n_buckets))) \
+            if self.locality == "lru" else ()
+        return self.continuous_names + sizes + ops + addr
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -167,16 +195,57 @@ class TypedTransformer(TraceTransformer):
         self.has_opcode_ = bool(len(frame) and (frame.opcode >= 0).all())
         kind = self.continuous
         self.encoders = {"interarrival": _Continuous.fit(kind, self._gaps(frame)),
-                         "length": _Continuous.fit(kind, frame.length),
-                         "lba": _Continuous.fit("minmax", frame.lba)}
+                         "length": _Continuous.fit(kind, frame.length)}
+        if self.locality == "lru":
+            self._fit_locality(frame)
+        else:
+            self.encoders["lba"] = _Continuous.fit("minmax", frame.lba)
         if self.has_latency_:
             self.encoders["latency"] = _Continuous.fit(kind, frame.latency)
         return self
+
+    def _fit_locality(self, frame: TraceFrame) -> None:
+        lba = np.rint(frame.lba).astype(np.int64)
+        nonzero = lba[lba > 0]
+        gcd = int(np.gcd.reduce(nonzero)) if len(nonzero) else 1
+        align = min(gcd & -gcd, PAGE_SECTORS) if gcd else 1
+        end = lba + np.maximum(np.ceil(frame.length / 512.0), 1).astype(np.int64)
+        self.lba_range_ = (int(lba.min()), int(end.max()), int(align), int(lba[0]))
+        action, stride, dist = self._actions(frame)
+        d = dist[action == REUSE]
+        if len(d):
+            edges = np.unique(np.rint(np.quantile(d, np.linspace(0.0, 1.0, self.reuse_buckets + 1))).astype(np.int64))
+            edges[-1] = d.max() + 1
+            self.reuse_edges_ = edges if len(edges) > 1 else np.array([edges[0], edges[0] + 1])
+        self.encoders["stride"] = _Continuous.fit(self.continuous, stride.astype(np.float64))
+        self.encoders["reuse_pos"] = _Continuous("minmax", {"min": -1.0, "max": 1.0})
+
+    def _actions(self, frame: TraceFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return locality.encode(np.rint(frame.lba).astype(np.int64), frame.length, self.lba_range_[3])
+
+    def _bucket_logs(self) -> tuple[np.ndarray, np.ndarray]:
+        """log1p of each bucket's lowest and highest distance."""
+        e = self.reuse_edges_
+        return np.log1p(e[:-1].astype(np.float64)), np.log1p(e[1:] - 1.0)
 
     def transform(self, frame: TraceFrame) -> np.ndarray:
         """``(n, len(feature_names))`` float32: continuous columns in [-1, 1], then one-hots."""
         self._require_fitted()
         raw = {"interarrival": self._gaps(frame), "length": frame.length, "lba": frame.lba, "latency": frame.latency}
+        if self.locality == "lru":
+            action, stride, dist = self._actions(frame)
+            head = np.minimum(action, NEW).astype(np.int64)
+            pos = np.zeros(len(frame))
+            reuse = action == REUSE
+            if self.n_buckets:
+                b = np.clip(np.searchsorted(self.reuse_edges_, dist[reuse], side="right") - 1, 0, self.n_buckets - 1)
+                lo, hi = self._bucket_logs()
+                width = hi[b] - lo[b]
+                pos[reuse] = np.where(width > 0, (np.log1p(dist[reuse]) - lo[b]) / np.where(width > 0, width, 1.0), 0.0) * 2 - 1
+                head[reuse] = 2 + b
+            else:
+                head[reuse] = NEW  # cannot happen: a trace with reuse has buckets
+            raw.update(stride=stride.astype(np.float64), reuse_pos=pos)
         parts = [self.encoders[c].transform(np.asarray(raw[c], np.float64))[:, None] for c in self.continuous_names]
         length = np.rint(frame.length)
         size_idx = np.full(len(frame), len(self.sizes_))
@@ -187,6 +256,8 @@ class TypedTransformer(TraceTransformer):
         parts.append(np.eye(len(self.sizes_) + 1)[size_idx])
         if self.has_opcode_:
             parts.append(np.eye(2)[np.asarray(frame.opcode, np.int64)])
+        if self.locality == "lru":
+            parts.append(np.eye(2 + self.n_buckets)[head])
         return np.concatenate(parts, axis=1).astype(np.float32)
 
     def fit_transform(self, frame: TraceFrame) -> np.ndarray:
@@ -199,17 +270,38 @@ class TypedTransformer(TraceTransformer):
         y = np.asarray(y, np.float64)
         out = np.full((len(y), len(ROW_COLUMNS)), np.nan)
         cont = {c: self.encoders[c].inverse(y[:, j]) for j, c in enumerate(self.continuous_names)}
-        out[:, 0], out[:, 2] = cont["interarrival"], cont["lba"]
+        out[:, 0], out[:, 2] = cont["interarrival"], cont.get("lba", np.nan)
         if self.has_latency_:
             out[:, 3] = cont["latency"]
         start = len(self.continuous_names)
         size_idx = np.argmax(y[:, start:start + len(self.sizes_) + 1], axis=1)
         other = np.maximum(np.rint(cont["length"] / self.align_), 1.0) * self.align_
         out[:, 1] = np.where(size_idx < len(self.sizes_), self.sizes_[np.minimum(size_idx, len(self.sizes_) - 1)], other)
+        start += len(self.sizes_) + 1
         if self.has_opcode_:
-            start += len(self.sizes_) + 1
             out[:, 4] = np.argmax(y[:, start:start + 2], axis=1)
+            start += 2
+        if self.locality == "lru":
+            j = self.continuous_names.index("reuse_pos")
+            extra = [np.argmax(y[:, start:start + 2 + self.n_buckets], axis=1), cont["stride"], np.clip(y[:, j], -1, 1)]
+            out = np.column_stack([out, *extra])
         return out
+
+    def start_stream(self, t_start: float = 0.0) -> Stream:
+        """The stateful decoding of one stream: time, and with ``lru`` the LRU stack of addresses."""
+        return _LocalityStream(self, t_start) if self.locality == "lru" else super().start_stream(t_start)
+
+    def addresses(self, rows: np.ndarray, stack: locality.Stack) -> np.ndarray:
+        """Decode the address columns of ``inverse_features`` rows (head index, stride, position)
+        into LBAs, advancing ``stack``."""
+        head = rows[:, 5].astype(np.int64)
+        action = np.minimum(head, REUSE).astype(np.int8)
+        dist = np.zeros(len(rows))
+        if self.n_buckets:
+            b = np.clip(head - 2, 0, self.n_buckets - 1)
+            lo, hi = self._bucket_logs()
+            dist = np.expm1(lo[b] + (rows[:, 7] + 1.0) * 0.5 * (hi[b] - lo[b]))
+        return stack.decode(action, rows[:, 6], dist, rows[:, 1])
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -218,13 +310,18 @@ class TypedTransformer(TraceTransformer):
                 "size_coverage": self.size_coverage, "features": list(self.feature_names),
                 "columns": list(self.columns), "time_quantum": self.time_quantum_, "sizes": self.sizes_.tolist(),
                 "align": self.align_, "has_latency": self.has_latency_, "has_opcode": self.has_opcode_,
-                "encoders": {c: e.to_dict() for c, e in self.encoders.items()}}
+                "encoders": {c: e.to_dict() for c, e in self.encoders.items()}, "locality": self.locality,
+                "reuse_buckets": self.reuse_buckets, "reuse_edges": self.reuse_edges_.tolist(),
+                "lba_range": list(self.lba_range_)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TypedTransformer:
-        if data.get("format_version") != _FORMAT_VERSION or data.get("mode") != "typed":
-            raise ModelError(f"typed transformer format_version {data.get('format_version')!r} is not {_FORMAT_VERSION}")
-        obj = cls(continuous=data["continuous"], size_coverage=float(data["size_coverage"]))
+        if data.get("format_version") not in _READS or data.get("mode") != "typed":
+            raise ModelError(f"typed transformer format_version {data.get('format_version')!r} is not one of {_READS}")
+        obj = cls(continuous=data["continuous"], size_coverage=float(data["size_coverage"]),
+                  locality=data.get("locality", "none"), reuse_buckets=int(data.get("reuse_buckets", 8)))
+        obj.reuse_edges_ = np.array(data.get("reuse_edges", []), np.int64)
+        obj.lba_range_ = tuple(int(v) for v in data.get("lba_range", (0, 1, 1, 0)))
         obj.time_quantum_ = float(data["time_quantum"])
         obj.sizes_ = np.array(data["sizes"], np.float64)
         obj.align_ = int(data["align"])
@@ -232,3 +329,17 @@ class TypedTransformer(TraceTransformer):
         obj.encoders = {c: _Continuous(e.pop("kind"), e) for c, e in
                         ((c, dict(e)) for c, e in data["encoders"].items())}
         return obj
+
+
+class _LocalityStream(Stream):
+    """A stream of a ``locality="lru"`` model: addresses through the LRU stack, then time."""
+
+    def __init__(self, transformer: TypedTransformer, t_start: float) -> None:
+        super().__init__(transformer, t_start)
+        lo, hi, align, start = transformer.lba_range_
+        self.stack = locality.Stack(start, lo, hi, align)
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        out = rows[:, :len(ROW_COLUMNS)].copy()
+        out[:, 2] = self.transformer.addresses(rows, self.stack)
+        return super().__call__(out)

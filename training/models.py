@@ -32,10 +32,18 @@ class LSTMGenerator(nn.Module):
         self.lstm = nn.LSTM(latent_dim, hidden_dim, num_layers=num_layers, batch_first=True)
         self.fc = nn.Linear(hidden_dim, n_features)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None, *,
+                return_state: bool = False):
+        """Features for noise ``z``; ``state`` continues the LSTM from an earlier call, and with
+        ``return_state`` the new state ``(h, c)`` is returned too (a stream carried across calls)."""
+        hidden, new_state = self.lstm(z[..., :self.latent_dim] if self.heads else z, state)
+        out = self._features(hidden, z)
+        return (out, new_state) if return_state else out
+
+    def _features(self, hidden: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         if not self.heads:
-            return torch.tanh(self.fc(self.lstm(z)[0]))
-        out = self.fc(self.lstm(z[..., :self.latent_dim])[0])
+            return torch.tanh(self.fc(hidden))
+        out = self.fc(hidden)
         u = (0.5 * (1.0 + torch.erf(z[..., self.latent_dim:] * 0.7071067811865476))).clamp(1e-6, 1.0 - 1e-6)
         logits = out[..., self.n_continuous:] - torch.log(-torch.log(u))
         parts, start = [torch.tanh(out[..., :self.n_continuous])], 0

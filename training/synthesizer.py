@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.config import ROW_COLUMNS, TraceGANConfig
+from training.config import ROW_COLUMNS, TRACE_COLUMNS, TraceGANConfig
 from training.errors import ModelError
 from training.readers import TraceFrame
 from training.sequences import make_windows, time_split
@@ -42,10 +42,12 @@ def noise_dim(config: TraceGANConfig, transformer: TraceTransformer) -> int:
     return config.latent_dim + sum(transformer.heads)
 
 
-def block_noise(config: TraceGANConfig, seed: int, block: int, dim: int | None = None) -> np.ndarray:
-    """The noise of block ``block``: ``(BLOCK_SEQUENCES, seq_len, dim)`` float32 from (seed, block);
-    ``dim`` defaults to ``latent_dim`` (a model without softmax heads)."""
-    rng = np.random.default_rng([seed, block])
+def block_noise(config: TraceGANConfig, seed: int, block: int, dim: int | None = None, *,
+                stream: int | None = None) -> np.ndarray:
+    """The noise of block ``block``: ``(BLOCK_SEQUENCES, seq_len, dim)`` float32 from (seed, block),
+    or from (seed, stream, block) for a carried-state model's ``stream``; ``dim`` defaults to
+    ``latent_dim`` (a model without softmax heads)."""
+    rng = np.random.default_rng([seed, block] if stream is None else [seed, stream, block])
     return rng.standard_normal((BLOCK_SEQUENCES, config.seq_len, dim or config.latent_dim), dtype=np.float32)
 
 
@@ -54,34 +56,53 @@ def make_transformer(config: TraceGANConfig) -> TraceTransformer:
     if config.feature_mode == "typed":
         from training.encodings import TypedTransformer
 
-        return TypedTransformer(continuous=config.continuous, size_coverage=config.size_coverage)
+        return TypedTransformer(continuous=config.continuous, size_coverage=config.size_coverage,
+                                locality=config.locality, reuse_buckets=config.reuse_buckets)
     return TraceTransformer(mode=config.feature_mode, log1p=config.log1p)
 
 
-def sample_blocks(decode: Callable[[np.ndarray], np.ndarray], transformer: TraceTransformer,
-                  config: TraceGANConfig, n_rows: int, *, seed: int = 0, first_block: int = 0,
-                  t_start: float = 0.0, threads: int = 1) -> Iterator[np.ndarray]:
+def sample_blocks(decode: Callable, transformer: TraceTransformer, config: TraceGANConfig, n_rows: int, *,
+                  seed: int = 0, first_block: int = 0, stream: int = 0, t_start: float = 0.0,
+                  threads: int = 1) -> Iterator[np.ndarray]:
     """Rows ``first_block * rows_per_block`` onward, ``n_rows`` of them, one block per chunk.
 
-    Shared by the torch path and the ONNX path: ``decode`` maps noise to real-unit rows (a model
-    from before typed features gives 4 columns; the opcode column is added as NaN), and the
-    one stateful step (``transformer.finish``) happens here, in block order, so both give the
-    same rows. With ``threads > 1`` blocks are drawn and decoded concurrently (a few ahead, the
-    order kept); onnxruntime and torch release the GIL, so the caller's own work on the previous
-    block (encoding, writing) overlaps with them.
+    Shared by the torch path and the ONNX path: ``decode`` maps noise to ``inverse_features``
+    rows (a model from before typed features gives 4 columns; the opcode column is added as NaN),
+    and the stateful steps (``transformer.start_stream``: the running time, the LRU stack of
+    addresses) happen here, in block order, so both give the same rows.
+
+    A ``carry_state`` model draws one stream per ``stream`` index: each block's noise is one
+    sequence of ``BLOCK_SEQUENCES * seq_len`` steps, and ``decode(noise, state)`` returns the rows
+    and the LSTM state the next block starts from, so n rows are one recurrent run whatever the
+    blocks (``first_block`` must be 0). Otherwise a block is ``BLOCK_SEQUENCES`` independent
+    windows, and any block range can be drawn on its own (sharding one stream).
+
+    With ``threads > 1`` the network runs in background threads a few blocks ahead, the order kept
+    (one thread for a carried stream, whose blocks are sequential); onnxruntime and torch release
+    the GIL, so the caller's own work on the previous block (encoding, writing) overlaps with them.
     """
     per_block = BLOCK_SEQUENCES * config.seq_len
     blocks = range(first_block, first_block + -(-n_rows // per_block))
     dim = noise_dim(config, transformer)
+    carry = config.carry_state
+    if carry and first_block:
+        raise ModelError("a carried-state stream is drawn from its first block; pass stream=, not first_block=")
+    state = [None]
 
     def run(block: int) -> np.ndarray:
-        rows = decode(block_noise(config, seed, block, dim))
-        return rows if rows.shape[1] == len(ROW_COLUMNS) else np.column_stack([rows, np.full(len(rows), np.nan)])
+        if carry:
+            noise = block_noise(config, seed, block, dim, stream=stream).reshape(1, per_block, dim)
+            rows, state[0] = decode(noise, state[0])
+        else:
+            rows = decode(block_noise(config, seed, block, dim))
+        return np.column_stack([rows, np.full(len(rows), np.nan)]) if rows.shape[1] == len(TRACE_COLUMNS) else rows
 
-    decoded = _decode_ahead(run, blocks, threads) if threads > 1 else map(run, blocks)
+    workers = (1 if carry else threads) if threads > 1 else 0
+    decoded = _decode_ahead(run, blocks, workers) if workers else map(run, blocks)
+    finish = transformer.start_stream(t_start)
     remaining = n_rows
     for rows in decoded:
-        rows, t_start = transformer.finish(rows[:remaining], t_start)
+        rows = finish(rows[:remaining])
         remaining -= len(rows)
         yield rows
 
@@ -209,26 +230,32 @@ class Synthesizer:
         if self.generator is None or self.transformer is None:
             raise ModelError("Synthesizer is not fitted; call fit() or load()")
 
-    def decode(self, noise: np.ndarray) -> np.ndarray:
-        """Noise -> ``(n_seq * seq_len, 4 or 5)`` rows in real units, before ``transformer.finish``."""
+    def decode(self, noise: np.ndarray, state=None):
+        """Noise -> ``(n_seq * seq_len, …)`` rows of ``transformer.inverse_features`` (before the
+        stream's stateful steps); a ``carry_state`` model continues from the LSTM ``state`` and
+        returns ``(rows, new state)``."""
         import torch
 
         self._require_fitted()
         with torch.inference_mode():
-            y = self.generator(torch.from_numpy(noise).to(self.device)).float().cpu().numpy()
-        return self.transformer.inverse_features(y.reshape(-1, y.shape[-1]))
+            z = torch.from_numpy(noise).to(self.device)
+            y, new = self.generator(z, state, return_state=True)
+            y = y.float().cpu().numpy()
+        rows = self.transformer.inverse_features(y.reshape(-1, y.shape[-1]))
+        return (rows, new) if self.config.carry_state else rows
 
-    def sample_chunks(self, n_rows: int, *, seed: int = 0, first_block: int = 0,
+    def sample_chunks(self, n_rows: int, *, seed: int = 0, first_block: int = 0, stream: int = 0,
                       t_start: float = 0.0, threads: int = 1) -> Iterator[np.ndarray]:
-        """Yield ``n_rows`` rows (float64, real units, ``ROW_COLUMNS``) one block at a time, in constant memory."""
+        """Yield ``n_rows`` rows (float64, real units, ``ROW_COLUMNS``) one block at a time, in
+        constant memory (``sample_blocks`` says what ``stream`` and ``first_block`` select)."""
         self._require_fitted()
         return sample_blocks(self.decode, self.transformer, self.config, n_rows, seed=seed,
-                             first_block=first_block, t_start=t_start, threads=threads)
+                             first_block=first_block, stream=stream, t_start=t_start, threads=threads)
 
-    def sample(self, n_rows: int, *, seed: int = 0) -> np.ndarray:
+    def sample(self, n_rows: int, *, seed: int = 0, stream: int = 0) -> np.ndarray:
         """``(n_rows, 5)`` synthetic rows: timestamp, length, LBA, latency, opcode (float64; NaN in a
         column the model lacks: see ``columns``)."""
-        chunks = list(self.sample_chunks(n_rows, seed=seed))
+        chunks = list(self.sample_chunks(n_rows, seed=seed, stream=stream))
         return np.concatenate(chunks) if chunks else np.empty((0, len(ROW_COLUMNS)))
 
     def save(self, directory: str | Path) -> Path:

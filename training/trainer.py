@@ -15,6 +15,10 @@ Beyond the seed:
 * ``ema > 0``: a second copy of G follows the trained one as an exponential moving average of
   its weights after every G step (``ema_g = ema * ema_g + (1 - ema) * g``); that copy is what is
   sampled, validated and saved (``sampler``).
+* ``join_windows > 1``: G's fake batches continue the LSTM state of the previous fake batch (one
+  carried state for D's fakes, one for G's) for ``join_windows`` windows, detached in between
+  (truncated back-propagation through time), so G learns windows that follow windows, which is
+  how a carried-state sample is drawn.
 * ``BestGenerator`` keeps the weights of the epoch with the best validation score.
 """
 
@@ -75,6 +79,20 @@ class GANTrainer:
         self.bce = nn.BCEWithLogitsLoss()
         self.epoch = 0
         self.history: list[EpochStats] = []
+        self.carry: dict[str, tuple] = {}  # role -> (LSTM state, windows left), join_windows > 1
+
+    def fake(self, batch: int, role: str) -> torch.Tensor:
+        """A fake batch from fresh noise; with ``join_windows > 1`` it continues ``role``'s stream."""
+        if self.config.join_windows == 1:
+            return self.generator(self.noise(batch))
+        state, left = self.carry.get(role, (None, 0))
+        if state is None or left == 0 or state[0].size(1) < batch:
+            state, left = None, self.config.join_windows
+        else:
+            state = tuple(s[:, :batch] for s in state)
+        out, new = self.generator(self.noise(batch), state, return_state=True)
+        self.carry[role] = (tuple(s.detach() for s in new), left - 1)
+        return out
 
     def noise(self, batch: int) -> torch.Tensor:
         c = self.config
@@ -89,7 +107,7 @@ class GANTrainer:
         b = real.size(0)
         self.opt_d.zero_grad(set_to_none=True)
         with torch.no_grad():
-            fake = self.generator(self.noise(b))
+            fake = self.fake(b, "d")
         logits = self.discriminator(torch.cat([real, fake]))
         if self.config.loss == "wgan-gp":
             loss = logits[b:].mean() - logits[:b].mean() + self.config.gp_weight * self._gradient_penalty(real, fake)
@@ -116,7 +134,7 @@ class GANTrainer:
         self.opt_g.zero_grad(set_to_none=True)
         self.discriminator.requires_grad_(False)
         try:
-            logits = self.discriminator(self.generator(self.noise(batch)))
+            logits = self.discriminator(self.fake(batch, "g"))
             loss = -logits.mean() if self.config.loss == "wgan-gp" else self.bce(logits, torch.ones_like(logits))
             loss.backward()
         finally:
@@ -177,7 +195,8 @@ class GANTrainer:
         return {**extra, "epoch": self.epoch, "generator": self.generator.state_dict(),
                 "discriminator": self.discriminator.state_dict(), "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict(), "rng": self.rng.get_state(),
-                "history": [s.to_dict() for s in self.history]}
+                "history": [s.to_dict() for s in self.history],
+                "carry": {role: [list(state), left] for role, (state, left) in self.carry.items()}}
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.load_state_dict(state["generator"])
@@ -189,6 +208,8 @@ class GANTrainer:
         self.rng.set_state(state["rng"])
         self.epoch = int(state["epoch"])
         self.history = [EpochStats(**h) for h in state["history"]]
+        self.carry = {role: (tuple(s.to(self.device) for s in st), int(left))
+                      for role, (st, left) in state.get("carry", {}).items()}
 
     def save_checkpoint(self, path: str | Path) -> Path:
         """Write a checkpoint atomically and return its path."""

@@ -27,7 +27,7 @@ from training.config import FEATURE_MODES, TRACE_COLUMNS
 from training.errors import ConfigError, ModelError
 from training.readers import TraceFrame
 
-__all__ = ["TraceTransformer"]
+__all__ = ["TraceTransformer", "Stream"]
 
 _FORMAT_VERSION = 1
 
@@ -46,6 +46,7 @@ class TraceTransformer:
         self.time_quantum_ = 1.0
 
     heads: tuple[int, ...] = ()  # no one-hot groups: every feature is continuous
+    locality = "none"  # the LBA is a scaled number (typed mode can decode it through an LRU stack)
     columns = TRACE_COLUMNS  # what the rows hold (these models always wrote latency)
 
     @property
@@ -107,9 +108,13 @@ class TraceTransformer:
         x[:, 0] = ticks * q
         return x, float(x[-1, 0])
 
+    def start_stream(self, t_start: float = 0.0) -> Stream:
+        """The stateful decoding of one stream of ``inverse_features`` rows, chunk after chunk."""
+        return Stream(self, t_start)
+
     def inverse_transform(self, y: np.ndarray, t_start: float = 0.0) -> np.ndarray:
         """Scaled features -> ``(n, 4)`` float64 rows of timestamp, length, LBA, latency."""
-        return self.finish(self.inverse_features(y), t_start)[0]
+        return self.start_stream(t_start)(self.inverse_features(y))
 
     def to_dict(self) -> dict[str, Any]:
         if self.data_min_ is None:
@@ -138,3 +143,14 @@ class TraceTransformer:
     @classmethod
     def load(cls, path: str | Path) -> TraceTransformer:
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+class Stream:
+    """``stream(rows)`` finishes the next rows of one stream (``finish`` with the running time)."""
+
+    def __init__(self, transformer: TraceTransformer, t_start: float = 0.0) -> None:
+        self.transformer, self.t = transformer, t_start
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        rows, self.t = self.transformer.finish(rows, self.t)
+        return rows

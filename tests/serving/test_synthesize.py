@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from serving.onnx_export import OnnxSynthesizer, export_onnx
-from serving.synthesize import shard_plan, synthesize_to_file
+from serving.synthesize import shard_plan, stream_plan, synthesize_to_file
 from training.config import TraceGANConfig
 from training.readers import read_trace
 from training.synthesizer import BLOCK_SEQUENCES, Synthesizer
@@ -15,8 +15,17 @@ from training.synthesizer import BLOCK_SEQUENCES, Synthesizer
 @pytest.fixture(scope="module")
 def delta_model(sample_frame):
     s = Synthesizer(TraceGANConfig(num_epochs=1, hidden_dim=16, latent_dim=4, seq_len=8, feature_mode="delta",
-                                   log1p=("length", "latency")))
+                                   log1p=("length", "latency"), carry_state=False))
     s.fit(sample_frame)
+    return s
+
+
+@pytest.fixture(scope="module")
+def stream_model(sample_frame):
+    """The default trace model: typed fields, LRU-stack addresses, LSTM state carried."""
+    s = Synthesizer(TraceGANConfig(num_epochs=1, hidden_dim=16, latent_dim=4, seq_len=8))
+    s.fit(sample_frame)
+    assert s.config.carry_state and s.transformer.locality == "lru"
     return s
 
 
@@ -26,10 +35,40 @@ def digest(path):
 
 def test_shard_plan_covers_all_rows():
     plan = shard_plan(100_000, 8, 5)
-    assert sum(rows for _, rows in plan) == 100_000
+    assert sum(rows for _, _, rows in plan) == 100_000
     per_block = BLOCK_SEQUENCES * 8
-    assert [first for first, _ in plan] == [0, 2, 5, 7, 10] and all(r % per_block == 0 for _, r in plan[:-1])
+    assert [first for first, _, _ in plan] == [0, 2, 5, 7, 10] and all(r % per_block == 0 for _, _, r in plan[:-1])
     assert len(shard_plan(10, 8, 4)) == 1  # never more shards than blocks
+    assert stream_plan(10, 4) == [(0, 0, 3), (0, 1, 3), (0, 2, 2), (0, 3, 2)]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_streams_are_the_same_bytes_whatever_workers(stream_model, tmp_path, fmt):
+    n = BLOCK_SEQUENCES * 8 + 700
+    paths = {}
+    for streams, workers in ((1, 1), (1, 2), (3, 1), (3, 2)):
+        paths[streams, workers] = tmp_path / f"s{streams}w{workers}.{fmt}"
+        stats = synthesize_to_file(stream_model, n, paths[streams, workers], fmt=fmt, seed=4, streams=streams,
+                                   workers=workers)
+        assert stats.shards == streams
+    assert digest(paths[1, 1]) == digest(paths[1, 2]) and digest(paths[3, 1]) == digest(paths[3, 2])
+    assert digest(paths[1, 1]) != digest(paths[3, 1])
+    if fmt != "csv":
+        return
+    three = read_trace(paths[3, 1], fmt)
+    assert len(three) == n and np.all(np.diff(three.timestamp) >= 0)  # streams follow each other in time
+    first = stream_model.sample(stream_plan(n, 3)[0][2], seed=4, stream=0)  # stream 0 leads, as drawn alone
+    np.testing.assert_allclose(three.lba[:len(first)], first[:, 2])
+
+
+def test_a_carried_stream_is_not_sharded_and_windows_are_not_streams(stream_model, delta_model, tmp_path):
+    from training.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="use --streams, not --shards"):
+        synthesize_to_file(stream_model, 100, tmp_path / "a.csv", fmt="csv", shards=2)
+    with pytest.raises(ConfigError, match="use --shards, not --streams"):
+        synthesize_to_file(delta_model, 100, tmp_path / "b.csv", fmt="csv", streams=2)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
