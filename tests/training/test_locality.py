@@ -1,0 +1,161 @@
+"""Explicit locality: the LRU-stack encoder and decoder, the typed transformer's address head,
+carried LSTM state and models saved before either existed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from training.config import TraceGANConfig
+from training.locality import NEW, REUSE, SEQ, Stack, encode
+from training.readers import TraceFrame
+from training.synthesizer import BLOCK_SEQUENCES, Synthesizer, block_noise, noise_dim
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _brute_force(lba, length, start):
+    """The definition, slowly: a Python list as the LRU stack of first pages."""
+    stack, prev_end, out = [], start, []
+    for t, (a, n) in enumerate(zip(lba, length)):
+        page = a // 8
+        if t > 0 and a == prev_end:
+            out.append((SEQ, -1))
+        elif page in stack:
+            out.append((REUSE, len(stack) - 1 - stack.index(page)))
+        else:
+            out.append((NEW, -1))
+        if page in stack:
+            stack.remove(page)
+        stack.append(page)
+        prev_end = a + -(-n // 512)
+    return out
+
+
+def test_a_hand_built_action_sequence_decodes_to_exact_addresses():
+    stack = Stack(start=800, lo=0, hi=10_000, align=8)
+    action = np.array([NEW, SEQ, NEW, REUSE, REUSE, NEW, REUSE, SEQ], np.int8)
+    stride = np.array([0, 0, 1000, 0, 0, -72, 0, 0])
+    dist = np.array([0, 0, 0, 2, 0, 0, 1, 0])
+    length = np.full(8, 4096)
+    lba = stack.decode(action, stride, dist, length)
+    # 800; continues at 808; 808+8+1000=1816; the page 2 back is 800's; distance 0 is the previous
+    # request's (800 again); 808 - 72 = 736; distance 1 skips 736's page and finds 800; then 808.
+    np.testing.assert_array_equal(lba, [800, 808, 1816, 800, 800, 736, 800, 808])
+    assert stack.state[2] == 4  # live pages: 100, 101, 227, 92
+    a, _, d = encode(lba.astype(np.int64), length, 800)
+    assert a.tolist() == action.tolist() and d.tolist()[3:] == [2, 0, -1, 1, -1]  # and back
+
+
+def test_new_addresses_wrap_into_the_range_and_keep_the_alignment():
+    stack = Stack(start=0, lo=1000, hi=2000, align=8)
+    lba = stack.decode(np.array([NEW, NEW, SEQ], np.int8), np.array([2500, -3000, 0]), np.zeros(3), np.full(3, 65536))
+    assert all(1000 <= v < 2000 and (v - 1000) % 8 == 0 for v in lba), lba
+
+
+def test_encoding_matches_the_definition_and_decodes_back_through_compaction():
+    rng = np.random.default_rng(0)
+    n = 6000
+    pages = rng.zipf(1.3, n) % 700 + rng.integers(0, 3, n) * 1000
+    lba = np.where(rng.random(n) < 0.2, 0, pages * 8)
+    length = rng.choice([4096, 8192, 65536], n)
+    for t in range(1, n):  # sequential runs: some requests start where the previous one ended
+        if lba[t] == 0:
+            lba[t] = lba[t - 1] + length[t - 1] // 512
+    action, stride, dist = encode(lba, length, int(lba[0]))
+    expect = _brute_force(lba.tolist(), length.tolist(), int(lba[0]))
+    assert [(int(a), int(d)) for a, d in zip(action, dist)] == expect
+    assert {SEQ, NEW, REUSE} <= set(action.tolist())
+    stack = Stack(int(lba[0]), 0, int(lba.max()) + 64, 8, capacity=500)  # compacts many times
+    out = np.concatenate([stack.decode(action[i:i + 777], stride[i:i + 777], dist[i:i + 777], length[i:i + 777])
+                          for i in range(0, n, 777)])
+    np.testing.assert_array_equal(out, lba)
+
+
+def _frame(lba, length, seed=0):
+    n = len(lba)
+    rng = np.random.default_rng(seed)
+    ticks = np.cumsum(rng.integers(1, 1000, n))
+    return TraceFrame.from_columns(ticks, length, lba, rng.integers(100, 200, n).astype(float), rng.integers(0, 2, n))
+
+
+def test_typed_features_round_trip_the_addresses():
+    from training.encodings import TypedTransformer
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    lba = (rng.zipf(1.5, n) % 300) * 8 + 4096
+    length = rng.choice([4096, 8192], n)
+    frame = _frame(lba, length)
+    t = TypedTransformer(continuous="quantile", locality="lru", reuse_buckets=4).fit(frame)
+    assert t.heads[-1] == 2 + t.n_buckets and 1 <= t.n_buckets <= 4
+    assert t.feature_names[-t.heads[-1]:][:2] == ("addr=seq", "addr=new")
+    y = t.transform(frame)
+    back = t.inverse_transform(y.astype(np.float64))
+    assert back.shape == (n, 5)
+    np.testing.assert_array_equal(back[:, 2], lba)  # every reuse finds its page again
+    again = TypedTransformer.from_dict(json.loads(json.dumps(t.to_dict())))
+    np.testing.assert_array_equal(again.inverse_transform(y.astype(np.float64))[:, 2], lba)
+
+
+@pytest.fixture(scope="module")
+def stream_model(sample_frame):
+    s = Synthesizer(TraceGANConfig(num_epochs=1, hidden_dim=16, latent_dim=4, seq_len=8))
+    s.fit(sample_frame)
+    return s
+
+
+def test_the_lstm_state_is_carried_across_windows(stream_model):
+    gen, c = stream_model.generator, stream_model.config
+    z = torch.from_numpy(block_noise(c, 1, 0, noise_dim(c, stream_model.transformer)).reshape(1, -1, gen.noise_dim))
+    z = z[:, :4 * c.seq_len]
+    with torch.inference_mode():
+        whole = gen(z)
+        first, state = gen(z[:, :2 * c.seq_len], return_state=True)
+        second = gen(z[:, 2 * c.seq_len:], state)
+        fresh = gen(z[:, 2 * c.seq_len:])
+    torch.testing.assert_close(torch.cat([first, second], 1), whole)  # two windows = one long run
+    assert not torch.equal(second, fresh)  # and the state is what made the difference
+    per_block = BLOCK_SEQUENCES * c.seq_len
+    two = stream_model.sample(2 * per_block, seed=3)
+    np.testing.assert_array_equal(stream_model.sample(per_block + 5, seed=3), two[:per_block + 5])
+    assert not np.array_equal(stream_model.sample(per_block, seed=3, stream=1), two[:per_block])
+
+
+def test_joined_windows_train_and_resume_bit_for_bit(tmp_path):
+    from training.trainer import GANTrainer
+
+    config = TraceGANConfig(num_epochs=2, batch_size=16, hidden_dim=8, latent_dim=3, seq_len=6, join_windows=3)
+    data = torch.rand(80, 6, 4) * 2 - 1
+    a = GANTrainer(config, 4)
+    a.train_epoch(data)
+    assert set(a.carry) == {"d", "g"} and a.carry["g"][1] in (0, 1, 2)
+    path = a.save_checkpoint(tmp_path / "c.pt")
+    b = GANTrainer(config, 4)
+    b.load_checkpoint(path)
+    a.train_epoch(data)
+    b.train_epoch(data)
+    for (k, va), vb in zip(a.generator.state_dict().items(), b.generator.state_dict().values()):
+        assert torch.equal(va, vb), k
+    one = GANTrainer(replace(config, join_windows=1), 4)
+    one.train_epoch(data)
+    assert one.carry == {}
+
+
+def test_a_typed_model_saved_before_locality_loads_and_samples_the_same():
+    from serving.onnx_export import OnnxSynthesizer
+
+    expected = json.loads((FIXTURES / "model_v2_typed_sample.json").read_text())
+    old = Synthesizer.load(FIXTURES / "model_v2_typed")
+    assert old.config.locality == "none" and not old.config.carry_state and old.config.join_windows == 1
+    assert old.transformer.locality == "none" and "lba" in old.transformer.continuous_names
+    rows = old.sample(len(expected["rows"]), seed=expected["seed"])
+    np.testing.assert_array_equal(rows, np.array(expected["rows"]))
+    onnx_rows = OnnxSynthesizer.from_file(FIXTURES / "model_v2_typed.onnx").sample(len(rows), seed=expected["seed"])
+    np.testing.assert_array_equal(onnx_rows[:, [1, 4]], rows[:, [1, 4]])
+    np.testing.assert_allclose(onnx_rows[:, 2], rows[:, 2], rtol=1e-6)
