@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import MSR, SEED_REFERENCE, require  # noqa: E402
 
 SEED_HYPER = dict(batch_size=128, hidden_dim=66, latent_dim=16, lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seq_len=12,
-                  feature_mode="seed", log1p=())
+                  feature_mode="seed", log1p=(), locality="none", carry_state=False, join_windows=1)
+_LRU = dict(feature_mode="typed", continuous="quantile", lr_g=5e-4, lr_d=5e-4, d_updates=1, g_updates=1, locality="lru")
 _LR = dict(lr_g=5e-4, lr_d=5e-4, d_updates=1, g_updates=1)
 _DELTA = dict(feature_mode="delta", log1p=("timestamp", "length", "latency"))
 VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGANConfig())
@@ -50,6 +51,12 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_log_wgan_d5": dict(feature_mode="typed", continuous="log", lr_g=1e-4, lr_d=1e-4, d_updates=5, g_updates=1,
                               loss="wgan-gp", beta2=0.9),
     "typed_quantile_wgan": dict(feature_mode="typed", continuous="quantile", **_LR, loss="wgan-gp", beta2=0.9),
+    # part 2: explicit locality (LRU-stack actions), carried LSTM state, joined windows
+    "typed_lru": dict(_LRU),  # independent windows
+    "typed_lru_carry": dict(_LRU, carry_state=True),  # the default (TraceGANConfig())
+    "typed_lru_carry_join4": dict(_LRU, carry_state=True, join_windows=4),
+    "typed_lru_carry_b16": dict(_LRU, carry_state=True, reuse_buckets=16),
+    "typed_lru_carry_b4": dict(_LRU, carry_state=True, reuse_buckets=4),
 }
 KEYS = ("hrc_mae", "byte_mr_mae", "reuse_rate", "stack_w1", "size_tv", "size_in_real", "read_fraction",
         "interarrival_ks", "latency_ks", "burst_err", "detection_12", "detection_256", "mmd2", "verbatim_8")

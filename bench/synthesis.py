@@ -6,14 +6,20 @@ the default (typed) model for ganflow's paths, a seed-mode one for the seed's:
 
   seed_path        the seed's generate (batches of 64 sequences, per-column scikit-learn inverse)
                    and row-by-row writer (" ".join(str(int(v)))), as ../shared/bench/seed_reference.py
-  torch_eager      Synthesizer.sample_chunks (noise + torch + inverse + finish), no writing
-  onnx_bare        onnxruntime session.run on pre-drawn noise blocks: model time only
+  torch_eager      Synthesizer.sample_chunks (noise + torch + inverse + stream decoding), no writing
+  onnx_bare        onnxruntime session.run on pre-drawn noise blocks, the LSTM state carried: model time only
+  lru_decode       the LRU-stack address decoder alone, on the model's own actions
   generate_csv     ganflow's synthesize_to_file, ONNX model, CSV, end to end (file on disk)
   generate_parquet the same to Parquet
-  generate_csv_2w  CSV with --shards 4 --workers 2
+  generate_csv_2s2w  CSV with --streams 2 --workers 2
+  windows_*        the same for a model of independent windows with the LBA as a number
+                   (--carry_state false --locality none; the default before part 2), --shards 4 for 2w
+
+The default model is one stream (one recurrent run: a batch of one sequence per block), the
+windows model 1,024 independent windows per block.
 
 Usage: python bench/synthesis.py [--rows 1000000]
-Targets: generate_* >= 80% of onnx_bare's rows/s, and >= 5x seed_path.
+Targets: generate_* >= 500k rows/s on 2 cores with the stateful decoders, and >= 5x seed_path.
 """
 
 from __future__ import annotations
@@ -75,28 +81,51 @@ def main() -> None:
     trace = make_sample_trace(20_000)
     synth = Synthesizer(TraceGANConfig(num_epochs=1, val_fraction=0.0))
     synth.fit(trace)
-    seed_synth = Synthesizer(TraceGANConfig(num_epochs=1, val_fraction=0.0, feature_mode="seed", log1p=()))
+    windows = Synthesizer(TraceGANConfig(num_epochs=1, val_fraction=0.0, carry_state=False, locality="none"))
+    windows.fit(trace)
+    seed_synth = Synthesizer(TraceGANConfig(num_epochs=1, val_fraction=0.0, feature_mode="seed", log1p=(),
+                                            carry_state=False))
     seed_synth.fit(trace)
     graph = export_onnx(synth)
     onnx_model = OnnxSynthesizer(graph)  # onnxruntime's default threads: the bare baseline
     onnx_stream = OnnxSynthesizer(graph, threads=1)  # one intra-op thread per decode thread
-    n_blocks = -(-n // (BLOCK_SEQUENCES * synth.config.seq_len))
-    noise = [block_noise(synth.config, 0, b, noise_dim(synth.config, synth.transformer)) for b in range(n_blocks)]
+    onnx_windows = OnnxSynthesizer(export_onnx(windows), threads=1)
+    c, per_block = synth.config, BLOCK_SEQUENCES * synth.config.seq_len
+    n_blocks = -(-n // per_block)
+    dim = noise_dim(c, synth.transformer)
+    noise = [block_noise(c, 0, b, dim, stream=0).reshape(1, per_block, dim) for b in range(n_blocks)]
+
+    def bare() -> list:
+        state, out = None, []
+        for z in noise:
+            rows, state = onnx_model.decode(z, state)
+            out.append(rows)
+        return out
+
+    from training.locality import Stack
+
+    actions = np.concatenate(bare())
+    lo, hi, align, start = synth.transformer.lba_range_
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         results["seed_path"] = rate(n, lambda: seed_path(seed_synth, n, d / "seed.txt"))
         results["torch_eager"] = rate(n, lambda: sum(len(c) for c in synth.sample_chunks(n)))
-        results["onnx_bare"] = rate(n_blocks * BLOCK_SEQUENCES * synth.config.seq_len,
-                                    lambda: [onnx_model.session.run(None, {"noise": z}) for z in noise])
+        results["onnx_bare"] = rate(n_blocks * per_block, bare)
+        results["lru_decode"] = rate(len(actions), lambda: synth.transformer.addresses(actions, Stack(start, lo, hi, align)))
         results["generate_csv"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.csv", fmt="csv"))
         results["generate_parquet"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.parquet", fmt="parquet"))
         results["generate_seed_text"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.txt", fmt="seed"))
-        results["generate_csv_2w"] = rate(n, lambda: synthesize_to_file(onnx_model, n, d / "o2.csv", fmt="csv",
-                                                                          shards=4, workers=2))
-    bare, seed = results["onnx_bare"], results["seed_path"]
+        results["generate_csv_2s2w"] = rate(n, lambda: synthesize_to_file(onnx_model, n, d / "o2.csv", fmt="csv",
+                                                                          streams=2, workers=2))
+        results["windows_generate_csv"] = rate(n, lambda: synthesize_to_file(onnx_windows, n, d / "w.csv", fmt="csv"))
+        results["windows_generate_parquet"] = rate(n, lambda: synthesize_to_file(onnx_windows, n, d / "w.parquet",
+                                                                                 fmt="parquet"))
+        results["windows_generate_csv_2w"] = rate(n, lambda: synthesize_to_file(onnx_windows, n, d / "w2.csv",
+                                                                                fmt="csv", shards=4, workers=2))
+    bare_rate, seed = results["onnx_bare"], results["seed_path"]
     print(json.dumps({"rows": n, "rows_per_s": {k: round(v) for k, v in results.items()},
-                      "vs_onnx_bare": {k: round(v / bare, 2) for k, v in results.items() if k.startswith("generate")},
+                      "vs_onnx_bare": {k: round(v / bare_rate, 2) for k, v in results.items() if "generate" in k},
                       "vs_seed_path": {k: round(v / seed, 1) for k, v in results.items() if k != "seed_path"}},
                      indent=1))
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["SEQ", "NEW", "REUSE", "PAGE_SECTORS", "encode", "Stack"]
+__all__ = ["SEQ", "NEW", "REUSE", "PAGE_SECTORS", "encode", "stack_distances", "Stack"]
 
 SEQ, NEW, REUSE = 0, 1, 2
 PAGE_SECTORS = 8  # 4 KiB pages of 512-byte sectors
@@ -91,14 +91,14 @@ def _touch(tree, keys, vals, addr_at, t, page, lba):
 
 
 @njit(cache=True)
-def _encode(lba, sectors, start, tree, keys, vals, addr_at, action, stride, dist):
+def _encode(lba, sectors, start, tree, keys, vals, addr_at, action, stride, dist, seq):
     prev_end = start
     for t in range(len(lba)):
         page = lba[t] // 8
         i = _slot(keys, page)
         stride[t] = lba[t] - prev_end
         dist[t] = -1
-        if t > 0 and lba[t] == prev_end:
+        if seq and t > 0 and lba[t] == prev_end:
             action[t] = 0
         elif keys[i] != _EMPTY:
             action[t] = 2
@@ -157,17 +157,25 @@ def _sectors(length: np.ndarray) -> np.ndarray:
     return np.maximum(np.ceil(np.asarray(length, np.float64) / 512.0), 1).astype(np.int64)
 
 
-def encode(lba: np.ndarray, length: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def encode(lba: np.ndarray, length: np.ndarray, start: int, *, seq: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A trace's addresses as ``(action, stride, distance)``: int8 actions, int64 strides in
     sectors from the previous request's end (``start`` before the first), int64 LRU stack
-    distances of the first page (-1 where the page is new)."""
+    distances of the first page (-1 where the page is new). ``seq=False`` never says SEQ: every
+    request's distance is measured (``stack_distances``)."""
     lba = np.ascontiguousarray(lba, np.int64)
     n = len(lba)
     action, stride, dist = np.empty(n, np.int8), np.empty(n, np.int64), np.empty(n, np.int64)
     keys, vals = _table(n)
     _encode(lba, _sectors(length), np.int64(start), np.zeros(n + 2, np.int64), keys, vals,
-            np.empty(max(n, 1), np.int64), action, stride, dist)
+            np.empty(max(n, 1), np.int64), action, stride, dist, seq)
     return action, stride, dist
+
+
+def stack_distances(lba: np.ndarray) -> np.ndarray:
+    """The LRU stack distance of each request's first 4 KiB page (-1: first touch)."""
+    lba = np.asarray(lba)
+    lba = np.where(np.isfinite(lba), lba, 0).astype(np.int64)
+    return encode(lba, np.full(len(lba), 512), 0, seq=False)[2]
 
 
 class Stack:

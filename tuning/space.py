@@ -16,8 +16,9 @@ __all__ = ["SearchSpace"]
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """D:G ratio, learning rates (log-uniform), batch size and seq_len; optionally the widths and the
-    typed features' continuous encoding (e.g. ``continuous: [quantile, normal]`` in the YAML)."""
+    """D:G ratio, learning rates (log-uniform), batch size and seq_len; the LRU-stack buckets of a
+    ``locality="lru"`` model and the joined windows of a ``carry_state`` one; optionally the widths
+    and the typed features' continuous encoding (e.g. ``continuous: [quantile, normal]`` in the YAML)."""
 
     ratios: tuple[str, ...] = ("1:1", "1:2", "1:3", "2:1", "3:1")
     lr_g: tuple[float, float] = (1e-5, 1e-3)
@@ -27,6 +28,8 @@ class SearchSpace:
     hidden_dim: tuple[int, ...] = field(default=())
     latent_dim: tuple[int, ...] = field(default=())
     continuous: tuple[str, ...] = field(default=())
+    reuse_buckets: tuple[int, ...] = (4, 8, 16)
+    join_windows: tuple[int, ...] = (1, 4)
 
     def __post_init__(self) -> None:
         for r in self.ratios:
@@ -63,8 +66,10 @@ class SearchSpace:
         changes = {"d_updates": d, "g_updates": g,
                    "lr_g": trial.suggest_float("lr_g", *self.lr_g, log=True),
                    "lr_d": trial.suggest_float("lr_d", *self.lr_d, log=True)}
-        for name in ("batch_size", "seq_len", "hidden_dim", "latent_dim", "continuous"):
+        applies = {"reuse_buckets": base.feature_mode == "typed" and base.locality == "lru",
+                   "join_windows": base.carry_state}
+        for name in ("batch_size", "seq_len", "hidden_dim", "latent_dim", "continuous", "reuse_buckets", "join_windows"):
             choices = getattr(self, name)
-            if choices:
+            if choices and applies.get(name, True):
                 changes[name] = trial.suggest_categorical(name, list(choices))
         return replace(base, **changes)

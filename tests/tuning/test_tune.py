@@ -104,6 +104,19 @@ def test_search_space_yaml(tmp_path):
         SearchSpace(continuous=("box-cox",))
 
 
+def test_locality_knobs_are_searched_where_they_apply():
+    from dataclasses import replace
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    trials = [study.ask() for _ in range(30)]
+    configs = [SearchSpace().suggest(t, TraceGANConfig()) for t in trials]
+    assert {c.reuse_buckets for c in configs} == {4, 8, 16} and {c.join_windows for c in configs} == {1, 4}
+    windows = replace(TraceGANConfig(), feature_mode="delta", carry_state=False)
+    trial = study.ask()
+    c = SearchSpace().suggest(trial, windows)
+    assert (c.reuse_buckets, c.join_windows) == (8, 1) and not {"reuse_buckets", "join_windows"} & set(trial.params)
+
+
 def test_loss_diagnosis():
     from training.diagnostics import diagnose
 
