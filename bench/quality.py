@@ -59,7 +59,7 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_lru_carry_b4": dict(_LRU, carry_state=True, reuse_buckets=4),
 }
 KEYS = ("hrc_mae", "byte_mr_mae", "reuse_rate", "stack_w1", "size_tv", "size_in_real", "read_fraction",
-        "interarrival_ks", "latency_ks", "burst_err", "detection_12", "detection_256", "mmd2", "verbatim_8")
+        "interarrival_ks", "latency_ks", "burst_err", "acf_ripple", "detection_12", "detection_256", "mmd2", "verbatim_8")
 
 
 def run_seed(epochs: int, rows_train: int, n_out: int, out: Path) -> dict:
@@ -88,6 +88,20 @@ def train_variant(frame, overrides: dict, budget: float, validator, seed: int = 
 
     synth.fit(frame, on_epoch_end=on_epoch)
     return synth, curve
+
+
+def ripple(timestamps, seq_len: int = 12) -> float:
+    """How much the autocorrelation of log inter-arrival times jumps at multiples of ``seq_len``
+    (independent windows laid end to end): mean over k = 1..3 of |acf(k L) - (acf(k L - 1) +
+    acf(k L + 1)) / 2|. A real trace has none to speak of."""
+    import numpy as np
+
+    x = np.log1p(np.maximum(np.diff(np.asarray(timestamps, np.float64)), 0.0))
+    x = x - x.mean()
+    var = float(x @ x) or 1.0
+    acf = lambda lag: float(x[:-lag] @ x[lag:]) / var  # noqa: E731
+    return float(np.mean([abs(acf(k * seq_len) - (acf(k * seq_len - 1) + acf(k * seq_len + 1)) / 2)
+                          for k in (1, 2, 3)]))
 
 
 def _scores(card: dict, column: str = "error") -> dict:
@@ -137,6 +151,7 @@ def main() -> None:
         out = _scores(card) | {"verdict": card["verdict"]}
         out["reuse_rate_value"] = card["metrics"]["reuse_rate"]["synthetic"]
         if rows is not None:
+            out["acf_ripple"] = ripple(rows[:, 0])
             out["val_mmd2"] = validator.score_rows(rows)
             out["val_fields"] = field_distance(selection, rows)
             out["test_fields"] = field_distance(validation, rows)
@@ -149,6 +164,7 @@ def main() -> None:
     report["real_values"] = {k: card["metrics"][k]["real"] for k in ("reuse_rate", "read_fraction", "aligned_4k",
                                                                      "sequential_fraction", "one_hit_wonders")}
     report["real_top_sizes"] = card["sizes"]["real_top"][:5]
+    report["real_acf_ripple"] = ripple(validation.timestamp)
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "seed_synth.txt"

@@ -38,11 +38,11 @@ from typing import Any
 
 import numpy as np
 
+from training import locality
 from training.config import CONTINUOUS_ENCODINGS, ROW_COLUMNS
 from training.errors import ConfigError, ModelError
-from training.readers import TraceFrame
-from training import locality
 from training.locality import NEW, PAGE_SECTORS, REUSE
+from training.readers import TraceFrame
 from training.transform import Stream, TraceTransformer
 
 __all__ = ["TypedTransformer", "MAX_SIZES", "QUANTILES", "LOCALITY_MODES"]
@@ -55,7 +55,6 @@ _FORMAT_VERSION = 3
 _READS = (2, 3)  # format versions this code reads (2: before locality)
 _CONTINUOUS = ("interarrival", "length", "lba", "stride", "reuse_pos", "latency")
 LOCALITY_MODES = ("lru", "none")
-LOCALITY_COLUMNS = 3  # inverse_features' extra columns with lru: action head index, stride, reuse_pos
 
 
 _AS = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)  # Abramowitz & Stegun 7.1.26
@@ -244,7 +243,7 @@ class TypedTransformer(TraceTransformer):
                 pos[reuse] = np.where(width > 0, (np.log1p(dist[reuse]) - lo[b]) / np.where(width > 0, width, 1.0), 0.0) * 2 - 1
                 head[reuse] = 2 + b
             else:
-                head[reuse] = NEW  # cannot happen: a trace with reuse has buckets
+                head[reuse] = NEW  # fitted on a trace without reuse: there is no bucket to say it
             raw.update(stride=stride.astype(np.float64), reuse_pos=pos)
         parts = [self.encoders[c].transform(np.asarray(raw[c], np.float64))[:, None] for c in self.continuous_names]
         length = np.rint(frame.length)

@@ -232,8 +232,9 @@ def field_distance(real: TraceFrame, rows: np.ndarray) -> float:
     storage study reads — KS of inter-arrival times, total variation of the exact sizes, KS of LBA,
     KS of the reuse distance (log2 LRU stack distance of each request's first page, a first touch
     counted as infinite: the reuse rate and how far back), KS of latency and the read-fraction
-    error (the last two when both traces have them). Each is in [0, 1] with 0 = identical. Unlike MMD² at one bandwidth on raw [0, 1]-scaled rows (where a
-    heavy-tailed column is one spike near 0), it sees the size mix, the opcode and the tails."""
+    error (the last two when both traces have them). Each is in [0, 1] with 0 = identical. Unlike
+    MMD² at one bandwidth on raw [0, 1]-scaled rows (where a heavy-tailed column is one spike near
+    0), it sees the size mix, the opcode, the tails and the reuse."""
     from training.trace_stats import ks, size_tv
 
     t = real.timestamp.astype(np.float64)
