@@ -15,9 +15,10 @@ the output is byte-identical whatever ``shards`` and ``workers`` are:
 
 A ``carry_state`` model cannot start mid-stream (each block continues the LSTM state and the LRU
 stack of the one before), so it parallelises over ``streams`` instead: K independent streams,
-each drawn from ``(seed, stream)``, written one after another with continuing timestamps (the
-same first pass measures each stream's span). The output depends on ``seed`` and ``streams``
-only, never on ``workers``.
+each drawn from ``(seed, stream)`` by a worker into a raw float64 part, then encoded one after
+another in the main process, each stream's timestamps shifted to start where the previous one
+ended (one pass: the network, the costly part, runs once). The output depends on ``seed`` and
+``streams`` only, never on ``workers``.
 """
 
 from __future__ import annotations
@@ -125,11 +126,17 @@ def _shard_span(first_block: int, stream: int, rows: int, seed: int) -> float:
     return end
 
 
-def _write_shard(first_block: int, stream: int, rows: int, seed: int, t_start: float, fmt: str, part: str) -> int:
+def _write_shard(first_block: int, stream: int, rows: int, seed: int, t_start: float, fmt: str,
+                 part: str) -> tuple[int, float]:
+    """Write one part: encoded as ``fmt``, or raw float64 rows for ``parquet`` and ``raw``; returns
+    the rows written and the last timestamp."""
+    end = t_start
     with open(part, "wb") as fh:
         for chunk in _MODEL.sample_chunks(rows, seed=seed, first_block=first_block, stream=stream, t_start=t_start):
-            fh.write(encode(chunk, fmt, _MODEL.columns) if fmt != "parquet" else np.ascontiguousarray(chunk).tobytes())
-    return rows
+            raw = fmt in ("parquet", "raw")
+            fh.write(np.ascontiguousarray(chunk).tobytes() if raw else encode(chunk, fmt, _MODEL.columns))
+            end = float(chunk[-1, 0]) if len(chunk) else end
+    return rows, end
 
 
 def _model_spec(model, tmp: Path) -> tuple[str, object]:
@@ -150,17 +157,31 @@ def _sharded(model, n_rows: int, path, fmt: str, seed: int, shards: int, workers
     with tempfile.TemporaryDirectory(prefix=temp_prefix(target), dir=target.parent) as tmp, \
             ProcessPoolExecutor(workers, mp_context=_spawn(), initializer=_init_worker,
                                 initargs=(_model_spec(model, Path(tmp)),)) as pool:
+        parts = [str(Path(tmp) / f"part{k:05d}") for k in range(len(plan))]
+        timed = model.transformer.mode != "seed"  # timestamps are a running sum: parts follow each other
+        if model.config.carry_state:  # raw parts, shifted in time as they are joined (one pass)
+            futures = [pool.submit(_write_shard, first, stream, rows, seed, 0.0, "raw", part)
+                       for (first, stream, rows), part in zip(plan, parts)]
+            ends = [_done(future, progress)[1] for future in futures]
+            shifts = [0.0, *np.cumsum(ends)[:-1].tolist()] if timed else [0.0] * len(plan)
+            _join(parts, target, fmt, overwrite, model.columns, raw=True, shifts=shifts)
+            return len(plan)
         offsets = [0.0] * len(plan)
-        if model.transformer.mode != "seed":
+        if timed:  # a first pass measures each shard's time span
             spans = list(pool.map(_shard_span, *zip(*plan), [seed] * len(plan)))
             offsets = [0.0, *np.cumsum(spans)[:-1].tolist()]
-        parts = [str(Path(tmp) / f"part{k:05d}") for k in range(len(plan))]
         futures = [pool.submit(_write_shard, first, stream, rows, seed, off, fmt, part)
                    for (first, stream, rows), off, part in zip(plan, offsets, parts)]
         for future in futures:
-            progress.update(future.result())
-        _join(parts, target, fmt, overwrite, model.columns)
+            _done(future, progress)
+        _join(parts, target, fmt, overwrite, model.columns, raw=fmt == "parquet")
     return len(plan)
+
+
+def _done(future, progress) -> tuple[int, float]:
+    rows, end = future.result()
+    progress.update(rows)
+    return rows, end
 
 
 def _spawn():
@@ -169,13 +190,17 @@ def _spawn():
     return multiprocessing.get_context("spawn")
 
 
-def _join(parts: list[str], target: Path, fmt: str, overwrite: bool, columns: tuple[str, ...]) -> None:
-    if fmt == "parquet":
+def _join(parts: list[str], target: Path, fmt: str, overwrite: bool, columns: tuple[str, ...], *, raw: bool,
+          shifts: list[float] | None = None) -> None:
+    """Concatenate the parts into ``target``: raw float64 parts are encoded here (each part's
+    timestamps shifted by its entry of ``shifts``), encoded ones copied."""
+    if raw:
         with open_writer(target, fmt, overwrite=overwrite, columns=columns) as writer:
-            for part in parts:
-                raw = np.fromfile(part, dtype=np.float64).reshape(-1, len(ROW_COLUMNS))
-                for start in range(0, len(raw), 1 << 17):
-                    writer.write(raw[start:start + (1 << 17)])
+            for part, shift in zip(parts, shifts or [0.0] * len(parts)):
+                rows = np.fromfile(part, dtype=np.float64).reshape(-1, len(ROW_COLUMNS))
+                rows[:, 0] += shift
+                for start in range(0, len(rows), 1 << 17):
+                    writer.write(rows[start:start + (1 << 17)])
         return
     with atomic_output(target, "wb", overwrite=overwrite) as out:
         out.write(header(fmt, columns))
