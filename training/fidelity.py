@@ -220,18 +220,18 @@ def evaluate(real: TraceFrame | np.ndarray, synthetic: TraceFrame | np.ndarray, 
     return result
 
 
-def _reuse_distance(lba: np.ndarray) -> np.ndarray:
+def _reuse_distance(lba: np.ndarray, length: np.ndarray) -> np.ndarray:
     from training.locality import stack_distances
 
-    d = stack_distances(lba)
+    d = stack_distances(lba, length)
     return np.where(d >= 0, np.log2(np.maximum(d, 0) + 1.0), 64.0)  # a first touch: beyond any distance
 
 
 def field_distance(real: TraceFrame, rows: np.ndarray) -> float:
     """``val_fields``: the mean distance between the real and synthetic marginals of each field a
     storage study reads — KS of inter-arrival times, total variation of the exact sizes, KS of LBA,
-    KS of the reuse distance (log2 LRU stack distance of each request's first page, a first touch
-    counted as infinite: the reuse rate and how far back), KS of latency and the read-fraction
+    KS of the reuse distance (log2 LRU stack distance of each request's first page among all pages
+    touched, a first touch counted as infinite: the reuse rate and how far back), KS of latency and the read-fraction
     error (the last two when both traces have them). Each is in [0, 1] with 0 = identical. Unlike
     MMD² at one bandwidth on raw [0, 1]-scaled rows (where a heavy-tailed column is one spike near
     0), it sees the size mix, the opcode, the tails and the reuse."""
@@ -239,7 +239,7 @@ def field_distance(real: TraceFrame, rows: np.ndarray) -> float:
 
     t = real.timestamp.astype(np.float64)
     parts = [ks(np.diff(t), np.diff(rows[:, 0])), size_tv(real.length, rows[:, 1])[0], ks(real.lba, rows[:, 2]),
-             ks(_reuse_distance(real.lba), _reuse_distance(rows[:, 2]))]
+             ks(_reuse_distance(real.lba, real.length), _reuse_distance(rows[:, 2], rows[:, 1]))]
     if np.ptp(real.latency) > 0 and not np.isnan(rows[:, 3]).all():
         parts.append(ks(real.latency, rows[:, 3]))
     if (real.opcode >= 0).all() and rows.shape[1] > 4 and not np.isnan(rows[:, 4]).all():

@@ -5,9 +5,14 @@ Every request is one of
 * ``SEQ`` — it starts where the previous request ended (``lba = prev_lba + ceil(prev_bytes / 512)``);
 * ``NEW`` — its first 4 KiB page has not been seen; its address is a signed stride in sectors
   from the previous request's end, aligned and wrapped into the training trace's address range;
-* ``REUSE`` — its first page has been seen; the action carries the page's LRU stack distance
-  ``d`` (distinct pages touched since its last access; 0 = the previous request's page) and the
-  request starts at the address that last touched that page.
+* ``REUSE`` — its first page has been touched before; the action carries the page's LRU stack
+  distance ``d`` (distinct pages touched since; 0 = the previous request's last page) and the
+  request starts at the address that last touched that page (a request's own start for its first
+  page, the page's start for the others).
+
+The stack holds every 4 KiB page a request spans, in order (at most ``MAX_PAGES`` a request), as
+the scorecard's page model and its reuse rate count them: a request that starts inside an extent
+read before is a reuse, whichever request touched that page.
 
 ``encode`` turns a real trace into actions, strides and distances; ``Stack.decode`` turns
 generated ones back into addresses, keeping the stack outside the network the way the running sum
@@ -23,11 +28,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["SEQ", "NEW", "REUSE", "PAGE_SECTORS", "encode", "stack_distances", "Stack"]
+__all__ = ["SEQ", "NEW", "REUSE", "PAGE_SECTORS", "MAX_PAGES", "encode", "stack_distances", "Stack"]
 
 SEQ, NEW, REUSE = 0, 1, 2
 PAGE_SECTORS = 8  # 4 KiB pages of 512-byte sectors
-_MIN_CAPACITY = 1 << 16
+MAX_PAGES = 1024  # pages one request touches at most (training.cachesim.MAX_PAGES_PER_REQUEST)
+_MIN_CAPACITY = 2 * MAX_PAGES  # room for the largest request after a compaction
 
 
 @njit(cache=True)
@@ -91,8 +97,8 @@ def _touch(tree, keys, vals, addr_at, t, page, lba):
 
 
 @njit(cache=True)
-def _encode(lba, sectors, start, tree, keys, vals, addr_at, action, stride, dist, seq):
-    prev_end = start
+def _encode(lba, sectors, pages, start, tree, keys, vals, addr_at, action, stride, dist, seq):
+    prev_end, now = start, 0
     for t in range(len(lba)):
         page = lba[t] // 8
         i = _slot(keys, page)
@@ -102,21 +108,24 @@ def _encode(lba, sectors, start, tree, keys, vals, addr_at, action, stride, dist
             action[t] = 0
         elif keys[i] != _EMPTY:
             action[t] = 2
-            dist[t] = _prefix(tree, t) - _prefix(tree, vals[i] + 1)
+            dist[t] = _prefix(tree, now) - _prefix(tree, vals[i] + 1)
         else:
             action[t] = 1
-        _touch(tree, keys, vals, addr_at, t, page, lba[t])
+        _touch(tree, keys, vals, addr_at, now, page, lba[t])
+        for k in range(1, pages[t]):
+            _touch(tree, keys, vals, addr_at, now + k, page + k, (page + k) * 8)
+        now += pages[t]
         prev_end = lba[t] + sectors[t]
 
 
 @njit(cache=True)
-def _decode(action, stride, dist, sectors, out, state, tree, keys, vals, addr_at, lo, hi, align):
+def _decode(action, stride, dist, nbytes, bound, out, state, tree, keys, vals, addr_at, lo, hi, align):
     """``state`` = [time, prev_end, live pages]; returns the index of the first row not decoded
     (the time axis is full: compact and call again)."""
     t, prev_end, n_live = state[0], state[1], state[2]
     span = hi - lo
     for i in range(len(action)):
-        if t >= len(addr_at):
+        if t + bound[i] > len(addr_at):
             state[0], state[1], state[2] = t, prev_end, n_live
             return i
         a = action[i]
@@ -131,10 +140,14 @@ def _decode(action, stride, dist, sectors, out, state, tree, keys, vals, addr_at
         if lba < lo or lba >= hi:  # wrap into the address range, keeping the alignment
             lba = lo + (lba - lo) % span
             lba -= (lba - lo) % align
-        n_live += 1 if _touch(tree, keys, vals, addr_at, t, lba // 8, lba) else 0
+        page = lba // 8
+        pages = min((lba * 512 + nbytes[i] - 1) // 4096 - page + 1, 1024)
+        n_live += 1 if _touch(tree, keys, vals, addr_at, t, page, lba) else 0
+        for k in range(1, pages):
+            n_live += 1 if _touch(tree, keys, vals, addr_at, t + k, page + k, (page + k) * 8) else 0
         out[i] = lba
-        prev_end = lba + sectors[i]
-        t += 1
+        prev_end = lba + (nbytes[i] + 511) // 512
+        t += pages
     state[0], state[1], state[2] = t, prev_end, n_live
     return len(action)
 
@@ -153,8 +166,13 @@ def _table(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.full(size, _EMPTY, np.int64), np.empty(size, np.int64)
 
 
-def _sectors(length: np.ndarray) -> np.ndarray:
-    return np.maximum(np.ceil(np.asarray(length, np.float64) / 512.0), 1).astype(np.int64)
+def _bytes(length: np.ndarray) -> np.ndarray:
+    return np.maximum(np.rint(np.asarray(length, np.float64)), 1).astype(np.int64)
+
+
+def _pages(lba: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
+    """4 KiB pages each request spans (as ``training.cachesim``), at most ``MAX_PAGES``."""
+    return np.minimum((lba * 512 + nbytes - 1) // 4096 - lba // 8 + 1, MAX_PAGES)
 
 
 def encode(lba: np.ndarray, length: np.ndarray, start: int, *, seq: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -165,17 +183,21 @@ def encode(lba: np.ndarray, length: np.ndarray, start: int, *, seq: bool = True)
     lba = np.ascontiguousarray(lba, np.int64)
     n = len(lba)
     action, stride, dist = np.empty(n, np.int8), np.empty(n, np.int64), np.empty(n, np.int64)
-    keys, vals = _table(n)
-    _encode(lba, _sectors(length), np.int64(start), np.zeros(n + 2, np.int64), keys, vals,
-            np.empty(max(n, 1), np.int64), action, stride, dist, seq)
+    nbytes = _bytes(length)
+    pages = _pages(lba, nbytes)
+    total = int(pages.sum())
+    keys, vals = _table(total)
+    _encode(lba, (nbytes + 511) // 512, pages, np.int64(start), np.zeros(total + 2, np.int64), keys, vals,
+            np.empty(max(total, 1), np.int64), action, stride, dist, seq)
     return action, stride, dist
 
 
-def stack_distances(lba: np.ndarray) -> np.ndarray:
-    """The LRU stack distance of each request's first 4 KiB page (-1: first touch)."""
-    lba = np.asarray(lba)
-    lba = np.where(np.isfinite(lba), lba, 0).astype(np.int64)
-    return encode(lba, np.full(len(lba), 512), 0, seq=False)[2]
+def stack_distances(lba: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """The LRU stack distance (in pages) of each request's first 4 KiB page (-1: first touch)."""
+    lba, length = np.asarray(lba, np.float64), np.asarray(length, np.float64)
+    ok = np.isfinite(lba) & np.isfinite(length)
+    lba = np.where(ok, np.maximum(lba, 0), 0).astype(np.int64)
+    return encode(lba, np.where(ok, length, 512), 0, seq=False)[2]
 
 
 class Stack:
@@ -194,14 +216,15 @@ class Stack:
         action = np.ascontiguousarray(action, np.int8)
         stride = np.ascontiguousarray(np.rint(stride), np.int64)
         dist = np.ascontiguousarray(np.rint(dist), np.int64)
-        sectors = _sectors(length)
-        if 2 * (self.state[2] + len(action)) > len(self.keys):
-            self._rebuild(np.arange(len(self.addr_at), dtype=np.int64), self.state[2] + len(action))
+        nbytes = _bytes(length)
+        bound = np.minimum((nbytes + 4094) // 4096 + 1, MAX_PAGES)  # pages, whatever the start in a page
+        if 2 * (self.state[2] + int(bound.sum())) > len(self.keys):
+            self._rebuild(np.arange(len(self.addr_at), dtype=np.int64), self.state[2] + int(bound.sum()))
         out = np.empty(len(action), np.int64)
         done = 0
         while done < len(action):
-            done += _decode(action[done:], stride[done:], dist[done:], sectors[done:], out[done:], self.state,
-                            self.tree, self.keys, self.vals, self.addr_at, self.lo, self.hi, self.align)
+            done += _decode(action[done:], stride[done:], dist[done:], nbytes[done:], bound[done:], out[done:],
+                            self.state, self.tree, self.keys, self.vals, self.addr_at, self.lo, self.hi, self.align)
             if done < len(action):
                 self._compact()
         return out.astype(np.float64)

@@ -20,7 +20,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _brute_force(lba, length, start):
-    """The definition, slowly: a Python list as the LRU stack of first pages."""
+    """The definition, slowly: a Python list as the LRU stack of every page the requests span."""
     stack, prev_end, out = [], start, []
     for t, (a, n) in enumerate(zip(lba, length)):
         page = a // 8
@@ -30,9 +30,10 @@ def _brute_force(lba, length, start):
             out.append((REUSE, len(stack) - 1 - stack.index(page)))
         else:
             out.append((NEW, -1))
-        if page in stack:
-            stack.remove(page)
-        stack.append(page)
+        for p in range(page, (a * 512 + n - 1) // 4096 + 1):
+            if p in stack:
+                stack.remove(p)
+            stack.append(p)
         prev_end = a + -(-n // 512)
     return out
 
@@ -58,20 +59,28 @@ def test_new_addresses_wrap_into_the_range_and_keep_the_alignment():
     assert all(1000 <= v < 2000 and (v - 1000) % 8 == 0 for v in lba), lba
 
 
-def test_encoding_matches_the_definition_and_decodes_back_through_compaction():
-    rng = np.random.default_rng(0)
-    n = 6000
+def _trace(n, rng, offsets=(0,)):
     pages = rng.zipf(1.3, n) % 700 + rng.integers(0, 3, n) * 1000
-    lba = np.where(rng.random(n) < 0.2, 0, pages * 8)
+    lba = np.where(rng.random(n) < 0.2, 0, pages * 8 + rng.choice(offsets, n))
     length = rng.choice([4096, 8192, 65536], n)
     for t in range(1, n):  # sequential runs: some requests start where the previous one ended
         if lba[t] == 0:
             lba[t] = lba[t - 1] + length[t - 1] // 512
-    action, stride, dist = encode(lba, length, int(lba[0]))
-    expect = _brute_force(lba.tolist(), length.tolist(), int(lba[0]))
-    assert [(int(a), int(d)) for a, d in zip(action, dist)] == expect
+    return lba, length
+
+
+def test_encoding_matches_the_definition():
+    lba, length = _trace(4000, np.random.default_rng(0), offsets=(0, 0, 0, 3))  # some start inside a page
+    action, _, dist = encode(lba, length, int(lba[0]))
+    assert [(int(a), int(d)) for a, d in zip(action, dist)] == _brute_force(lba.tolist(), length.tolist(), int(lba[0]))
     assert {SEQ, NEW, REUSE} <= set(action.tolist())
-    stack = Stack(int(lba[0]), 0, int(lba.max()) + 64, 8, capacity=500)  # compacts many times
+
+
+def test_page_aligned_addresses_decode_back_exactly_through_compaction():
+    n = 6000
+    lba, length = _trace(n, np.random.default_rng(1))
+    action, stride, dist = encode(lba, length, int(lba[0]))
+    stack = Stack(int(lba[0]), 0, int(lba.max()) + 256, 8, capacity=2048)  # compacts many times
     out = np.concatenate([stack.decode(action[i:i + 777], stride[i:i + 777], dist[i:i + 777], length[i:i + 777])
                           for i in range(0, n, 777)])
     np.testing.assert_array_equal(out, lba)
