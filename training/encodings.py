@@ -136,7 +136,7 @@ class TypedTransformer(TraceTransformer):
         self.align_ = 1
         self.has_latency_ = self.has_opcode_ = False
         self.reuse_edges_ = np.zeros(0, np.int64)  # bucket b holds distances [edges[b], edges[b+1])
-        self.lba_range_ = (0, 1, 1, 0)  # lowest LBA, end of the highest, alignment, a stream's start
+        self.lba_range_ = (0, 1, 1, 0, 0)  # lowest LBA, end of the highest, alignment, a stream's start, phase
 
     # -- layout ---------------------------------------------------------------------------
     @property
@@ -209,7 +209,8 @@ class TypedTransformer(TraceTransformer):
         gcd = int(np.gcd.reduce(nonzero)) if len(nonzero) else 1
         align = min(gcd & -gcd, PAGE_SECTORS) if gcd else 1
         end = lba + np.maximum(np.ceil(frame.length / 512.0), 1).astype(np.int64)
-        self.lba_range_ = (int(lba.min()), int(end.max()), int(align), int(lba[0]))
+        phase = int(np.argmax(np.bincount(lba % PAGE_SECTORS, minlength=PAGE_SECTORS)))
+        self.lba_range_ = (int(lba.min()), int(end.max()), int(align), int(lba[0]), phase)
         action, stride, dist = self._actions(frame)
         d = dist[action == REUSE]
         if len(d):
@@ -220,7 +221,8 @@ class TypedTransformer(TraceTransformer):
         self.encoders["reuse_pos"] = _Continuous("minmax", {"min": -1.0, "max": 1.0})
 
     def _actions(self, frame: TraceFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return locality.encode(np.rint(frame.lba).astype(np.int64), frame.length, self.lba_range_[3])
+        return locality.encode(np.rint(frame.lba).astype(np.int64), frame.length, self.lba_range_[3],
+                               phase=self.lba_range_[4])
 
     def _bucket_logs(self) -> tuple[np.ndarray, np.ndarray]:
         """log1p of each bucket's lowest and highest distance."""
@@ -320,7 +322,7 @@ class TypedTransformer(TraceTransformer):
         obj = cls(continuous=data["continuous"], size_coverage=float(data["size_coverage"]),
                   locality=data.get("locality", "none"), reuse_buckets=int(data.get("reuse_buckets", 8)))
         obj.reuse_edges_ = np.array(data.get("reuse_edges", []), np.int64)
-        obj.lba_range_ = tuple(int(v) for v in data.get("lba_range", (0, 1, 1, 0)))
+        obj.lba_range_ = tuple(int(v) for v in data.get("lba_range", (0, 1, 1, 0, 0)))
         obj.time_quantum_ = float(data["time_quantum"])
         obj.sizes_ = np.array(data["sizes"], np.float64)
         obj.align_ = int(data["align"])
@@ -335,8 +337,8 @@ class _LocalityStream(Stream):
 
     def __init__(self, transformer: TypedTransformer, t_start: float) -> None:
         super().__init__(transformer, t_start)
-        lo, hi, align, start = transformer.lba_range_
-        self.stack = locality.Stack(start, lo, hi, align)
+        lo, hi, align, start, phase = transformer.lba_range_
+        self.stack = locality.Stack(start, lo, hi, align, phase=phase)
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         out = rows[:, :len(ROW_COLUMNS)].copy()

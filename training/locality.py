@@ -7,8 +7,9 @@ Every request is one of
   from the previous request's end, aligned and wrapped into the training trace's address range;
 * ``REUSE`` — its first page has been touched before; the action carries the page's LRU stack
   distance ``d`` (distinct pages touched since; 0 = the previous request's last page) and the
-  request starts at the address that last touched that page (a request's own start for its first
-  page, the page's start for the others).
+  request starts at the address that last touched that page: a request's own start for its first
+  page, for the others the page's start plus the trace's usual offset within a page (``phase``:
+  the most common ``lba % 8``, 7 on MSR web0, whose volume is misaligned by a partition offset).
 
 The stack holds every 4 KiB page a request spans, in order (at most ``MAX_PAGES`` a request), as
 the scorecard's page model and its reuse rate count them: a request that starts inside an extent
@@ -97,7 +98,7 @@ def _touch(tree, keys, vals, addr_at, t, page, lba):
 
 
 @njit(cache=True)
-def _encode(lba, sectors, pages, start, tree, keys, vals, addr_at, action, stride, dist, seq):
+def _encode(lba, sectors, pages, start, phase, tree, keys, vals, addr_at, action, stride, dist, seq):
     prev_end, now = start, 0
     for t in range(len(lba)):
         page = lba[t] // 8
@@ -113,13 +114,13 @@ def _encode(lba, sectors, pages, start, tree, keys, vals, addr_at, action, strid
             action[t] = 1
         _touch(tree, keys, vals, addr_at, now, page, lba[t])
         for k in range(1, pages[t]):
-            _touch(tree, keys, vals, addr_at, now + k, page + k, (page + k) * 8)
+            _touch(tree, keys, vals, addr_at, now + k, page + k, (page + k) * 8 + phase)
         now += pages[t]
         prev_end = lba[t] + sectors[t]
 
 
 @njit(cache=True)
-def _decode(action, stride, dist, nbytes, bound, out, state, tree, keys, vals, addr_at, lo, hi, align):
+def _decode(action, stride, dist, nbytes, bound, out, state, tree, keys, vals, addr_at, lo, hi, align, phase):
     """``state`` = [time, prev_end, live pages]; returns the index of the first row not decoded
     (the time axis is full: compact and call again)."""
     t, prev_end, n_live = state[0], state[1], state[2]
@@ -144,7 +145,7 @@ def _decode(action, stride, dist, nbytes, bound, out, state, tree, keys, vals, a
         pages = min((lba * 512 + nbytes[i] - 1) // 4096 - page + 1, 1024)
         n_live += 1 if _touch(tree, keys, vals, addr_at, t, page, lba) else 0
         for k in range(1, pages):
-            n_live += 1 if _touch(tree, keys, vals, addr_at, t + k, page + k, (page + k) * 8) else 0
+            n_live += 1 if _touch(tree, keys, vals, addr_at, t + k, page + k, (page + k) * 8 + phase) else 0
         out[i] = lba
         prev_end = lba + (nbytes[i] + 511) // 512
         t += pages
@@ -175,7 +176,8 @@ def _pages(lba: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
     return np.minimum((lba * 512 + nbytes - 1) // 4096 - lba // 8 + 1, MAX_PAGES)
 
 
-def encode(lba: np.ndarray, length: np.ndarray, start: int, *, seq: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def encode(lba: np.ndarray, length: np.ndarray, start: int, *, phase: int = 0,
+           seq: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A trace's addresses as ``(action, stride, distance)``: int8 actions, int64 strides in
     sectors from the previous request's end (``start`` before the first), int64 LRU stack
     distances of the first page (-1 where the page is new). ``seq=False`` never says SEQ: every
@@ -187,7 +189,7 @@ def encode(lba: np.ndarray, length: np.ndarray, start: int, *, seq: bool = True)
     pages = _pages(lba, nbytes)
     total = int(pages.sum())
     keys, vals = _table(total)
-    _encode(lba, (nbytes + 511) // 512, pages, np.int64(start), np.zeros(total + 2, np.int64), keys, vals,
+    _encode(lba, (nbytes + 511) // 512, pages, np.int64(start), np.int64(phase), np.zeros(total + 2, np.int64), keys, vals,
             np.empty(max(total, 1), np.int64), action, stride, dist, seq)
     return action, stride, dist
 
@@ -203,8 +205,8 @@ def stack_distances(lba: np.ndarray, length: np.ndarray) -> np.ndarray:
 class Stack:
     """The decoder's state for one stream: the LRU stack, the time, the previous request's end."""
 
-    def __init__(self, start: int, lo: int, hi: int, align: int, *, capacity: int = 1 << 20) -> None:
-        self.lo, self.align = int(lo), max(int(align), 1)
+    def __init__(self, start: int, lo: int, hi: int, align: int, *, phase: int = 0, capacity: int = 1 << 20) -> None:
+        self.lo, self.align, self.phase = int(lo), max(int(align), 1), int(phase)
         self.hi = max(int(hi), self.lo + self.align)
         self.state = np.array([0, int(start), 0], np.int64)  # time, previous request's end, live pages
         self.tree = np.zeros(max(capacity, _MIN_CAPACITY) + 1, np.int64)
@@ -224,7 +226,8 @@ class Stack:
         done = 0
         while done < len(action):
             done += _decode(action[done:], stride[done:], dist[done:], nbytes[done:], bound[done:], out[done:],
-                            self.state, self.tree, self.keys, self.vals, self.addr_at, self.lo, self.hi, self.align)
+                            self.state, self.tree, self.keys, self.vals, self.addr_at, self.lo, self.hi, self.align,
+                            self.phase)
             if done < len(action):
                 self._compact()
         return out.astype(np.float64)
