@@ -57,6 +57,8 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_lru_carry_join4": dict(_LRU, carry_state=True, join_windows=4),
     "typed_lru_carry_b16": dict(_LRU, carry_state=True, reuse_buckets=16),
     "typed_lru_carry_b4": dict(_LRU, carry_state=True, reuse_buckets=4),
+    "typed_lru_pages_carry": dict(_LRU, carry_state=True, locality="lru-pages"),
+    "typed_lru_pages": dict(_LRU, locality="lru-pages"),
 }
 KEYS = ("hrc_mae", "byte_mr_mae", "reuse_rate", "stack_w1", "size_tv", "size_in_real", "read_fraction",
         "interarrival_ks", "latency_ks", "burst_err", "acf_ripple", "detection_12", "detection_256", "mmd2", "verbatim_8")

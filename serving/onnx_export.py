@@ -122,7 +122,7 @@ def _typed_graph(synth: Synthesizer):
             self.cont = nn.ModuleList(Continuous(t.encoders[c]) for c in self.names)
             self.register_buffer("sizes", f64(t.sizes_))
             self.k, self.align, self.has_opcode = len(t.sizes_), float(t.align_), t.has_opcode_
-            self.lru, self.n_actions = t.locality == "lru", t.heads[-1]
+            self.lru, self.n_actions = t.locality != "none", t.heads[-1]
 
         def forward(self, y):
             y = y.double()

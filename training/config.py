@@ -28,7 +28,7 @@ LOSSES = ("bce", "wgan-gp")
 # Keys a config saved before they existed lacks, with the behaviour it was trained with.
 _LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False, "locality": "none", "carry_state": False,
                                     "join_windows": 1}
-LOCALITY = ("lru", "none")
+LOCALITY = ("lru", "lru-pages", "none")
 
 
 def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's word)
@@ -59,8 +59,8 @@ class TraceGANConfig:
              "share one 'other' category decoded to the trace's alignment"))
     locality: str = field(default="lru", metadata=cli_meta(
         help="typed mode: lru: each address is an action (continue the previous request, a new page at a stride, "
-             "or reuse the page at an LRU stack distance) decoded through an LRU stack; none: the LBA as one "
-             "scaled number (README: locality)"))
+             "or reuse the page at an LRU stack distance) decoded through an LRU stack of first pages; lru-pages: "
+             "the stack holds every page a request spans; none: the LBA as one scaled number (README: locality)"))
     reuse_buckets: int = field(default=8, metadata=cli_meta(
         help="locality=lru: stack-distance buckets (quantiles of the training trace's reuse distances)"))
     carry_state: bool = field(default=True, metadata=cli_meta(

@@ -23,7 +23,8 @@ With ``locality="lru"`` (the default) the address is not regressed: ``lba`` give
 ``stride``) or ``addr=reuse<b>`` (a page seen before, at an LRU stack distance in bucket ``b``;
 ``reuse_pos`` places it within the bucket on a log scale). The buckets are quantiles of the
 training trace's stack distances (``reuse_buckets`` of them, fewer where they coincide). The
-decoding of addresses keeps an LRU stack per stream: ``start_stream``.
+decoding of addresses keeps an LRU stack per stream: ``start_stream``. ``lru`` stacks each
+request's first page, ``lru-pages`` every page it spans (``training.locality``).
 
 The generator ends in one softmax head per one-hot group (``heads``); its output is decoded
 with ``argmax``. Sizes and opcodes therefore round-trip exactly, and every synthetic size is a
@@ -54,7 +55,7 @@ NORMAL_SCALE = 3.2905267314918945  # -Φ⁻¹(0.0005): probability 0.0005 maps t
 _FORMAT_VERSION = 3
 _READS = (2, 3)  # format versions this code reads (2: before locality)
 _CONTINUOUS = ("interarrival", "length", "lba", "stride", "reuse_pos", "latency")
-LOCALITY_MODES = ("lru", "none")
+LOCALITY_MODES = ("lru", "lru-pages", "none")
 
 
 _AS = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)  # Abramowitz & Stegun 7.1.26
@@ -148,7 +149,7 @@ class TypedTransformer(TraceTransformer):
         """Widths of the one-hot groups at the end of the feature vector (softmax heads)."""
         self._require_fitted()
         return (len(self.sizes_) + 1,) + ((2,) if self.has_opcode_ else ()) + \
-            ((2 + self.n_buckets,) if self.locality == "lru" else ())
+            ((2 + self.n_buckets,) if self.locality != "none" else ())
 
     @property
     def n_buckets(self) -> int:
@@ -160,7 +161,7 @@ class TypedTransformer(TraceTransformer):
         sizes = tuple(f"size={int(s)}" for s in self.sizes_) + ("size=other",)
         ops = ("op=read", "op=write") if self.has_opcode_ else ()
         addr = ("addr=seq", "addr=new", *(f"addr=reuse{b}" for b in range(self.n_buckets))) \
-            if self.locality == "lru" else ()
+            if self.locality != "none" else ()
         return self.continuous_names + sizes + ops + addr
 
     @property
@@ -195,7 +196,7 @@ class TypedTransformer(TraceTransformer):
         kind = self.continuous
         self.encoders = {"interarrival": _Continuous.fit(kind, self._gaps(frame)),
                          "length": _Continuous.fit(kind, frame.length)}
-        if self.locality == "lru":
+        if self.locality != "none":
             self._fit_locality(frame)
         else:
             self.encoders["lba"] = _Continuous.fit("minmax", frame.lba)
@@ -222,7 +223,7 @@ class TypedTransformer(TraceTransformer):
 
     def _actions(self, frame: TraceFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return locality.encode(np.rint(frame.lba).astype(np.int64), frame.length, self.lba_range_[3],
-                               phase=self.lba_range_[4])
+                               phase=self.lba_range_[4], spans=self.locality == "lru-pages")
 
     def _bucket_logs(self) -> tuple[np.ndarray, np.ndarray]:
         """log1p of each bucket's lowest and highest distance."""
@@ -233,7 +234,7 @@ class TypedTransformer(TraceTransformer):
         """``(n, len(feature_names))`` float32: continuous columns in [-1, 1], then one-hots."""
         self._require_fitted()
         raw = {"interarrival": self._gaps(frame), "length": frame.length, "lba": frame.lba, "latency": frame.latency}
-        if self.locality == "lru":
+        if self.locality != "none":
             action, stride, dist = self._actions(frame)
             head = np.minimum(action, NEW).astype(np.int64)
             pos = np.zeros(len(frame))
@@ -257,7 +258,7 @@ class TypedTransformer(TraceTransformer):
         parts.append(np.eye(len(self.sizes_) + 1)[size_idx])
         if self.has_opcode_:
             parts.append(np.eye(2)[np.asarray(frame.opcode, np.int64)])
-        if self.locality == "lru":
+        if self.locality != "none":
             parts.append(np.eye(2 + self.n_buckets)[head])
         return np.concatenate(parts, axis=1).astype(np.float32)
 
@@ -282,7 +283,7 @@ class TypedTransformer(TraceTransformer):
         if self.has_opcode_:
             out[:, 4] = np.argmax(y[:, start:start + 2], axis=1)
             start += 2
-        if self.locality == "lru":
+        if self.locality != "none":
             j = self.continuous_names.index("reuse_pos")
             extra = [np.argmax(y[:, start:start + 2 + self.n_buckets], axis=1), cont["stride"], np.clip(y[:, j], -1, 1)]
             out = np.column_stack([out, *extra])
@@ -290,7 +291,7 @@ class TypedTransformer(TraceTransformer):
 
     def start_stream(self, t_start: float = 0.0) -> Stream:
         """The stateful decoding of one stream: time, and with ``lru`` the LRU stack of addresses."""
-        return _LocalityStream(self, t_start) if self.locality == "lru" else super().start_stream(t_start)
+        return _LocalityStream(self, t_start) if self.locality != "none" else super().start_stream(t_start)
 
     def addresses(self, rows: np.ndarray, stack: locality.Stack) -> np.ndarray:
         """Decode the address columns of ``inverse_features`` rows (head index, stride, position)
@@ -333,12 +334,12 @@ class TypedTransformer(TraceTransformer):
 
 
 class _LocalityStream(Stream):
-    """A stream of a ``locality="lru"`` model: addresses through the LRU stack, then time."""
+    """A stream of a ``locality="lru"`` or ``"lru-pages"`` model: addresses through the LRU stack, then time."""
 
     def __init__(self, transformer: TypedTransformer, t_start: float) -> None:
         super().__init__(transformer, t_start)
         lo, hi, align, start, phase = transformer.lba_range_
-        self.stack = locality.Stack(start, lo, hi, align, phase=phase)
+        self.stack = locality.Stack(start, lo, hi, align, phase=phase, spans=transformer.locality == "lru-pages")
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         out = rows[:, :len(ROW_COLUMNS)].copy()

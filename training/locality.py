@@ -11,9 +11,10 @@ Every request is one of
   page, for the others the page's start plus the trace's usual offset within a page (``phase``:
   the most common ``lba % 8``, 7 on MSR web0, whose volume is misaligned by a partition offset).
 
-The stack holds every 4 KiB page a request spans, in order (at most ``MAX_PAGES`` a request), as
-the scorecard's page model and its reuse rate count them: a request that starts inside an extent
-read before is a reuse, whichever request touched that page.
+With ``spans=True`` the stack holds every 4 KiB page a request spans, in order (at most
+``MAX_PAGES`` a request), as the scorecard's page model and its reuse rate count them: a request
+that starts inside an extent read before is a reuse, whichever request touched that page. With
+``spans=False`` it holds each request's first page only (interior pages are never reused).
 
 ``encode`` turns a real trace into actions, strides and distances; ``Stack.decode`` turns
 generated ones back into addresses, keeping the stack outside the network the way the running sum
@@ -120,7 +121,7 @@ def _encode(lba, sectors, pages, start, phase, tree, keys, vals, addr_at, action
 
 
 @njit(cache=True)
-def _decode(action, stride, dist, nbytes, bound, out, state, tree, keys, vals, addr_at, lo, hi, align, phase):
+def _decode(action, stride, dist, nbytes, bound, out, state, tree, keys, vals, addr_at, lo, hi, align, phase, spans):
     """``state`` = [time, prev_end, live pages]; returns the index of the first row not decoded
     (the time axis is full: compact and call again)."""
     t, prev_end, n_live = state[0], state[1], state[2]
@@ -142,7 +143,7 @@ def _decode(action, stride, dist, nbytes, bound, out, state, tree, keys, vals, a
             lba = lo + (lba - lo) % span
             lba -= (lba - lo) % align
         page = lba // 8
-        pages = min((lba * 512 + nbytes[i] - 1) // 4096 - page + 1, 1024)
+        pages = min((lba * 512 + nbytes[i] - 1) // 4096 - page + 1, 1024) if spans else 1
         n_live += 1 if _touch(tree, keys, vals, addr_at, t, page, lba) else 0
         for k in range(1, pages):
             n_live += 1 if _touch(tree, keys, vals, addr_at, t + k, page + k, (page + k) * 8 + phase) else 0
@@ -176,7 +177,7 @@ def _pages(lba: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
     return np.minimum((lba * 512 + nbytes - 1) // 4096 - lba // 8 + 1, MAX_PAGES)
 
 
-def encode(lba: np.ndarray, length: np.ndarray, start: int, *, phase: int = 0,
+def encode(lba: np.ndarray, length: np.ndarray, start: int, *, phase: int = 0, spans: bool = True,
            seq: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A trace's addresses as ``(action, stride, distance)``: int8 actions, int64 strides in
     sectors from the previous request's end (``start`` before the first), int64 LRU stack
@@ -186,7 +187,7 @@ def encode(lba: np.ndarray, length: np.ndarray, start: int, *, phase: int = 0,
     n = len(lba)
     action, stride, dist = np.empty(n, np.int8), np.empty(n, np.int64), np.empty(n, np.int64)
     nbytes = _bytes(length)
-    pages = _pages(lba, nbytes)
+    pages = _pages(lba, nbytes) if spans else np.ones(n, np.int64)
     total = int(pages.sum())
     keys, vals = _table(total)
     _encode(lba, (nbytes + 511) // 512, pages, np.int64(start), np.int64(phase), np.zeros(total + 2, np.int64), keys, vals,
@@ -205,8 +206,9 @@ def stack_distances(lba: np.ndarray, length: np.ndarray) -> np.ndarray:
 class Stack:
     """The decoder's state for one stream: the LRU stack, the time, the previous request's end."""
 
-    def __init__(self, start: int, lo: int, hi: int, align: int, *, phase: int = 0, capacity: int = 1 << 20) -> None:
-        self.lo, self.align, self.phase = int(lo), max(int(align), 1), int(phase)
+    def __init__(self, start: int, lo: int, hi: int, align: int, *, phase: int = 0, spans: bool = True,
+                 capacity: int = 1 << 20) -> None:
+        self.lo, self.align, self.phase, self.spans = int(lo), max(int(align), 1), int(phase), bool(spans)
         self.hi = max(int(hi), self.lo + self.align)
         self.state = np.array([0, int(start), 0], np.int64)  # time, previous request's end, live pages
         self.tree = np.zeros(max(capacity, _MIN_CAPACITY) + 1, np.int64)
@@ -219,7 +221,7 @@ class Stack:
         stride = np.ascontiguousarray(np.rint(stride), np.int64)
         dist = np.ascontiguousarray(np.rint(dist), np.int64)
         nbytes = _bytes(length)
-        bound = np.minimum((nbytes + 4094) // 4096 + 1, MAX_PAGES)  # pages, whatever the start in a page
+        bound = np.minimum((nbytes + 4094) // 4096 + 1, MAX_PAGES) if self.spans else np.ones(len(nbytes), np.int64)
         if 2 * (self.state[2] + int(bound.sum())) > len(self.keys):
             self._rebuild(np.arange(len(self.addr_at), dtype=np.int64), self.state[2] + int(bound.sum()))
         out = np.empty(len(action), np.int64)
@@ -227,7 +229,7 @@ class Stack:
         while done < len(action):
             done += _decode(action[done:], stride[done:], dist[done:], nbytes[done:], bound[done:], out[done:],
                             self.state, self.tree, self.keys, self.vals, self.addr_at, self.lo, self.hi, self.align,
-                            self.phase)
+                            self.phase, self.spans)
             if done < len(action):
                 self._compact()
         return out.astype(np.float64)

@@ -66,7 +66,7 @@ class SearchSpace:
         changes = {"d_updates": d, "g_updates": g,
                    "lr_g": trial.suggest_float("lr_g", *self.lr_g, log=True),
                    "lr_d": trial.suggest_float("lr_d", *self.lr_d, log=True)}
-        applies = {"reuse_buckets": base.feature_mode == "typed" and base.locality == "lru",
+        applies = {"reuse_buckets": base.feature_mode == "typed" and base.locality != "none",
                    "join_windows": base.carry_state}
         for name in ("batch_size", "seq_len", "hidden_dim", "latent_dim", "continuous", "reuse_buckets", "join_windows"):
             choices = getattr(self, name)

@@ -19,8 +19,9 @@ from training.synthesizer import BLOCK_SEQUENCES, Synthesizer, block_noise, nois
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
-def _brute_force(lba, length, start):
-    """The definition, slowly: a Python list as the LRU stack of every page the requests span."""
+def _brute_force(lba, length, start, spans):
+    """The definition, slowly: a Python list as the LRU stack of every page the requests span
+    (``spans``) or of their first pages."""
     stack, prev_end, out = [], start, []
     for t, (a, n) in enumerate(zip(lba, length)):
         page = a // 8
@@ -30,7 +31,7 @@ def _brute_force(lba, length, start):
             out.append((REUSE, len(stack) - 1 - stack.index(page)))
         else:
             out.append((NEW, -1))
-        for p in range(page, (a * 512 + n - 1) // 4096 + 1):
+        for p in range(page, (a * 512 + n - 1) // 4096 + 1 if spans else page + 1):
             if p in stack:
                 stack.remove(p)
             stack.append(p)
@@ -69,18 +70,21 @@ def _trace(n, rng, offsets=(0,)):
     return lba, length
 
 
-def test_encoding_matches_the_definition():
+@pytest.mark.parametrize("spans", [True, False], ids=["every-page", "first-pages"])
+def test_encoding_matches_the_definition(spans):
     lba, length = _trace(4000, np.random.default_rng(0), offsets=(0, 0, 0, 3))  # some start inside a page
-    action, _, dist = encode(lba, length, int(lba[0]))
-    assert [(int(a), int(d)) for a, d in zip(action, dist)] == _brute_force(lba.tolist(), length.tolist(), int(lba[0]))
+    action, _, dist = encode(lba, length, int(lba[0]), spans=spans)
+    expect = _brute_force(lba.tolist(), length.tolist(), int(lba[0]), spans)
+    assert [(int(a), int(d)) for a, d in zip(action, dist)] == expect
     assert {SEQ, NEW, REUSE} <= set(action.tolist())
 
 
-def test_page_aligned_addresses_decode_back_exactly_through_compaction():
+@pytest.mark.parametrize("spans", [True, False], ids=["every-page", "first-pages"])
+def test_page_aligned_addresses_decode_back_exactly_through_compaction(spans):
     n = 6000
     lba, length = _trace(n, np.random.default_rng(1))
-    action, stride, dist = encode(lba, length, int(lba[0]))
-    stack = Stack(int(lba[0]), 0, int(lba.max()) + 256, 8, capacity=2048)  # compacts many times
+    action, stride, dist = encode(lba, length, int(lba[0]), spans=spans)
+    stack = Stack(int(lba[0]), 0, int(lba.max()) + 256, 8, spans=spans, capacity=2048)  # compacts many times
     out = np.concatenate([stack.decode(action[i:i + 777], stride[i:i + 777], dist[i:i + 777], length[i:i + 777])
                           for i in range(0, n, 777)])
     np.testing.assert_array_equal(out, lba)
@@ -93,7 +97,8 @@ def _frame(lba, length, seed=0):
     return TraceFrame.from_columns(ticks, length, lba, rng.integers(100, 200, n).astype(float), rng.integers(0, 2, n))
 
 
-def test_typed_features_round_trip_the_addresses():
+@pytest.mark.parametrize("locality", ["lru", "lru-pages"])
+def test_typed_features_round_trip_the_addresses(locality):
     from training.encodings import TypedTransformer
 
     rng = np.random.default_rng(1)
@@ -101,7 +106,7 @@ def test_typed_features_round_trip_the_addresses():
     lba = (rng.zipf(1.5, n) % 300) * 8 + 4096
     length = rng.choice([4096, 8192], n)
     frame = _frame(lba, length)
-    t = TypedTransformer(continuous="quantile", locality="lru", reuse_buckets=4).fit(frame)
+    t = TypedTransformer(continuous="quantile", locality=locality, reuse_buckets=4).fit(frame)
     assert t.heads[-1] == 2 + t.n_buckets and 1 <= t.n_buckets <= 4
     assert t.feature_names[-t.heads[-1]:][:2] == ("addr=seq", "addr=new")
     y = t.transform(frame)
