@@ -293,6 +293,11 @@ class TypedTransformer(TraceTransformer):
         """The stateful decoding of one stream: time, and with ``lru`` the LRU stack of addresses."""
         return _LocalityStream(self, t_start) if self.locality != "none" else super().start_stream(t_start)
 
+    def new_stack(self) -> locality.Stack:
+        """An empty LRU stack for a new stream, with this trace's address range, start and phase."""
+        lo, hi, align, start, phase = self.lba_range_
+        return locality.Stack(start, lo, hi, align, phase=phase, spans=self.locality == "lru-pages")
+
     def addresses(self, rows: np.ndarray, stack: locality.Stack) -> np.ndarray:
         """Decode the address columns of ``inverse_features`` rows (head index, stride, position)
         into LBAs, advancing ``stack``."""
@@ -338,8 +343,7 @@ class _LocalityStream(Stream):
 
     def __init__(self, transformer: TypedTransformer, t_start: float) -> None:
         super().__init__(transformer, t_start)
-        lo, hi, align, start, phase = transformer.lba_range_
-        self.stack = locality.Stack(start, lo, hi, align, phase=phase, spans=transformer.locality == "lru-pages")
+        self.stack = transformer.new_stack()
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         out = rows[:, :len(ROW_COLUMNS)].copy()
