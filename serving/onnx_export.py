@@ -2,7 +2,7 @@
 
 A ``carry_state`` model's graph also takes the LSTM state ``h``, ``c`` and returns the new one
 (``h_out``, ``c_out``), so a stream runs block after block through onnxruntime exactly as through
-torch; a ``locality="lru"`` model's rows carry the address action, stride and stack position,
+torch; a ``locality="lru"`` model's rows carry the address head's index,
 which the stream's LRU stack (outside the graph, shared with torch) turns into LBAs.
 
 For seed and delta models the graph is ``generator -> tanh output -> float64 -> (y + 1) / scale +
@@ -138,7 +138,7 @@ def _typed_graph(synth: Synthesizer):
             if self.lru:  # the address columns the stream's LRU stack decodes (inverse_features)
                 start += 2 if self.has_opcode else 0
                 action = torch.argmax(y[..., start:start + self.n_actions], dim=-1).double()
-                out += [action, col["stride"], torch.clamp(y[..., self.names.index("reuse_pos")], -1.0, 1.0)]
+                out.append(action)
             return torch.stack(out, dim=-1)
 
     return Graph().eval()

@@ -62,7 +62,8 @@ class TraceGANConfig:
              "or reuse the page at an LRU stack distance) decoded through an LRU stack of first pages; lru-pages: "
              "the stack holds every page a request spans; none: the LBA as one scaled number (README: locality)"))
     reuse_buckets: int = field(default=8, metadata=cli_meta(
-        help="locality=lru: stack-distance buckets (quantiles of the training trace's reuse distances)"))
+        help="locality=lru: buckets of the address head, this many for the strides of new pages and as many for "
+             "the stack distances of reuses (quantiles of the training trace's)"))
     carry_state: bool = field(default=True, metadata=cli_meta(
         help="sampling: carry G's LSTM state from window to window, so a trace is one stream; off = independent "
              "seq_len windows laid end to end (the seed)"))

@@ -16,15 +16,19 @@ Per row, in this order (``feature_names``):
   rounded to the trace's alignment (the largest power of two dividing every size, up to 4096);
 * ``op=read`` / ``op=write`` one-hot — only when every row's opcode is known.
 
-With ``locality="lru"`` (the default) the address is not regressed: ``lba`` gives way to
-``stride`` (signed sectors from the previous request's end, same encoding as the gaps) and
-``reuse_pos``, and one more head says what the request does (``training.locality``):
-``addr=seq`` (continues the previous request), ``addr=new`` (a page not seen before, at
-``stride``) or ``addr=reuse<b>`` (a page seen before, at an LRU stack distance in bucket ``b``;
-``reuse_pos`` places it within the bucket on a log scale). The buckets are quantiles of the
-training trace's stack distances (``reuse_buckets`` of them, fewer where they coincide). The
-decoding of addresses keeps an LRU stack per stream: ``start_stream``. ``lru`` stacks each
-request's first page, ``lru-pages`` every page it spans (``training.locality``).
+With ``locality="lru"`` (the default) the address is not regressed: ``lba`` gives way to one more
+head saying what the request does (``training.locality``) — ``addr=seq`` (it continues the
+previous request), ``addr=new<b>`` (a page not seen before, at a signed stride from the previous
+request's end in bucket ``b``) or ``addr=reuse<b>`` (a page seen before, at an LRU stack distance
+in bucket ``b``). Within its bucket the value is drawn uniformly (linearly for strides, on a log
+scale for distances) from a uniform that ``sample_blocks`` draws with NumPy from (seed, stream,
+block): the network decides only categories, so the torch and ONNX paths give the same addresses
+(a continuous position from the network differs between them in the last float bits, enough to
+move an address across a page and the whole stack after it). The buckets are quantiles of the
+training trace's strides and stack distances (``reuse_buckets`` of each, fewer where they
+coincide): a categorical head learns a bimodal stride (small steps and jumps across the volume)
+where one continuous output collapses to the middle. The decoding of addresses keeps an LRU stack per stream
+(``start_stream``): ``lru`` stacks each request's first page, ``lru-pages`` every page it spans.
 
 The generator ends in one softmax head per one-hot group (``heads``); its output is decoded
 with ``argmax``. Sizes and opcodes therefore round-trip exactly, and every synthetic size is a
@@ -42,7 +46,7 @@ import numpy as np
 from training import locality
 from training.config import CONTINUOUS_ENCODINGS, ROW_COLUMNS
 from training.errors import ConfigError, ModelError
-from training.locality import NEW, PAGE_SECTORS, REUSE
+from training.locality import NEW, PAGE_SECTORS, REUSE, SEQ
 from training.readers import TraceFrame
 from training.transform import Stream, TraceTransformer
 
@@ -54,7 +58,7 @@ _EPS = 0.0005
 NORMAL_SCALE = 3.2905267314918945  # -Φ⁻¹(0.0005): probability 0.0005 maps to -1
 _FORMAT_VERSION = 3
 _READS = (2, 3)  # format versions this code reads (2: before locality)
-_CONTINUOUS = ("interarrival", "length", "lba", "stride", "reuse_pos", "latency")
+_CONTINUOUS = ("interarrival", "length", "lba", "latency")
 LOCALITY_MODES = ("lru", "lru-pages", "none")
 
 
@@ -120,6 +124,43 @@ class _Continuous:
         return {"kind": self.kind, **self.p}
 
 
+class _Buckets:
+    """Integer values in quantile buckets ``[edges[b], edges[b + 1])`` and a position in [-1, 1]
+    within each, linear or on a log1p scale (non-negative values)."""
+
+    def __init__(self, edges, log: bool) -> None:
+        self.edges, self.log = np.asarray(edges, np.int64), log
+
+    @classmethod
+    def fit(cls, values: np.ndarray, k: int, log: bool) -> _Buckets:
+        if not len(values):
+            return cls([0, 1], log)
+        edges = np.unique(np.rint(np.quantile(values, np.linspace(0.0, 1.0, k + 1))).astype(np.int64))
+        return cls(np.append(edges[:-1], values.max() + 1) if len(edges) > 1 else [edges[0], edges[0] + 1], log)
+
+    def __len__(self) -> int:
+        return len(self.edges) - 1
+
+    def _scale(self, v):
+        return np.log1p(np.maximum(v, 0).astype(np.float64)) if self.log else np.asarray(v, np.float64)
+
+    def _ends(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._scale(self.edges[b]), self._scale(self.edges[b + 1] - 1)
+
+    def encode(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bucket index and position in [-1, 1] of each value."""
+        b = np.clip(np.searchsorted(self.edges, values, side="right") - 1, 0, len(self) - 1)
+        lo, hi = self._ends(b)
+        width = hi - lo
+        pos = np.where(width > 0, (self._scale(values) - lo) / np.where(width > 0, width, 1.0), 0.0)
+        return b, np.clip(pos, 0.0, 1.0) * 2.0 - 1.0
+
+    def decode(self, b: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        lo, hi = self._ends(np.clip(b, 0, len(self) - 1))
+        v = lo + (np.clip(pos, -1.0, 1.0) + 1.0) * 0.5 * (hi - lo)
+        return np.expm1(v) if self.log else v
+
+
 class TypedTransformer(TraceTransformer):
     """Fit / transform / inverse between a ``TraceFrame`` and typed features (module docstring)."""
 
@@ -136,7 +177,8 @@ class TypedTransformer(TraceTransformer):
         self.sizes_: np.ndarray | None = None  # the size categories, bytes; "other" is one more
         self.align_ = 1
         self.has_latency_ = self.has_opcode_ = False
-        self.reuse_edges_ = np.zeros(0, np.int64)  # bucket b holds distances [edges[b], edges[b+1])
+        self.reuse_: _Buckets | None = None  # LRU stack distances of reuses
+        self.new_: _Buckets | None = None  # strides of new pages
         self.lba_range_ = (0, 1, 1, 0, 0)  # lowest LBA, end of the highest, alignment, a stream's start, phase
 
     # -- layout ---------------------------------------------------------------------------
@@ -149,19 +191,15 @@ class TypedTransformer(TraceTransformer):
         """Widths of the one-hot groups at the end of the feature vector (softmax heads)."""
         self._require_fitted()
         return (len(self.sizes_) + 1,) + ((2,) if self.has_opcode_ else ()) + \
-            ((2 + self.n_buckets,) if self.locality != "none" else ())
-
-    @property
-    def n_buckets(self) -> int:
-        return max(len(self.reuse_edges_) - 1, 0)
+            ((1 + len(self.new_) + len(self.reuse_),) if self.locality != "none" else ())
 
     @property
     def feature_names(self) -> tuple[str, ...]:
         self._require_fitted()
         sizes = tuple(f"size={int(s)}" for s in self.sizes_) + ("size=other",)
         ops = ("op=read", "op=write") if self.has_opcode_ else ()
-        addr = ("addr=seq", "addr=new", *(f"addr=reuse{b}" for b in range(self.n_buckets))) \
-            if self.locality != "none" else ()
+        addr = ("addr=seq", *(f"addr=new{b}" for b in range(len(self.new_))),
+                *(f"addr=reuse{b}" for b in range(len(self.reuse_)))) if self.locality != "none" else ()
         return self.continuous_names + sizes + ops + addr
 
     @property
@@ -213,41 +251,17 @@ class TypedTransformer(TraceTransformer):
         phase = int(np.argmax(np.bincount(lba % PAGE_SECTORS, minlength=PAGE_SECTORS)))
         self.lba_range_ = (int(lba.min()), int(end.max()), int(align), int(lba[0]), phase)
         action, stride, dist = self._actions(frame)
-        d = dist[action == REUSE]
-        if len(d):
-            edges = np.unique(np.rint(np.quantile(d, np.linspace(0.0, 1.0, self.reuse_buckets + 1))).astype(np.int64))
-            edges[-1] = d.max() + 1
-            self.reuse_edges_ = edges if len(edges) > 1 else np.array([edges[0], edges[0] + 1])
-        self.encoders["stride"] = _Continuous.fit(self.continuous, stride.astype(np.float64))
-        self.encoders["reuse_pos"] = _Continuous("minmax", {"min": -1.0, "max": 1.0})
+        self.new_ = _Buckets.fit(stride[action == NEW], self.reuse_buckets, log=False)
+        self.reuse_ = _Buckets.fit(dist[action == REUSE], self.reuse_buckets, log=True)
 
     def _actions(self, frame: TraceFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return locality.encode(np.rint(frame.lba).astype(np.int64), frame.length, self.lba_range_[3],
                                phase=self.lba_range_[4], spans=self.locality == "lru-pages")
 
-    def _bucket_logs(self) -> tuple[np.ndarray, np.ndarray]:
-        """log1p of each bucket's lowest and highest distance."""
-        e = self.reuse_edges_
-        return np.log1p(e[:-1].astype(np.float64)), np.log1p(e[1:] - 1.0)
-
     def transform(self, frame: TraceFrame) -> np.ndarray:
         """``(n, len(feature_names))`` float32: continuous columns in [-1, 1], then one-hots."""
         self._require_fitted()
         raw = {"interarrival": self._gaps(frame), "length": frame.length, "lba": frame.lba, "latency": frame.latency}
-        if self.locality != "none":
-            action, stride, dist = self._actions(frame)
-            head = np.minimum(action, NEW).astype(np.int64)
-            pos = np.zeros(len(frame))
-            reuse = action == REUSE
-            if self.n_buckets:
-                b = np.clip(np.searchsorted(self.reuse_edges_, dist[reuse], side="right") - 1, 0, self.n_buckets - 1)
-                lo, hi = self._bucket_logs()
-                width = hi[b] - lo[b]
-                pos[reuse] = np.where(width > 0, (np.log1p(dist[reuse]) - lo[b]) / np.where(width > 0, width, 1.0), 0.0) * 2 - 1
-                head[reuse] = 2 + b
-            else:
-                head[reuse] = NEW  # fitted on a trace without reuse: there is no bucket to say it
-            raw.update(stride=stride.astype(np.float64), reuse_pos=pos)
         parts = [self.encoders[c].transform(np.asarray(raw[c], np.float64))[:, None] for c in self.continuous_names]
         length = np.rint(frame.length)
         size_idx = np.full(len(frame), len(self.sizes_))
@@ -259,7 +273,7 @@ class TypedTransformer(TraceTransformer):
         if self.has_opcode_:
             parts.append(np.eye(2)[np.asarray(frame.opcode, np.int64)])
         if self.locality != "none":
-            parts.append(np.eye(2 + self.n_buckets)[head])
+            parts.append(np.eye(self.heads[-1])[self.address_heads(frame)[0]])
         return np.concatenate(parts, axis=1).astype(np.float32)
 
     def fit_transform(self, frame: TraceFrame) -> np.ndarray:
@@ -283,11 +297,20 @@ class TypedTransformer(TraceTransformer):
         if self.has_opcode_:
             out[:, 4] = np.argmax(y[:, start:start + 2], axis=1)
             start += 2
-        if self.locality != "none":
-            j = self.continuous_names.index("reuse_pos")
-            extra = [np.argmax(y[:, start:start + 2 + self.n_buckets], axis=1), cont["stride"], np.clip(y[:, j], -1, 1)]
-            out = np.column_stack([out, *extra])
+        if self.locality != "none":  # the address head's index, for the stream's LRU stack
+            out = np.column_stack([out, np.argmax(y[:, start:start + self.heads[-1]], axis=1)])
         return out
+
+    def address_heads(self, frame: TraceFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The address head's category of each request and the uniform that places its value
+        within the bucket (what ``addresses`` needs to give the trace's own addresses back)."""
+        action, stride, dist = self._actions(frame)
+        head, u = np.zeros(len(frame), np.int64), np.full(len(frame), 0.5)
+        for kind, buckets, values, first in ((NEW, self.new_, stride, 1), (REUSE, self.reuse_, dist, 1 + len(self.new_))):
+            rows = action == kind
+            b, pos = buckets.encode(values[rows])
+            head[rows], u[rows] = first + b, (pos + 1.0) / 2.0
+        return head, u
 
     def start_stream(self, t_start: float = 0.0) -> Stream:
         """The stateful decoding of one stream: time, and with ``lru`` the LRU stack of addresses."""
@@ -299,16 +322,15 @@ class TypedTransformer(TraceTransformer):
         return locality.Stack(start, lo, hi, align, phase=phase, spans=self.locality == "lru-pages")
 
     def addresses(self, rows: np.ndarray, stack: locality.Stack) -> np.ndarray:
-        """Decode the address columns of ``inverse_features`` rows (head index, stride, position)
-        into LBAs, advancing ``stack``."""
+        """LBAs of ``inverse_features`` rows (address head index in column 5) with a uniform in
+        column 6 (``sample_blocks`` adds it; 0.5, mid-bucket, without one), advancing ``stack``."""
         head = rows[:, 5].astype(np.int64)
-        action = np.minimum(head, REUSE).astype(np.int8)
-        dist = np.zeros(len(rows))
-        if self.n_buckets:
-            b = np.clip(head - 2, 0, self.n_buckets - 1)
-            lo, hi = self._bucket_logs()
-            dist = np.expm1(lo[b] + (rows[:, 7] + 1.0) * 0.5 * (hi[b] - lo[b]))
-        return stack.decode(action, rows[:, 6], dist, rows[:, 1])
+        pos = 2.0 * (rows[:, 6] if rows.shape[1] > 6 else np.full(len(rows), 0.5)) - 1.0
+        n_new = len(self.new_)
+        action = np.where(head == 0, SEQ, np.where(head <= n_new, NEW, REUSE)).astype(np.int8)
+        stride = np.where(action == NEW, self.new_.decode(head - 1, pos), 0.0)
+        dist = np.where(action == REUSE, self.reuse_.decode(head - 1 - n_new, pos), 0.0)
+        return stack.decode(action, stride, dist, rows[:, 1])
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -318,8 +340,9 @@ class TypedTransformer(TraceTransformer):
                 "columns": list(self.columns), "time_quantum": self.time_quantum_, "sizes": self.sizes_.tolist(),
                 "align": self.align_, "has_latency": self.has_latency_, "has_opcode": self.has_opcode_,
                 "encoders": {c: e.to_dict() for c, e in self.encoders.items()}, "locality": self.locality,
-                "reuse_buckets": self.reuse_buckets, "reuse_edges": self.reuse_edges_.tolist(),
-                "lba_range": list(self.lba_range_)}
+                "reuse_buckets": self.reuse_buckets, "lba_range": list(self.lba_range_),
+                **({"new_edges": self.new_.edges.tolist(), "reuse_edges": self.reuse_.edges.tolist()}
+                   if self.locality != "none" else {})}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TypedTransformer:
@@ -327,7 +350,8 @@ class TypedTransformer(TraceTransformer):
             raise ModelError(f"typed transformer format_version {data.get('format_version')!r} is not one of {_READS}")
         obj = cls(continuous=data["continuous"], size_coverage=float(data["size_coverage"]),
                   locality=data.get("locality", "none"), reuse_buckets=int(data.get("reuse_buckets", 8)))
-        obj.reuse_edges_ = np.array(data.get("reuse_edges", []), np.int64)
+        if obj.locality != "none":
+            obj.new_, obj.reuse_ = _Buckets(data["new_edges"], log=False), _Buckets(data["reuse_edges"], log=True)
         obj.lba_range_ = tuple(int(v) for v in data.get("lba_range", (0, 1, 1, 0, 0)))
         obj.time_quantum_ = float(data["time_quantum"])
         obj.sizes_ = np.array(data["sizes"], np.float64)

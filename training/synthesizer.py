@@ -69,7 +69,8 @@ def sample_blocks(decode: Callable, transformer: TraceTransformer, config: Trace
     Shared by the torch path and the ONNX path: ``decode`` maps noise to ``inverse_features``
     rows (a model from before typed features gives 4 columns; the opcode column is added as NaN),
     and the stateful steps (``transformer.start_stream``: the running time, the LRU stack of
-    addresses) happen here, in block order, so both give the same rows.
+    addresses, fed a uniform per row drawn here from (seed, stream, block)) happen here, in block
+    order, so both give the same rows.
 
     A ``carry_state`` model draws one stream per ``stream`` index: each block's noise is one
     sequence of ``BLOCK_SEQUENCES * seq_len`` steps, and ``decode(noise, state)`` returns the rows
@@ -95,7 +96,11 @@ def sample_blocks(decode: Callable, transformer: TraceTransformer, config: Trace
             rows, state[0] = decode(noise, state[0])
         else:
             rows = decode(block_noise(config, seed, block, dim))
-        return np.column_stack([rows, np.full(len(rows), np.nan)]) if rows.shape[1] == len(TRACE_COLUMNS) else rows
+        if rows.shape[1] == len(TRACE_COLUMNS):
+            return np.column_stack([rows, np.full(len(rows), np.nan)])
+        if transformer.locality != "none":  # where in its bucket each address falls: the same for torch and ONNX
+            return np.column_stack([rows, np.random.default_rng([seed, stream, block, 1]).random(len(rows))])
+        return rows
 
     workers = (1 if carry else threads) if threads > 1 else 0
     decoded = _decode_ahead(run, blocks, workers) if workers else map(run, blocks)

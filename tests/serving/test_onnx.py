@@ -63,7 +63,7 @@ def test_parity_with_torch_on_the_same_noise(fitted):
 
 def test_dynamic_batch(fitted):
     o = OnnxSynthesizer(export_onnx(fitted))
-    width = {"seed": 4, "delta": 4, "typed": 5 if fitted.transformer.locality == "none" else 8}[fitted.config.feature_mode]
+    width = {"seed": 4, "delta": 4, "typed": 5 if fitted.transformer.locality == "none" else 6}[fitted.config.feature_mode]
     for batch in (1, 3, 1024):
         noise = np.zeros((batch, fitted.config.seq_len, noise_dim(fitted.config, fitted.transformer)), np.float32)
         rows = o.decode(noise)

@@ -107,14 +107,18 @@ def test_typed_features_round_trip_the_addresses(locality):
     length = rng.choice([4096, 8192], n)
     frame = _frame(lba, length)
     t = TypedTransformer(continuous="quantile", locality=locality, reuse_buckets=4).fit(frame)
-    assert t.heads[-1] == 2 + t.n_buckets and 1 <= t.n_buckets <= 4
-    assert t.feature_names[-t.heads[-1]:][:2] == ("addr=seq", "addr=new")
-    y = t.transform(frame)
-    back = t.inverse_transform(y.astype(np.float64))
-    assert back.shape == (n, 5)
-    np.testing.assert_array_equal(back[:, 2], lba)  # every reuse finds its page again
+    assert t.heads[-1] == 1 + len(t.new_) + len(t.reuse_) and 1 <= len(t.new_) <= 4 and 1 <= len(t.reuse_) <= 4
+    assert t.feature_names[-t.heads[-1]:][:2] == ("addr=seq", "addr=new0")
+    y = t.transform(frame).astype(np.float64)
+    rows = t.inverse_features(y)
+    head, u = t.address_heads(frame)
+    np.testing.assert_array_equal(rows[:, 5], head)  # the one-hot address head decodes to its category
+    lba = t.addresses(np.column_stack([rows, u]), t.new_stack())
+    np.testing.assert_array_equal(lba, frame.lba)  # and with each value's place in its bucket, the trace
     again = TypedTransformer.from_dict(json.loads(json.dumps(t.to_dict())))
-    np.testing.assert_array_equal(again.inverse_transform(y.astype(np.float64))[:, 2], lba)
+    np.testing.assert_array_equal(again.addresses(np.column_stack([again.inverse_features(y), u]), again.new_stack()),
+                                  frame.lba)
+    assert t.inverse_transform(y).shape == (n, 5)  # without the uniforms: mid-bucket values
 
 
 @pytest.fixture(scope="module")
