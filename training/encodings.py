@@ -20,8 +20,8 @@ With ``locality="lru"`` (the default) the address is not regressed: ``lba`` give
 head saying what the request does (``training.locality``) — ``addr=seq`` (it continues the
 previous request), ``addr=new<b>`` (a page not seen before, at a signed stride from the previous
 request's end in bucket ``b``) or ``addr=reuse<b>`` (a page seen before, at an LRU stack distance
-in bucket ``b``). Within its bucket the value is drawn uniformly (linearly for strides, on a log
-scale for distances) from a uniform that ``sample_blocks`` draws with NumPy from (seed, stream,
+in bucket ``b``). Within its bucket the value is drawn uniformly on a signed log scale from a
+uniform that ``sample_blocks`` draws with NumPy from (seed, stream,
 block): the network decides only categories, so the torch and ONNX paths give the same addresses
 (a continuous position from the network differs between them in the last float bits, enough to
 move an address across a page and the whole stack after it). The buckets are quantiles of the
@@ -126,23 +126,26 @@ class _Continuous:
 
 class _Buckets:
     """Integer values in quantile buckets ``[edges[b], edges[b + 1])`` and a position in [-1, 1]
-    within each, linear or on a log1p scale (non-negative values)."""
+    within each on a signed log1p scale, ``sign(v) log(1 + |v|)``: a stride bucket that spans
+    zero keeps most of its values near zero, as a trace's small steps are."""
 
-    def __init__(self, edges, log: bool) -> None:
-        self.edges, self.log = np.asarray(edges, np.int64), log
+    def __init__(self, edges) -> None:
+        self.edges = np.asarray(edges, np.int64)
 
     @classmethod
-    def fit(cls, values: np.ndarray, k: int, log: bool) -> _Buckets:
+    def fit(cls, values: np.ndarray, k: int) -> _Buckets:
         if not len(values):
-            return cls([0, 1], log)
+            return cls([0, 1])
         edges = np.unique(np.rint(np.quantile(values, np.linspace(0.0, 1.0, k + 1))).astype(np.int64))
-        return cls(np.append(edges[:-1], values.max() + 1) if len(edges) > 1 else [edges[0], edges[0] + 1], log)
+        return cls(np.append(edges[:-1], values.max() + 1) if len(edges) > 1 else [edges[0], edges[0] + 1])
 
     def __len__(self) -> int:
         return len(self.edges) - 1
 
-    def _scale(self, v):
-        return np.log1p(np.maximum(v, 0).astype(np.float64)) if self.log else np.asarray(v, np.float64)
+    @staticmethod
+    def _scale(v):
+        v = np.asarray(v, np.float64)
+        return np.sign(v) * np.log1p(np.abs(v))
 
     def _ends(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._scale(self.edges[b]), self._scale(self.edges[b + 1] - 1)
@@ -157,8 +160,8 @@ class _Buckets:
 
     def decode(self, b: np.ndarray, pos: np.ndarray) -> np.ndarray:
         lo, hi = self._ends(np.clip(b, 0, len(self) - 1))
-        v = lo + (np.clip(pos, -1.0, 1.0) + 1.0) * 0.5 * (hi - lo)
-        return np.expm1(v) if self.log else v
+        w = lo + (np.clip(pos, -1.0, 1.0) + 1.0) * 0.5 * (hi - lo)
+        return np.sign(w) * np.expm1(np.abs(w))
 
 
 class TypedTransformer(TraceTransformer):
@@ -251,8 +254,8 @@ class TypedTransformer(TraceTransformer):
         phase = int(np.argmax(np.bincount(lba % PAGE_SECTORS, minlength=PAGE_SECTORS)))
         self.lba_range_ = (int(lba.min()), int(end.max()), int(align), int(lba[0]), phase)
         action, stride, dist = self._actions(frame)
-        self.new_ = _Buckets.fit(stride[action == NEW], self.reuse_buckets, log=False)
-        self.reuse_ = _Buckets.fit(dist[action == REUSE], self.reuse_buckets, log=True)
+        self.new_ = _Buckets.fit(stride[action == NEW], self.reuse_buckets)
+        self.reuse_ = _Buckets.fit(dist[action == REUSE], self.reuse_buckets)
 
     def _actions(self, frame: TraceFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return locality.encode(np.rint(frame.lba).astype(np.int64), frame.length, self.lba_range_[3],
@@ -351,7 +354,7 @@ class TypedTransformer(TraceTransformer):
         obj = cls(continuous=data["continuous"], size_coverage=float(data["size_coverage"]),
                   locality=data.get("locality", "none"), reuse_buckets=int(data.get("reuse_buckets", 8)))
         if obj.locality != "none":
-            obj.new_, obj.reuse_ = _Buckets(data["new_edges"], log=False), _Buckets(data["reuse_edges"], log=True)
+            obj.new_, obj.reuse_ = _Buckets(data["new_edges"]), _Buckets(data["reuse_edges"])
         obj.lba_range_ = tuple(int(v) for v in data.get("lba_range", (0, 1, 1, 0, 0)))
         obj.time_quantum_ = float(data["time_quantum"])
         obj.sizes_ = np.array(data["sizes"], np.float64)
