@@ -20,7 +20,7 @@ that starts inside an extent read before is a reuse, whichever request touched t
 generated ones back into addresses, keeping the stack outside the network the way the running sum
 keeps time. Both walk the same structure: a Fenwick tree over access times holding a 1 at each
 page's most recent access, so "distance of page p" is a range count and "page at distance d" a
-k-th-one search, O(log n) each; a dict maps page -> last time. When the time axis fills, the live
+k-th-one search, O(log n) each; an open-addressing table maps page -> last time. When the time axis fills, the live
 entries are renumbered in order (compaction), so a stream of any length runs in memory bounded by
 its footprint.
 """
