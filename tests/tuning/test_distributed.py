@@ -60,6 +60,15 @@ def test_two_workers_share_one_study(postgres, pg_mlflow_server, sample_file, tm
         mlflow.set_tracking_uri(None)
 
 
+def _trial_runs(server: str, study: str, number: int) -> list:
+    client = mlflow.MlflowClient(tracking_uri=server)
+    experiment = client.get_experiment_by_name("trace-gan-tune")
+    if experiment is None:
+        return []
+    return client.search_runs([experiment.experiment_id],
+                              filter_string=f"tags.optuna_study = '{study}' and tags.optuna_trial = '{number}'")
+
+
 def test_sigkill_mid_trial_then_resume(postgres, pg_mlflow_server, sample_file, tmp_path):
     storage = f"{postgres}/optuna"
     common = ["--study_name", "killed", "--n_trials", "3", "--epochs_per_trial", "6", "--pruner", "none",
@@ -74,7 +83,9 @@ def test_sigkill_mid_trial_then_resume(postgres, pg_mlflow_server, sample_file, 
         except KeyError:
             continue
         states = [t.state for t in study.trials]
-        if optuna.trial.TrialState.COMPLETE in states and optuna.trial.TrialState.RUNNING in states:
+        running = [t.number for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+        # kill once the running trial's MLflow run exists: a kill between the two is another story
+        if optuna.trial.TrialState.COMPLETE in states and running and _trial_runs(pg_mlflow_server, "killed", running[0]):
             break
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(30)
