@@ -32,8 +32,8 @@ from bench._common import MSR, SEED_REFERENCE, require  # noqa: E402
 
 SEED_HYPER = dict(batch_size=128, hidden_dim=66, latent_dim=16, lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seq_len=12,
                   feature_mode="seed", log1p=(), locality="none", carry_state=False, join_windows=1)
-_LRU = dict(feature_mode="typed", continuous="quantile", lr_g=5e-4, lr_d=5e-4, d_updates=1, g_updates=1, locality="lru")
 _LR = dict(lr_g=5e-4, lr_d=5e-4, d_updates=1, g_updates=1)
+_LRU = dict(feature_mode="typed", continuous="quantile", **_LR, locality="lru")
 _DELTA = dict(feature_mode="delta", log1p=("timestamp", "length", "latency"))
 VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGANConfig())
     "seed_mode": dict(keep_best=False),

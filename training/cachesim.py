@@ -29,7 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["PAGE_BYTES", "POLICIES", "page_accesses", "n_page_accesses", "ladder", "miss_ratio_curves", "sampling_rate"]
+__all__ = ["PAGE_BYTES", "POLICIES", "page_spans", "page_accesses", "n_page_accesses", "ladder", "miss_ratio_curves",
+           "sampling_rate"]
 
 PAGE_BYTES = 4096
 SECTOR_BYTES = 512
@@ -41,7 +42,7 @@ _PARALLEL_ACCESSES = 3_000_000  # below this many simulated accesses in all, one
 _RECORD = np.dtype([("time", "<u4"), ("obj_id", "<u8"), ("size", "<u4"), ("next", "<i8")])
 
 
-def _spans(lba: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def page_spans(lba: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First page and page count of each request."""
     start = np.maximum(np.asarray(lba, np.float64), 0) * SECTOR_BYTES
     first = np.floor(start / PAGE_BYTES).astype(np.int64)
@@ -52,12 +53,12 @@ def _spans(lba: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 def n_page_accesses(lba: np.ndarray, length: np.ndarray) -> int:
     """How many page accesses ``page_accesses`` would return."""
-    return int(_spans(lba, length)[1].sum())
+    return int(page_spans(lba, length)[1].sum())
 
 
 def page_accesses(lba: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pages touched by each request, in order: ``(pages, request_index)`` as int64 arrays."""
-    first, counts = _spans(lba, length)
+    first, counts = page_spans(lba, length)
     owner = np.repeat(np.arange(len(first)), counts)
     offsets = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
     return first[owner] + offsets, owner

@@ -18,7 +18,7 @@ from typing import Any
 from training.errors import ConfigError
 
 __all__ = ["TraceGANConfig", "DataConfig", "RunOptions", "FeatureGANConfig", "FEATURE_MODES", "TRACE_COLUMNS", "SEED_RECIPE",
-           "cli_meta", "ROW_COLUMNS", "CONTINUOUS_ENCODINGS", "LOSSES"]
+           "cli_meta", "ROW_COLUMNS", "CONTINUOUS_ENCODINGS", "LOSSES", "LOCALITY"]
 
 TRACE_COLUMNS = ("timestamp", "length", "lba", "latency")
 ROW_COLUMNS = (*TRACE_COLUMNS, "opcode")  # what sampling yields; a column a model lacks is NaN

@@ -44,13 +44,13 @@ from typing import Any
 import numpy as np
 
 from training import locality
-from training.config import CONTINUOUS_ENCODINGS, ROW_COLUMNS
+from training.config import CONTINUOUS_ENCODINGS, LOCALITY, ROW_COLUMNS
 from training.errors import ConfigError, ModelError
 from training.locality import NEW, PAGE_SECTORS, REUSE, SEQ
 from training.readers import TraceFrame
 from training.transform import Stream, TraceTransformer
 
-__all__ = ["TypedTransformer", "MAX_SIZES", "QUANTILES", "LOCALITY_MODES"]
+__all__ = ["TypedTransformer", "MAX_SIZES", "QUANTILES"]
 
 MAX_SIZES = 64
 QUANTILES = 512
@@ -59,7 +59,6 @@ NORMAL_SCALE = 3.2905267314918945  # -Φ⁻¹(0.0005): probability 0.0005 maps t
 _FORMAT_VERSION = 3
 _READS = (2, 3)  # format versions this code reads (2: before locality)
 _CONTINUOUS = ("interarrival", "length", "lba", "latency")
-LOCALITY_MODES = ("lru", "lru-pages", "none")
 
 
 _AS = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)  # Abramowitz & Stegun 7.1.26
@@ -171,8 +170,8 @@ class TypedTransformer(TraceTransformer):
                  reuse_buckets: int = 8) -> None:
         if continuous not in CONTINUOUS_ENCODINGS:
             raise ConfigError(f"continuous must be one of {', '.join(CONTINUOUS_ENCODINGS)}, but got {continuous!r}")
-        if locality not in LOCALITY_MODES:
-            raise ConfigError(f"locality must be one of {', '.join(LOCALITY_MODES)}, but got {locality!r}")
+        if locality not in LOCALITY:
+            raise ConfigError(f"locality must be one of {', '.join(LOCALITY)}, but got {locality!r}")
         super().__init__(mode="typed")
         self.continuous, self.size_coverage = continuous, size_coverage
         self.locality, self.reuse_buckets = locality, int(reuse_buckets)

@@ -30,11 +30,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from training.cachesim import MAX_PAGES_PER_REQUEST as MAX_PAGES
+from training.cachesim import page_spans
+
 __all__ = ["SEQ", "NEW", "REUSE", "PAGE_SECTORS", "MAX_PAGES", "encode", "stack_distances", "Stack"]
 
 SEQ, NEW, REUSE = 0, 1, 2
 PAGE_SECTORS = 8  # 4 KiB pages of 512-byte sectors
-MAX_PAGES = 1024  # pages one request touches at most (training.cachesim.MAX_PAGES_PER_REQUEST)
 _MIN_CAPACITY = 2 * MAX_PAGES  # room for the largest request after a compaction
 
 
@@ -121,7 +123,8 @@ def _encode(lba, sectors, pages, start, phase, tree, keys, vals, addr_at, action
 
 
 @njit(cache=True)
-def _decode(action, stride, dist, nbytes, bound, out, state, tree, keys, vals, addr_at, lo, hi, align, phase, spans):
+def _decode(action, stride, dist, nbytes, bound, out, state, tree, keys, vals, addr_at, lo, hi, align, phase, spans,
+            max_pages):
     """``state`` = [time, prev_end, live pages]; returns the index of the first row not decoded
     (the time axis is full: compact and call again)."""
     t, prev_end, n_live = state[0], state[1], state[2]
@@ -143,7 +146,7 @@ def _decode(action, stride, dist, nbytes, bound, out, state, tree, keys, vals, a
             lba = lo + (lba - lo) % span
             lba -= (lba - lo) % align
         page = lba // 8
-        pages = min((lba * 512 + nbytes[i] - 1) // 4096 - page + 1, 1024) if spans else 1
+        pages = min((lba * 512 + nbytes[i] - 1) // 4096 - page + 1, max_pages) if spans else 1
         n_live += 1 if _touch(tree, keys, vals, addr_at, t, page, lba) else 0
         for k in range(1, pages):
             n_live += 1 if _touch(tree, keys, vals, addr_at, t + k, page + k, (page + k) * 8 + phase) else 0
@@ -172,11 +175,6 @@ def _bytes(length: np.ndarray) -> np.ndarray:
     return np.maximum(np.rint(np.asarray(length, np.float64)), 1).astype(np.int64)
 
 
-def _pages(lba: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
-    """4 KiB pages each request spans (as ``training.cachesim``), at most ``MAX_PAGES``."""
-    return np.minimum((lba * 512 + nbytes - 1) // 4096 - lba // 8 + 1, MAX_PAGES)
-
-
 def encode(lba: np.ndarray, length: np.ndarray, start: int, *, phase: int = 0, spans: bool = True,
            seq: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A trace's addresses as ``(action, stride, distance)``: int8 actions, int64 strides in
@@ -187,7 +185,7 @@ def encode(lba: np.ndarray, length: np.ndarray, start: int, *, phase: int = 0, s
     n = len(lba)
     action, stride, dist = np.empty(n, np.int8), np.empty(n, np.int64), np.empty(n, np.int64)
     nbytes = _bytes(length)
-    pages = _pages(lba, nbytes) if spans else np.ones(n, np.int64)
+    pages = page_spans(lba, nbytes)[1] if spans else np.ones(n, np.int64)
     total = int(pages.sum())
     keys, vals = _table(total)
     _encode(lba, (nbytes + 511) // 512, pages, np.int64(start), np.int64(phase), np.zeros(total + 2, np.int64), keys, vals,
@@ -229,7 +227,7 @@ class Stack:
         while done < len(action):
             done += _decode(action[done:], stride[done:], dist[done:], nbytes[done:], bound[done:], out[done:],
                             self.state, self.tree, self.keys, self.vals, self.addr_at, self.lo, self.hi, self.align,
-                            self.phase, self.spans)
+                            self.phase, self.spans, MAX_PAGES)
             if done < len(action):
                 self._compact()
         return out.astype(np.float64)
