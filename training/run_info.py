@@ -39,7 +39,11 @@ def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
     """One paragraph: the data and the model (the results are added when the run ends)."""
     log1p = f", log1p on {', '.join(config.log1p)}" if config.log1p and config.feature_mode == "delta" else ""
     if config.feature_mode == "typed":
-        log1p = f" ({config.continuous} inter-arrival/latency, sizes and opcode categorical)"
+        address = (f"addresses as LRU-stack actions ({config.locality}, {config.reuse_buckets} buckets)"
+                   if config.locality != "none" else "LBA scaled")
+        log1p = f" ({config.continuous} inter-arrival/latency, sizes and opcode categorical, {address})"
+    joined = f", {config.join_windows} windows joined in training" if config.join_windows > 1 else ""
+    log1p += f"; sampled as one stream (LSTM state carried{joined})" if config.carry_state else "; sampled as independent windows"
     if config.loss == "wgan-gp":
         log1p += f"; WGAN-GP (penalty {config.gp_weight:g})"
     held = f"the last {config.val_fraction:.0%} held out for validation" if config.val_fraction > 0 else "no hold-out"
@@ -66,6 +70,8 @@ def result_summary(val_mmd2: dict[int, float], fidelity: dict, model_epoch: int 
         text += (f"; scorecard: {card['verdict']}; hrc_mae {m['hrc_mae']['error']:.3g} (floor "
                  f"{m['hrc_mae']['floor']:.3g}), reuse rate {m['reuse_rate']['synthetic']:.3g} vs real "
                  f"{m['reuse_rate']['real']:.3g}")
+        if m.get("read_fraction", {}).get("synthetic") is not None:
+            text += f", read fraction {m['read_fraction']['synthetic']:.3g} vs real {m['read_fraction']['real']:.3g}"
     return text + "."
 
 
