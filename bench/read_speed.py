@@ -5,7 +5,8 @@ The files are MSR Cambridge CSVs made from the shared web0 trace: N/100,000 copi
 time to follow the previous one, written once to a temporary folder (plain text, as published).
 The per-line path is timed only up to ``--careful_max`` rows (it is the explain-an-error path).
 "first" is the first read in the process (it pays pyarrow's one-time start-up), "again" a second
-read of the same file, beside a second ``pyarrow.csv.read_csv``.
+read of the same file, beside a second ``pyarrow.csv.read_csv``. Memory: one read in a fresh
+process, its peak RSS over the bare process's, against the size of the parsed columns.
 
 ``--formats msr,alibaba,oracle_general`` also writes the same requests as an Alibaba block trace
 (device, opcode R/W, offset, length, timestamp in µs; read with ``--volume all``) and as
@@ -80,6 +81,23 @@ def _time(fn) -> tuple[object, float]:
     return out, time.perf_counter() - start
 
 
+def _memory(path: Path, fmt: str, kw: dict) -> dict:
+    """Peak RSS of one ``read_trace`` in a fresh process, beside the parsed columns' size and the
+    bare process (Python, NumPy, pyarrow imported)."""
+    import subprocess
+
+    code = ("import resource, sys; from training.readers import read_trace; "
+            "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+            f"f = read_trace({str(path)!r}, {fmt!r}, **{kw!r}); "
+            "cols = sum(getattr(f, c).nbytes for c in ('timestamp', 'length', 'lba', 'latency', 'opcode')); "
+            "print(base / 2**20, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, cols / 2**30)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    base, peak, cols = (float(v) for v in out.stdout.split())
+    return {"peak_rss_gib": round(peak, 2), "bare_process_gib": round(base, 2), "columns_gib": round(cols, 2),
+            "rss_over_columns": round((peak - base) / cols, 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", default="1000000,10000000")
@@ -108,6 +126,7 @@ def main() -> None:
                    "pyarrow_again_s": round(arrow_again_s, 2), "ganflow_rows_per_s": round(rows / again_s),
                    "ganflow_vs_pyarrow_first": round(arrow_s / first_s, 2),
                    "ganflow_vs_pyarrow_again": round(arrow_again_s / again_s, 2)}
+            out |= _memory(path, fmt, kw)
             if rows <= args.careful_max:
                 _, careful_s = _time(lambda p=path, f=fmt, k=kw: read_trace(p, f, fast=False, **k))
                 out |= {"careful_s": round(careful_s, 2), "careful_vs_pyarrow": round(arrow_again_s / careful_s, 3)}

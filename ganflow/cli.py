@@ -329,13 +329,16 @@ def tune(ctx: click.Context, create_only: bool, seed_recipe: bool, **kwargs) -> 
 @click.argument("trace")
 @click.option("--format", "--trace_format", "--trace-format", "fmt", type=click.Choice(reader_names()), default="seed",
               show_default=True)
-@click.option("--columns", default="", help="csv format: mapping like timestamp=Time,length=Size,lba=Offset,latency=RT")
+@click.option("--columns", default="", help="csv, text, parquet: column map by name (timestamp=Time,length=Size,"
+              "lba=Offset,latency=RT) or 1-based position (timestamp=1,length=4,lba=3)")
 @click.option("--max_lines", "--max-lines", type=int, default=0, show_default=True, help="read at most this many lines")
 @click.option("--sort-by-time", "--sort_by_time", "sort_by_time", is_flag=True, help="sort instead of refusing time going back")
 @click.option("--volume", default="", help="multi-volume formats: volume ids to keep (comma-separated) or all")
+@click.option("--time_unit", "--time-unit", default="", help="formats that do not say: the file's time unit "
+              "(ns, 100ns, us, ms, s), converted to ns")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @handle_errors
-def inspect(trace, fmt, columns, max_lines, sort_by_time, volume, as_json) -> None:
+def inspect(trace, fmt, columns, max_lines, sort_by_time, volume, time_unit, as_json) -> None:
     """A quick profile of a trace before training: rows, time span and rate, columns and units,
     top sizes, read fraction, footprint and reuse rate."""
     import json
@@ -346,7 +349,8 @@ def inspect(trace, fmt, columns, max_lines, sort_by_time, volume, as_json) -> No
 
     if max_lines < 0:
         raise ConfigError(f"max_lines must be >= 0 (0 = all), but got max_lines={max_lines}")
-    p = profile(read_trace(trace, fmt, max_lines=max_lines, columns=columns, sort=sort_by_time, volume=volume), fmt)
+    p = profile(read_trace(trace, fmt, max_lines=max_lines, columns=columns, sort=sort_by_time, volume=volume,
+                           time_unit=time_unit), fmt)
     if as_json:
         click.echo(json.dumps(p, sort_keys=True))
         return

@@ -71,7 +71,7 @@ def _progress(total: int, enabled: bool | None):
 
 
 def _stream(model, n_rows: int, path, fmt: str, seed: int, overwrite: bool, progress, threads: int) -> None:
-    with open_writer(path, fmt, overwrite=overwrite, columns=model.columns) as writer:
+    with open_writer(path, fmt, overwrite=overwrite, columns=model.columns, units=model.transformer.units_) as writer:
         for chunk in model.sample_chunks(n_rows, seed=seed, threads=threads):
             writer.write(chunk)
             progress.update(len(chunk))
@@ -163,7 +163,7 @@ def _sharded(model, n_rows: int, path, fmt: str, seed: int, shards: int, workers
                        for (first, stream, rows), part in zip(plan, parts)]
             ends = [_done(future, progress)[1] for future in futures]
             shifts = [0.0, *np.cumsum(ends)[:-1].tolist()] if timed else [0.0] * len(plan)
-            _join(parts, target, fmt, overwrite, model.columns, raw=True, shifts=shifts)
+            _join(parts, target, fmt, overwrite, model.columns, raw=True, shifts=shifts, units=model.transformer.units_)
             return len(plan)
         offsets = [0.0] * len(plan)
         if timed:  # a first pass measures each shard's time span
@@ -173,7 +173,7 @@ def _sharded(model, n_rows: int, path, fmt: str, seed: int, shards: int, workers
                    for (first, stream, rows), off, part in zip(plan, offsets, parts)]
         for future in futures:
             _done(future, progress)
-        _join(parts, target, fmt, overwrite, model.columns, raw=fmt == "parquet")
+        _join(parts, target, fmt, overwrite, model.columns, raw=fmt == "parquet", units=model.transformer.units_)
     return len(plan)
 
 
@@ -190,11 +190,11 @@ def _spawn():
 
 
 def _join(parts: list[str], target: Path, fmt: str, overwrite: bool, columns: tuple[str, ...], *, raw: bool,
-          shifts: list[float] | None = None) -> None:
+          shifts: list[float] | None = None, units: dict | None = None) -> None:
     """Concatenate the parts into ``target``: raw float64 parts are encoded here (each part's
     timestamps shifted by its entry of ``shifts``), encoded ones copied."""
     if raw:
-        with open_writer(target, fmt, overwrite=overwrite, columns=columns) as writer:
+        with open_writer(target, fmt, overwrite=overwrite, columns=columns, units=units) as writer:
             for part, shift in zip(parts, shifts or [0.0] * len(parts)):
                 rows = np.fromfile(part, dtype=np.float64).reshape(-1, len(ROW_COLUMNS))
                 rows[:, 0] += shift

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,13 +83,15 @@ class _ParquetWriter:
 
     ROW_GROUP = 1 << 17
 
-    def __init__(self, fh, columns: tuple[str, ...]) -> None:
+    def __init__(self, fh, columns: tuple[str, ...], units: dict | None = None) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from training.parquet_reader import UNITS_KEY
+
         self.columns = out_columns("parquet", columns)
         self.schema = pa.schema([(c, pa.dictionary(pa.int8(), pa.string()) if c == "opcode" else pa.int64())
-                                 for c in self.columns])
+                                 for c in self.columns], metadata={UNITS_KEY: json.dumps(units)} if units else None)
         # no dictionary encoding: synthetic integers rarely repeat, and it is 4x slower (measured)
         self.writer = pq.ParquetWriter(fh, self.schema, use_dictionary=False, compression="snappy")
         self.pending: list[np.ndarray] = []
@@ -114,14 +117,15 @@ class _ParquetWriter:
 
 @contextlib.contextmanager
 def open_writer(path: str | os.PathLike[str], fmt: str, *, overwrite: bool = True,
-                columns: tuple[str, ...] = TRACE_COLUMNS) -> Iterator[_TextWriter | _ParquetWriter]:
+                columns: tuple[str, ...] = TRACE_COLUMNS, units: dict | None = None) -> Iterator[_TextWriter | _ParquetWriter]:
     """A writer with ``write(rows)`` for a model that generates ``columns``; the file appears at
-    ``path`` only when the block exits cleanly."""
+    ``path`` only when the block exits cleanly. ``units`` (the model's training units,
+    ``training.units``) go into a Parquet file's metadata, so reading it back knows them."""
     if fmt not in WRITERS:
         raise ConfigError(f"unknown output format {fmt!r}; valid formats: {', '.join(WRITERS)}")
     with atomic_output(path, "wb", overwrite=overwrite) as fh:
         if fmt == "parquet":
-            writer = _ParquetWriter(fh, columns)
+            writer = _ParquetWriter(fh, columns, units)
             yield writer
             writer.close()
         else:

@@ -43,6 +43,29 @@ def _gzip_bytes(text: str) -> bytes:
     return gzip.compress(text.encode())
 
 
+def _vscsi_v2(n: int = 40) -> bytes:
+    import numpy as np
+
+    from training.vscsi import V2
+
+    rec = np.zeros(n, V2)
+    rec["cmd"], rec["ver"], rec["len"], rec["lbn"], rec["ts"] = 0x28, 2 << 8, 4096, 8 * np.arange(n), 1000 + 7 * np.arange(n)
+    return rec.tobytes()
+
+
+def _parquet_bytes(opcodes: list[str]) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = len(opcodes)
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"timestamp": list(range(0, 7 * n, 7)), "length": [4096] * n, "lba": list(range(0, 8 * n, 8)),
+                             "opcode": opcodes}), buf)
+    return buf.getvalue()
+
+
 TRAIN = ["train", "--num_epochs", "1", "--hidden_dim", "8", "--output_synth", "{d}/out.txt"]
 FEAT = ["train-features", "--epochs", "1", "--register_as", ""]
 GEN = ["generate", "--num_entries", "100", "--output_synth", "{d}/out.txt", "--no-lineage"]
@@ -65,9 +88,9 @@ CASES = [
     ("seed-timestamp-overflow", {"t.txt": _seed_lines(f"0 {2**64} Read 4096 8 10\n")},
      [*TRAIN, "--trace_path", "{d}/t.txt"], f"{{d}}/t.txt:3:2: timestamp {2**64} does not fit in 64 bits"),
     ("seed-empty-file", {"t.txt": ""},
-     [*TRAIN, "--trace_path", "{d}/t.txt"], "{d}/t.txt: no trace rows found (format 'seed', 0 lines skipped)"),
+     [*TRAIN, "--trace_path", "{d}/t.txt"], "{d}/t.txt: no trace rows found (format 'seed', 0 lines skipped: the seed"),
     ("seed-only-truncated-lines", {"t.txt": "0 1000 Read 4096\n0 1007 Write\n"},
-     [*TRAIN, "--trace_path", "{d}/t.txt"], "{d}/t.txt: no trace rows found (format 'seed', 2 lines skipped)"),
+     [*TRAIN, "--trace_path", "{d}/t.txt"], "{d}/t.txt: no trace rows found (format 'seed', 2 lines skipped: the seed"),
     ("seed-shorter-than-a-sequence", {"t.txt": GOOD_SEED[: GOOD_SEED.index("\n", 200) + 1]},
      [*TRAIN, "--trace_path", "{d}/t.txt"], "fewer than one sequence of seq_len=12"),
     ("seed-not-utf8", {"t.txt": b"0 1000 Read 4096 8 10\n\xff\xfe\x00garbage\n"},
@@ -93,7 +116,8 @@ CASES = [
      [*TRAIN, "--trace_path", "{d}/t.csv", "--trace-format", "csv"], "{d}/t.csv:3: expected 4 fields, found 5"),
     ("csv-bad-columns-spec", {"t.csv": "a\n"},
      [*TRAIN, "--trace_path", "{d}/t.csv", "--trace-format", "csv", "--columns", "time:Time"],
-     "--columns: expected name=Header with name in timestamp,length,lba,latency,opcode, got 'time:Time'"),
+     "--columns: expected name=Header or name=N (1-based position) with name in timestamp,length,lba,latency,opcode, "
+     "got 'time:Time'"),
     ("seed-synth-wrong-width", {"real.txt": GOOD_SEED, "s.txt": "1 2 3\n"},
      ["evaluate", "--real", "{d}/real.txt", "--synthetic", "{d}/s.txt"], "{d}/s.txt:1: expected 4 fields, found 3"),
     ("missing-file", {}, [*TRAIN, "--trace_path", "{d}/nope.txt"], "{d}/nope.txt: no such file"),
@@ -197,6 +221,24 @@ CASES = [
      "cannot load model 'runs:/0123456789abcdef0123456789abcdef/model': Run with id=0123456789abcdef0123456789abcdef not found"),
     ("model-wrong-kind-for-generate", {}, [*GEN, "--model", "models:/mfcc-wgan-gp@champion"],
      "is a mfcc-wgan-gp model; expected trace-gan or trace-gan-onnx"),
+    # --- published formats, volumes, units (issue 15) --------------------------------------
+    ("vscsi-truncated-record", {"t.vscsi": _vscsi_v2()[:-9]}, [*TRAIN, "--trace_path", "{d}/t.vscsi", "--trace-format", "vscsi"],
+     "{d}/t.vscsi: 1,591 bytes is not a whole number of 40-byte VSCSI v2 records (record 40 is cut short at byte 1,560)"),
+    ("vscsi-wrong-record-size", {"t.vscsi": _vscsi_v2()[:400] + b"\x00" * 4 + _vscsi_v2()[404:]},
+     [*TRAIN, "--trace_path", "{d}/t.vscsi", "--trace-format", "vscsi"],
+     "{d}/t.vscsi: record 11 (byte 400) has version byte 0, not 2 like the first records"),
+    ("parquet-unknown-opcode", {"t.parquet": _parquet_bytes(["R"] * 30 + ["Trim"] + ["W"] * 9)},
+     [*TRAIN, "--trace_path", "{d}/t.parquet", "--trace-format", "parquet"],
+     "{d}/t.parquet: column 'opcode' (opcode): row 31 holds 'trim', not R/W"),
+    ("msr-missing-volume", {"t.csv": GOOD_MSR}, [*TRAIN, "--trace_path", "{d}/t.csv", "--trace-format", "msr", "--volume", "web_3"],
+     "{d}/t.csv: no volume web_3 in this msr trace (it has web_0)"),
+    ("msr-unit-mismatch", {"t.csv": GOOD_MSR},
+     [*TRAIN, "--trace_path", "{d}/t.csv", "--trace-format", "msr", "--time_unit", "us"],
+     "--time_unit us: a msr trace's times are in 100ns, not us"),
+    ("text-without-column-map", {"t.txt": GOOD_SEED}, [*TRAIN, "--trace_path", "{d}/t.txt", "--trace-format", "text"],
+     "{d}/t.txt: the text format needs a column map, by position (--columns timestamp=1,length=2,lba=3"),
+    ("xz-truncated", {"t.csv.xz": __import__("lzma").compress(GOOD_MSR.encode() * 20)[:150]},
+     [*TRAIN, "--trace_path", "{d}/t.csv.xz", "--trace-format", "msr"], "cannot read the file (EOFError: Compressed file ended"),
     ("model-wrong-kind-for-augment", {"f.json": _features()},
      ["augment", "--model", "models:/trace-gan@champion", "--input", "{d}/f.json", "--output", "{d}/out.json"],
      "is a trace-gan model; expected mfcc-wgan-gp"),

@@ -166,18 +166,27 @@ class DataConfig:
     trace_path: str | None = field(default=None, metadata=cli_meta(help="input trace; empty = the bundled sample"))
     trace_format: str = field(default="seed", metadata=cli_meta(help="reader to use"))
     max_lines: int = field(default=0, metadata=cli_meta(help="read at most this many lines; 0 = all"))
-    columns: str = field(default="", metadata=cli_meta(help="csv format: mapping like timestamp=Time,length=Size,lba=Offset,latency=RT"))
+    columns: str = field(default="", metadata=cli_meta(
+        help="csv, text and parquet formats: column map by header name (timestamp=Time,length=Size,lba=Offset,"
+             "latency=RT,opcode=Op) or 1-based position (timestamp=1,length=4,lba=3)"))
     sort_by_time: bool = field(default=False, metadata=cli_meta(
         help="sort rows by timestamp instead of refusing a trace that goes back in time"))
     volume: str = field(default="", metadata=cli_meta(
         help="multi-volume formats (spc, alibaba, tencent, systor, disksim, mqsim, blkparse): volume ids to keep, "
-             "comma-separated (semicolons if ids hold commas), or all"))
+             "comma-separated (semicolons if ids hold commas), or all; msr: Hostname_DiskNumber, e.g. web_0"))
+    time_unit: str = field(default="", metadata=cli_meta(
+        help="unit of the file's timestamps and latency where the format does not say (seed, seed_synth, csv, text, "
+             "parquet): ns, 100ns, us, ms or s; converted to ns. Empty: kept as read"))
 
     def __post_init__(self) -> None:
         if self.trace_path == "":
             object.__setattr__(self, "trace_path", None)
         if self.max_lines < 0:
             raise ConfigError(f"max_lines must be >= 0 (0 = all), but got max_lines={self.max_lines}")
+        from training.units import TIME_UNITS
+
+        if self.time_unit and self.time_unit not in TIME_UNITS:
+            raise ConfigError(f"time_unit must be one of {', '.join(TIME_UNITS)} (or empty), but got {self.time_unit!r}")
 
 
 @dataclass(frozen=True)

@@ -1,35 +1,35 @@
 """Block traces as their authors publish them: one table of column positions and units.
 
-=========  =====================================================  ============================
-format     columns (0-based position: meaning, unit)              read as
-=========  =====================================================  ============================
-spc        0 ASU, 1 LBA (512-byte blocks), 2 size (bytes),        time µs, volume = ASU
+=========  =====================================================  ====================
+format     columns (0-based position: meaning, unit)              volume
+=========  =====================================================  ====================
+spc        0 ASU, 1 LBA (512-byte blocks), 2 size (bytes),        ASU
            3 opcode r/w, 4 timestamp (s, fractional)
            — SPC / UMass (Financial, WebSearch)
-alibaba    0 device, 1 opcode R/W, 2 offset (bytes),              time µs, volume = device
+alibaba    0 device, 1 opcode R/W, 2 offset (bytes),              device
            3 length (bytes), 4 timestamp (µs)
-tencent    0 timestamp (s), 1 offset (sectors), 2 size            time s, volume = VolumeID
+tencent    0 timestamp (s), 1 offset (sectors), 2 size            VolumeID
            (sectors), 3 IOType 0 read / 1 write, 4 VolumeID
            — Tencent CBS
-systor     0 Timestamp (s), 1 Response (s), 2 IOType R/W,         time µs, latency µs,
-           3 LUN, 4 Offset (bytes), 5 Size (bytes); header line   volume = LUN
+systor     0 Timestamp (s), 1 Response (s), 2 IOType R/W,         LUN
+           3 LUN, 4 Offset (bytes), 5 Size (bytes); header line
            — SYSTOR '17
-disksim    0 arrival (ms), 1 device, 2 block (512 B), 3 size      time µs, volume = device
+disksim    0 arrival (ms), 1 device, 2 block (512 B), 3 size      device
            (blocks), 4 flags (1 read, 0 write); whitespace
-mqsim      0 arrival (ns), 1 device, 2 LBA (sectors), 3 size      time ns, volume = device
+mqsim      0 arrival (ns), 1 device, 2 LBA (sectors), 3 size      device
            (sectors), 4 type (1 read, 0 write); whitespace
-blkparse   blkparse's default text: device, cpu, seq, time (s),   time ns, volume = device
+blkparse   blkparse's default text: device, cpu, seq, time (s),   device
            pid, action, RWBS, sector + count; "Q" events only
-=========  =====================================================  ============================
+=========  =====================================================  ====================
 
-Every format becomes the same ``TraceFrame`` as the other readers: integer timestamps in the
-unit above, relative to the first request; size in bytes; LBA in 512-byte sectors; latency only
-where the format has it (0 otherwise, which the typed model treats as absent); the opcode 0
-read / 1 write — a value outside the format's table is an error, never "unknown". A trace of
-several volumes must say which (``volume``: ids comma-separated — semicolons when ids hold commas,
-as blkparse's ``8,0`` do — or ``all``); without it, the
-error lists the volumes and their request counts. Fast path: pyarrow's C parser and NumPy; on
-anything unusual the per-line reader runs and names ``file:line:column``.
+Every format becomes the same ``TraceFrame`` as the other readers, in the canonical units of
+``training.units``: integer nanoseconds relative to the first request; size in bytes; LBA in
+512-byte sectors; latency only where the format has it (0 otherwise, which the typed model treats
+as absent); the opcode 0 read / 1 write — a value outside the format's table is an error, never
+"unknown". A trace of several volumes must say which (``volume``: ids comma-separated — semicolons
+when ids hold commas, as blkparse's ``8,0`` do — or ``all``); without it, the error lists the
+volumes and their request counts. Fast path: pyarrow's C parser and NumPy; on anything unusual the
+per-line reader runs and names ``file:line:column``.
 """
 
 from __future__ import annotations
@@ -39,10 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
+from training.compressed import read_bytes
 from training.errors import DataError
 from training.readers import _OPCODES, TraceFrame, parse_number
+from training.units import canonical_units, to_ns
 
-__all__ = ["PUBLISHED", "Published", "read_published"]
+__all__ = ["PUBLISHED", "Published", "read_published", "select_volumes", "units"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,7 @@ class Published:
     opcode: int
     volume: int
     opcodes: dict[str, int]
-    time_scale: float = 1.0  # source unit -> output ticks
-    time_unit: str = "µs"
+    time_unit: str = "us"  # the source's (training.units.NS_PER); converted to ns
     offset_bytes: int = 1  # bytes per unit of the offset column
     size_bytes: int = 1
     latency: int | None = None
@@ -69,17 +70,17 @@ class Published:
 _RW = _OPCODES  # read/write/r/w, as every text reader
 _TYPE_1_READ = {"1": 0, "0": 1}
 PUBLISHED: dict[str, Published] = {
-    "spc": Published(5, 4, 1, 2, 3, 0, _RW, time_scale=1e6, offset_bytes=512),
+    "spc": Published(5, 4, 1, 2, 3, 0, _RW, time_unit="s", offset_bytes=512),
     "alibaba": Published(5, 4, 2, 3, 1, 0, _RW),
     "tencent": Published(5, 0, 1, 2, 3, 4, {"0": 0, "1": 1}, time_unit="s", offset_bytes=512, size_bytes=512),
-    "systor": Published(6, 0, 4, 5, 2, 3, _RW, time_scale=1e6, latency=1, header="Timestamp"),
-    "disksim": Published(5, 0, 2, 3, 4, 1, _TYPE_1_READ, time_scale=1e3, offset_bytes=512, size_bytes=512,
+    "systor": Published(6, 0, 4, 5, 2, 3, _RW, time_unit="s", latency=1, header="Timestamp"),
+    "disksim": Published(5, 0, 2, 3, 4, 1, _TYPE_1_READ, time_unit="ms", offset_bytes=512, size_bytes=512,
                          delimiter=" "),
     "mqsim": Published(5, 0, 2, 3, 4, 1, _TYPE_1_READ, time_unit="ns", offset_bytes=512, size_bytes=512,
                        delimiter=" "),
     # blkparse's default text output: the "Q" (queued) events, e.g.
     # "8,0  3  1  0.000000000  697  Q  R  223490 + 8 [kjournald]"; its own parser (_blkparse)
-    "blkparse": Published(10, 3, 7, 9, 6, 0, _RW, time_scale=1e9, time_unit="ns", offset_bytes=512, size_bytes=512,
+    "blkparse": Published(10, 3, 7, 9, 6, 0, _RW, time_unit="s", offset_bytes=512, size_bytes=512,
                           delimiter=" "),
 }
 
@@ -87,9 +88,7 @@ PUBLISHED: dict[str, Published] = {
 def units(fmt: str) -> dict:
     """What the frame's columns are in, for ``ganflow inspect`` and the README."""
     spec = PUBLISHED[fmt]
-    per_s = {"s": 1.0, "µs": 1e6, "ns": 1e9}[spec.time_unit]
-    return {"timestamp": spec.time_unit, "length": "bytes", "lba": "512-byte sectors",
-            "latency": spec.time_unit if spec.latency is not None else "none", "ticks_per_second": per_s}
+    return canonical_units(spec.time_unit, latency=spec.latency is not None)
 
 
 class _Columns:
@@ -101,47 +100,40 @@ class _Columns:
         self.volume, self.volume_names, self.latency, self.lines = volume, volume_names, latency, lines
 
 
-def _dictionary(column) -> tuple[np.ndarray, list[str]]:
-    """A dictionary-encoded text column as (code per row, the distinct texts), one chunk at a time."""
-    names: dict[str, int] = {}
-    parts = []
-    for chunk in column.chunks:
-        local = np.array([names.setdefault(str(v), len(names)) for v in chunk.dictionary.to_pylist()] or [0])
-        parts.append(local[chunk.indices.to_numpy(zero_copy_only=False)])
-    return (np.concatenate(parts) if parts else np.zeros(0, np.int64)), list(names)
-
-
 def _fast(path: Path, spec: Published, max_lines: int) -> _Columns | None:
     """pyarrow's C parser and vectorised checks, or None (then the careful reader explains)."""
     import pyarrow as pa
 
-    from training.fast_readers import _numbers, _read, _timestamps
+    from training.fast_readers import _checked, _dictionary, _numbers, _read, _timestamps
 
     if spec.delimiter == " ":
         return None  # variable-width whitespace: pyarrow's parser takes one delimiter character
     names = [f"c{i}" for i in range(spec.fields)]
     text = pa.dictionary(pa.int32(), pa.string())
-    types = {names[spec.opcode]: text, names[spec.volume]: text}
     skip = 1 if spec.header and _first_field(path) == spec.header else 0
     rows = max(max_lines - skip, 1) if max_lines else 0  # max_lines counts the header line, as the careful path
-    t = _read(path, names=names, skip=skip, delimiter=spec.delimiter, types=types, rows=rows)
-    if t is None or t.num_rows == 0:
+    op_names: dict[str, int] = {}
+    volume_names: dict[str, int] = {}
+    roles = ("timestamp", "offset", "size") + (("latency",) if spec.latency is not None else ())
+
+    def convert(t):
+        got = {role: (_timestamps if role == "timestamp" else _numbers)(t, names[getattr(spec, role)]) for role in roles}
+        if t.column(names[spec.opcode]).null_count or t.column(names[spec.volume]).null_count:
+            return None
+        got["opcode"] = _dictionary(t.column(names[spec.opcode]), op_names)[0]
+        got["volume"] = _dictionary(t.column(names[spec.volume]), volume_names)[0]
+        return _checked(got)
+
+    c = _read(path, names=names, skip=skip, delimiter=spec.delimiter, rows=rows, convert=convert,
+              types={names[spec.opcode]: text, names[spec.volume]: text})
+    if c is None:
         return None
-    numeric = {role: (_timestamps if role == "timestamp" else _numbers)(t, names[getattr(spec, role)])
-               for role in ("timestamp", "offset", "size") + (("latency",) if spec.latency is not None else ())}
-    if any(x is None for x in numeric.values()):
-        return None
-    if t.column(names[spec.opcode]).null_count or t.column(names[spec.volume]).null_count:
-        return None
-    op_codes, op_names = _dictionary(t.column(names[spec.opcode]))
     table = np.array([spec.opcodes.get(n.strip().lower(), -1) for n in op_names] or [-1], np.int8)
-    opcode = table[op_codes]
+    opcode = table[c["opcode"]]
     if (opcode < 0).any():
         return None
-    volume, volume_names = _dictionary(t.column(names[spec.volume]))
-    volume_names = [v.strip() for v in volume_names]
-    return _Columns(numeric["timestamp"], numeric["offset"], numeric["size"], opcode, volume, volume_names,
-                    numeric.get("latency"))
+    return _Columns(c["timestamp"], c["offset"], c["size"], opcode, c["volume"], [v.strip() for v in volume_names],
+                    c.get("latency"))
 
 
 def _first_field(path: Path) -> str:
@@ -214,17 +206,19 @@ def _blkparse(path: Path, max_lines: int) -> _Columns:
                     np.array(cols["opcode"], np.int8), volume, list(volume_names), None, np.array(cols["line"]))
 
 
-def _select_volumes(c: _Columns, path: Path, fmt: str, volume: str) -> np.ndarray:
-    counts = np.bincount(c.volume, minlength=len(c.volume_names))
+def select_volumes(codes: np.ndarray, volume_names: list[str], path: Path, fmt: str, volume: str) -> np.ndarray:
+    """Rows to keep: those of the volumes ``volume`` names (module docstring), or a ``DataError``
+    listing the trace's volumes when it has several and ``volume`` chooses none."""
+    counts = np.bincount(codes, minlength=len(volume_names))
     present = counts > 0
-    names = [n for n, p in zip(c.volume_names, present) if p]
+    names = [n for n, p in zip(volume_names, present) if p]
     counts = counts[present]
     # ids are comma-separated; semicolons when an id holds a comma (blkparse's "8,0"); one whole id also works
     whole = volume.strip()
     sep = ";" if ";" in volume else None if whole in names else ","
     wanted = [whole] if sep is None else [v.strip() for v in volume.split(sep) if v.strip()]
     if wanted == ["all"] or (not wanted and len(names) <= 1):
-        return np.ones(len(c.volume), bool)
+        return np.ones(len(codes), bool)
     if not wanted:
         listed = ", ".join(f"{n} ({k:,} requests)" for n, k in sorted(zip(names, counts), key=lambda p: -p[1])[:20])
         raise DataError(f"{path}: a {fmt} trace of {len(names)} volumes; choose with --volume ID[,ID] or "
@@ -233,7 +227,7 @@ def _select_volumes(c: _Columns, path: Path, fmt: str, volume: str) -> np.ndarra
     if missing:
         raise DataError(f"{path}: no volume {', '.join(missing)} in this {fmt} trace "
                         f"(it has {', '.join(names[:20])})")
-    return np.isin(c.volume, [i for i, n in enumerate(c.volume_names) if n in wanted])
+    return np.isin(codes, [i for i, n in enumerate(volume_names) if n in wanted])
 
 
 def read_published(path: Path, fmt: str, *, max_lines: int = 0, volume: str = "", order: str = "check",
@@ -247,28 +241,24 @@ def read_published(path: Path, fmt: str, *, max_lines: int = 0, volume: str = ""
         if c is not None and order == "check" and (np.diff(c.ts) < 0).any():
             c = None  # the careful reader names the lines
         c = c if c is not None else _careful(path, spec, max_lines)
-    keep = _select_volumes(c, path, fmt, volume)
+    keep = select_volumes(c.volume, c.volume_names, path, fmt, volume)
     raw = np.asarray(c.ts)[keep]
-    exact = spec.time_scale == 1 and np.issubdtype(raw.dtype, np.integer)  # integer ticks stay exact int64
-    ts = raw.astype(np.int64) if exact else np.rint(raw.astype(np.float64) * spec.time_scale).astype(np.int64)
     lines = c.lines[keep] if c.lines is not None else None
-    back = np.flatnonzero(ts[1:] < ts[:-1])
+    back = np.flatnonzero(raw[1:] < raw[:-1])
     if back.size and order == "check":
         i = int(back[0]) + 1
         where = f"{path}:{lines[i]}" if lines is not None else str(path)
-        raise DataError(f"{where}: timestamp goes back ({ts[i]} {spec.time_unit} after {ts[i - 1]}); the trace "
+        raise DataError(f"{where}: timestamp goes back ({raw[i]} {spec.time_unit} after {raw[i - 1]}); the trace "
                         "must be in time order (sort it, or pass --sort_by_time)")
-    perm = np.argsort(ts, kind="stable") if back.size and order == "sort" else slice(None)
-    latency = (np.asarray(c.latency, np.float64)[keep] * spec.time_scale if c.latency is not None
-               else np.zeros(int(keep.sum())))
+    perm = np.argsort(raw, kind="stable") if back.size and order == "sort" else slice(None)
+    latency = np.asarray(c.latency, np.float64)[keep] if c.latency is not None else np.zeros(int(keep.sum()))
     length = np.asarray(c.size, np.float64)[keep] * spec.size_bytes
     lba = np.floor(np.asarray(c.offset, np.float64)[keep] * spec.offset_bytes / 512)
-    ts = ts[perm]
-    zero = int(ts.min()) if len(ts) else 0
-    frame = TraceFrame.from_columns(ts - zero, length[perm], lba[perm], latency[perm], c.opcode[keep][perm],
-                                    source=str(path), origin=zero)
-    frame.meta["units"] = units(fmt)
-    return frame
+    raw = raw[perm]
+    zero = raw.min() if len(raw) else 0
+    frame = TraceFrame.from_columns(raw - zero, length[perm], lba[perm], latency[perm], c.opcode[keep][perm],
+                                    source=str(path), origin=zero.item() if len(raw) else 0)
+    return to_ns(frame, spec.time_unit, latency=spec.latency is not None)
 
 
 # libCacheSim's oracleGeneral binary records (packed, little-endian): uint32 time (s), uint64 object id,
@@ -276,26 +266,12 @@ def read_published(path: Path, fmt: str, *, max_lines: int = 0, volume: str = ""
 ORACLE_GENERAL = np.dtype([("time", "<u4"), ("obj_id", "<u8"), ("size", "<u4"), ("next", "<i8")])
 
 
-def _binary(path: Path) -> bytes:
-    """The file's bytes, gzip or zstd (libCacheSim's ``.zst`` traces) decompressed by their magic bytes."""
-    import pyarrow as pa
-
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
-    codec = "gzip" if magic[:2] == b"\x1f\x8b" else "zstd" if magic == b"\x28\xb5\x2f\xfd" else None
-    try:
-        with pa.input_stream(str(path), compression=codec) as src:
-            return src.read()
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise DataError(f"{path}: cannot read the file ({type(exc).__name__}: {exc})") from None
-
-
 def read_oracle_general(path: Path, *, max_lines: int = 0, order: str = "check") -> TraceFrame:
     """An oracleGeneral trace: ``max_lines`` counts records. Objects have ids, not addresses, so each
     distinct object gets its own address range, in order of first appearance (dense, 4 KiB-aligned,
     as wide as its largest request): reuse, stack distances and miss ratios are the trace's own;
     seek distances and sequentiality mean nothing. No opcode, no latency."""
-    raw = _binary(path)
+    raw = read_bytes(path)
     size = ORACLE_GENERAL.itemsize
     if len(raw) % size:
         raise DataError(f"{path}: {len(raw):,} bytes is not a whole number of {size}-byte oracleGeneral records "
@@ -319,6 +295,6 @@ def read_oracle_general(path: Path, *, max_lines: int = 0, order: str = "check")
     zero = int(ts.min()) if len(ts) else 0
     frame = TraceFrame.from_columns(ts - zero, rec["size"].astype(np.float64)[perm], lba[perm],
                                     np.zeros(len(rec)), None, source=str(path), origin=zero)
-    frame.meta["units"] = {"timestamp": "s", "length": "bytes", "lba": "512-byte sectors (one range per object)",
-                           "latency": "none", "ticks_per_second": 1.0}
+    to_ns(frame, "s", latency=False)
+    frame.meta["units"]["lba"] = "512-byte sectors (one range per object)"
     return frame

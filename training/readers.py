@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import math
 import zlib
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.compressed import DECOMPRESS_ERRORS, open_binary
 from training.errors import DataError
 
 __all__ = ["TraceFrame", "READERS", "read_trace", "reader_names"]
@@ -58,6 +58,11 @@ class TraceFrame:
                           self.latency[start:stop], self.opcode[start:stop], self.source, self.origin,
                           0, dict(self.meta))
 
+    def take(self, keep: np.ndarray) -> TraceFrame:
+        """The rows where ``keep`` is true, as a new frame with the same origin and units."""
+        return TraceFrame(self.timestamp[keep], self.length[keep], self.lba[keep], self.latency[keep],
+                          self.opcode[keep], self.source, self.origin, self.skipped, dict(self.meta))
+
     @classmethod
     def from_columns(cls, timestamp: np.ndarray, length: np.ndarray, lba: np.ndarray,
                      latency: np.ndarray, opcode: np.ndarray | None = None, *, source: str = "",
@@ -82,73 +87,108 @@ def _register(name: str) -> Callable[[Reader], Reader]:
     return deco
 
 
+# formats read outside this module's per-line registry (their own modules)
+_OTHER = ("oracle_general", "vscsi", "parquet")
+# the time unit a format's files are in, where the format says (training.units converts to ns)
+SOURCE_TIME_UNIT = {"msr": "100ns", "oracle_general": "s", "vscsi": "us"}
+
+
 def reader_names() -> list[str]:
     """The registered format names, for CLI choice lists and error messages."""
     from training.published_formats import PUBLISHED
 
-    return sorted([*READERS, *PUBLISHED, "oracle_general"])
+    return sorted([*READERS, *PUBLISHED, *_OTHER])
 
 
 def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, columns: str = "",
-               sort: bool = False, fast: bool = True, volume: str = "") -> TraceFrame:
-    """Read ``path`` with the reader registered as ``fmt``.
+               sort: bool = False, fast: bool = True, volume: str = "", time_unit: str = "") -> TraceFrame:
+    """Read ``path`` with the reader registered as ``fmt``, in the canonical units of ``training.units``.
 
     Args:
-        path: the trace file; gzip is detected by its magic bytes, whatever the name.
+        path: the trace file, plain or gzip / zstd / xz (told by its magic bytes, whatever the name).
         fmt: a name from ``reader_names()``.
-        max_lines: read at most this many lines of the file (0 = all), as the seed's ``--max_lines``.
-        columns: for ``csv`` only, a mapping such as ``timestamp=Time,length=Size``.
+        max_lines: read at most this many lines (binary formats: records) of the file (0 = all), as
+            the seed's ``--max_lines``.
+        columns: for ``csv``, ``text`` and ``parquet``, a column map such as
+            ``timestamp=Time,length=Size`` (by header name) or ``timestamp=1,length=4`` (by 1-based
+            position).
         sort: sort the rows by timestamp (stable) instead of refusing a trace out of time order;
             ``seed_synth`` (the seed's unordered output) keeps its file order unless sorted.
-        fast: parse ``msr``, ``csv`` and ``seed_synth`` with pyarrow's C parser first
-            (``training.fast_readers``); anything unusual falls back to the careful per-line reader,
-            which names the line. ``False`` always reads line by line.
-        volume: for a format with a volume column (``training.published_formats``), the volumes
-            to keep (comma-separated ids, or ``all``); required when the trace has several.
+        fast: parse text with pyarrow's C parser first (``training.fast_readers``); anything
+            unusual falls back to the careful per-line reader, which names the line. ``False``
+            always reads line by line.
+        volume: for a format with volumes, the volumes to keep (comma-separated ids, or ``all``);
+            required when the trace has several. An MSR volume is ``Hostname_DiskNumber``
+            (``web_0``), as the published files are named.
+        time_unit: the unit of the file's timestamps and latency (``training.units.TIME_UNITS``),
+            for formats whose files do not say (seed, seed_synth, csv, text, parquet not written by
+            ganflow): converted to ns. Empty: kept as read. Naming a unit other than a format's own
+            is an error.
     """
     from training.published_formats import PUBLISHED, read_oracle_general, read_published
+    from training.units import to_ns
 
     if fmt not in reader_names():
         raise DataError(f"unknown trace format {fmt!r}; valid formats: {', '.join(reader_names())}")
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    if volume and fmt not in PUBLISHED:
+    own = PUBLISHED[fmt].time_unit if fmt in PUBLISHED else SOURCE_TIME_UNIT.get(fmt)
+    if time_unit and own and time_unit != own:
+        raise DataError(f"--time_unit {time_unit}: a {fmt} trace's times are in {own}, not {time_unit}")
+    if volume and fmt not in PUBLISHED and fmt != "msr":
         raise DataError(f"--volume {volume}: format {fmt!r} has no volume column (formats with one: "
-                        f"{', '.join(sorted(PUBLISHED))})")
+                        f"{', '.join(sorted([*PUBLISHED, 'msr']))})")
     order = "sort" if sort else "keep" if fmt == "seed_synth" else "check"
     frame = None
     if fmt in PUBLISHED:
         frame = read_published(path, fmt, max_lines=max_lines, volume=volume, order=order, fast=fast)
     elif fmt == "oracle_general":
         frame = read_oracle_general(path, max_lines=max_lines, order=order)
+    elif fmt == "vscsi":
+        from training.vscsi import read_vscsi
+
+        frame = read_vscsi(path, max_lines=max_lines, order=order)
+    elif fmt == "parquet":
+        from training.parquet_reader import read_parquet
+
+        frame = read_parquet(path, max_lines=max_lines, columns=columns, order=order, time_unit=time_unit)
     elif fast:
         from training.fast_readers import fast_read
 
         frame = fast_read(path, fmt, max_lines, columns, order)
     if frame is None:
         frame = READERS[fmt](path, max_lines, columns).frame(order=order)
+    codes = frame.meta.pop("volume_codes", None)
+    if codes is not None:  # msr: one volume per Hostname_DiskNumber
+        from training.published_formats import select_volumes
+
+        keep = select_volumes(codes, frame.meta.pop("volume_names"), path, fmt, volume)
+        if not keep.all():  # times relative to the chosen volumes' first request
+            frame = frame.take(keep)
+            shift = frame.timestamp.min() if len(frame) else frame.timestamp.dtype.type(0)
+            frame.timestamp, frame.origin = frame.timestamp - shift, frame.origin + shift.item()
     if len(frame) == 0:
-        raise DataError(f"{path}: no trace rows found (format {fmt!r}, {frame.skipped} lines skipped)")
+        raise DataError(f"{path}: no trace rows found (format {fmt!r}, {frame.skipped} lines skipped"
+                        f"{'' if fmt != 'seed' else ': the seed format needs at least 6 whitespace fields a line'})")
+    if "units" not in frame.meta:
+        unit = SOURCE_TIME_UNIT.get(fmt) or time_unit
+        if unit:
+            to_ns(frame, unit)
+        else:
+            from training.units import UNSTATED, file_units
+
+            frame.meta["units"] = file_units(*UNSTATED.get(fmt, ()))
     return frame
 
 
-def _open_binary(path: Path) -> io.BufferedIOBase:
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rb")
-    if path.suffix == ".gz":
-        raise DataError(f"{path}: name ends in .gz but the file is not gzip-compressed")
-    return open(path, "rb")
-
-
 def _lines(path: Path, max_lines: int) -> Iterator[tuple[int, str]]:
-    """(1-based line number, text) for up to ``max_lines`` lines. Each line is decoded on its own,
-    so a decoding error names its real line; corrupt gzip is a DataError too."""
+    """(1-based line number, text) for up to ``max_lines`` lines of a plain, gzip, zstd or xz file.
+    Each line is decoded on its own, so a decoding error names its real line; a corrupt compressed
+    stream is a DataError too."""
     lineno = 0
     try:
-        with _open_binary(path) as fh:
+        with open_binary(path) as fh:
             for lineno, raw in enumerate(fh, 1):
                 if max_lines and lineno > max_lines:
                     return
@@ -156,7 +196,7 @@ def _lines(path: Path, max_lines: int) -> Iterator[tuple[int, str]]:
     except UnicodeDecodeError as exc:
         raise DataError.at(path, lineno, None, f"not UTF-8 text (byte {exc.object[exc.start]:#04x} "
                                                f"at offset {exc.start} of the line)") from None
-    except (gzip.BadGzipFile, EOFError, OSError, zlib.error) as exc:
+    except (gzip.BadGzipFile, zlib.error, *DECOMPRESS_ERRORS) as exc:
         raise DataError.at(path, lineno + 1, None, f"cannot read the file ({type(exc).__name__}: {exc})") from None
 
 
@@ -184,6 +224,7 @@ class _Rows:
         self.lines: list[int] = []
         self.ts_column = 1
         self.skipped = 0
+        self.volumes: list[str] = []  # one per row, for formats with volumes (msr)
 
     def number(self, text: str, lineno: int, col: int, name: str) -> float:
         return parse_number(self.path, text, lineno, col, name)
@@ -227,13 +268,15 @@ class _Rows:
             raise DataError.at(self.path, self.lines[i], self.ts_column,
                                f"timestamp {self.ts[i]} is earlier than {self.ts[i - 1]} on line {self.lines[i - 1]}; "
                                "the trace must be in time order (sort it, or pass --sort_by_time)")
-        if back.size and order == "sort":
-            perm = np.argsort(ts, kind="stable")
-            ts, op, columns = ts[perm], op[perm], [c[perm] for c in columns]
+        perm = np.argsort(ts, kind="stable") if back.size and order == "sort" else slice(None)
+        ts, op, columns = ts[perm], op[perm], [c[perm] for c in columns]
         zero = ts.min() if len(ts) else 0
         frame = TraceFrame.from_columns(ts - zero, *columns, op, source=str(self.path),
                                         origin=zero.item() if len(ts) else 0)
         frame.skipped = self.skipped
+        if self.volumes:
+            names, codes = np.unique(np.array(self.volumes, dtype=str), return_inverse=True)
+            frame.meta["volume_codes"], frame.meta["volume_names"] = codes[perm], list(names)
         return frame
 
 
@@ -275,8 +318,9 @@ def _read_seed_synth(path: Path, max_lines: int, columns: str = "") -> _Rows:
 
 @_register("msr")
 def _read_msr(path: Path, max_lines: int, columns: str = "") -> _Rows:
-    """MSR Cambridge CSV (plain or gzip): ``Timestamp,Hostname,DiskNumber,Type,Offset,Size,
-    ResponseTime``. LBA = Offset // 512; latency in the file's 100-ns ticks; opcode kept."""
+    """MSR Cambridge CSV: ``Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime``.
+    LBA = Offset // 512; time and latency are 100-ns ticks (converted to ns by ``read_trace``);
+    opcode kept; each ``Hostname_DiskNumber`` is a volume."""
     rows = _Rows(path)
     for lineno, text in _lines(path, max_lines):
         fields = text.strip().split(",")
@@ -289,35 +333,48 @@ def _read_msr(path: Path, max_lines: int, columns: str = "") -> _Rows:
             continue
         offset = rows.number(fields[4], lineno, 5, "offset")
         rows.add(lineno, [fields[0], fields[5], str(int(offset) // 512), fields[6]], (0, 1, 2, 3), _opcode(fields[3]))
+        rows.volumes.append(f"{fields[1].strip()}_{fields[2].strip()}")
     return rows
 
 
 _REQUIRED, _OPTIONAL = ("timestamp", "length", "lba"), ("latency", "opcode")
+_MAP_HELP = ("expected name=Header or name=N (1-based position) with name in timestamp,length,lba,latency,opcode")
 
 
 def _parse_mapping(columns: str) -> tuple[dict[str, str], set[str]]:
-    """``--columns`` text -> (our name -> header, the names given explicitly)."""
+    """``--columns`` text -> (our name -> header name or 1-based position, the names given explicitly)."""
     mapping = {c: c for c in _REQUIRED + _OPTIONAL}
     given = set()
     for part in filter(None, (p.strip() for p in columns.split(","))):
         key, sep, value = part.partition("=")
-        if not sep or key.strip() not in mapping:
-            raise DataError(f"--columns: expected name=Header with name in timestamp,length,lba,latency,opcode, got {part!r}")
-        mapping[key.strip()] = value.strip()
-        given.add(key.strip())
+        key, value = key.strip(), value.strip()
+        if not sep or key not in mapping:
+            raise DataError(f"--columns: {_MAP_HELP}, got {part!r}")
+        if value.isdigit() and int(value) == 0:
+            raise DataError(f"--columns: positions count from 1, got {part!r}")
+        mapping[key] = value
+        given.add(key)
     return mapping, given
 
 
-def csv_columns(columns: str, header: list[str]) -> tuple[dict[str, str | None], list[str]]:
-    """Our column -> the file's header (None: latency or opcode the file does not have), and what
-    is missing: a required column, or an optional one named in ``--columns`` (``latency=`` with
-    nothing after it says the trace has no latency)."""
+def by_position(columns: str) -> bool:
+    """True when ``--columns`` maps the required columns by position (the file may lack a header)."""
+    mapping, _ = _parse_mapping(columns)
+    return all(mapping[k].isdigit() for k in _REQUIRED)
+
+
+def column_map(columns: str, header: list[str] | None) -> tuple[dict[str, int | None], list[str]]:
+    """Our column -> 0-based field index (None: a latency or opcode the file does not have), and
+    what is missing: a required column, or an optional one named in ``--columns`` (``latency=`` with
+    nothing after it says the trace has no latency). ``header`` is None for a file without one."""
     mapping, given = _parse_mapping(columns)
-    out: dict[str, str | None] = {}
+    out: dict[str, int | None] = {}
     missing = []
     for key, value in mapping.items():
-        if value in header:
-            out[key] = value
+        if value.isdigit():
+            out[key] = int(value) - 1
+        elif header is not None and value in header:
+            out[key] = header.index(value)
         elif key in _OPTIONAL and (key not in given or value == ""):
             out[key] = None
         else:
@@ -325,34 +382,84 @@ def csv_columns(columns: str, header: list[str]) -> tuple[dict[str, str | None],
     return out, missing
 
 
-@_register("csv")
-def _read_csv(path: Path, max_lines: int, columns: str = "") -> _Rows:
-    """A generic CSV with a header row. ``columns`` maps ours to the file's headers, e.g.
-    ``timestamp=Time,length=Size,lba=Sector,latency=RT,opcode=Op``; unmapped names are taken
-    literally. ``latency`` and ``opcode`` are optional: a file without them (ganflow's own CSV
-    output of a model without latency, most public traces) reads with latency 0 and opcode
-    unknown."""
-    rows = _Rows(path)
-    reader = csv.reader(text for _, text in _lines(path, max_lines + 1 if max_lines else 0))
+def _split(text: str, delimiter: str | None) -> list[str]:
+    return text.split() if delimiter is None else text.rstrip("\r\n").split(delimiter)
+
+
+def has_header(first: list[str], columns: str) -> bool:
+    """A file's first line is a header when ``--columns`` uses names, or (by position) when the
+    timestamp field there is not a number."""
+    if not by_position(columns):
+        return True
+    i = int(_parse_mapping(columns)[0]["timestamp"]) - 1
     try:
-        header = next(reader, None)
-        if header is None:
+        float(first[i])
+        return False
+    except (IndexError, ValueError):
+        return True
+
+
+def _read_mapped(path: Path, max_lines: int, columns: str, delimiter: str | None) -> _Rows:
+    if delimiter is None and not columns.strip():
+        raise DataError(f"{path}: the text format needs a column map, by position (--columns timestamp=1,length=2,"
+                        "lba=3[,latency=N][,opcode=N]) or by the names of a header line")
+    rows = _Rows(path)
+    lines = _lines(path, 0)
+    if delimiter == ",":  # quoting rules: the csv module; numbers name their line
+        reader = csv.reader(text for _, text in lines)
+        records = ((reader.line_num, fields) for fields in reader)
+    else:
+        records = ((lineno, _split(text, None)) for lineno, text in lines)
+    try:
+        first = next(records, None)
+        if first is None:
             return rows
-        header = [h.strip() for h in header]
-        mapping, missing = csv_columns(columns, header)
+        header = [h.strip() for h in first[1]] if has_header(first[1], columns) else None
+        where, how = ("header " + str(header), "set --columns") if header is not None else (
+            "no header", "map every column by position, e.g. --columns timestamp=1,length=2,lba=3")
+        idx, missing = column_map(columns, header)
         if missing:
-            raise DataError(f"{path}:1: header {header} lacks {', '.join(missing)} (set --columns)")
+            raise DataError(f"{path}:1: {where} lacks {', '.join(missing)} ({how})")
         # a missing latency reads as a "0" field appended to each line
-        idx = [header.index(mapping[k]) if mapping[k] else len(header) for k in ("timestamp", "length", "lba", "latency")]
-        op_idx = header.index(mapping["opcode"]) if mapping["opcode"] else None
-        for fields in reader:
-            lineno = reader.line_num
-            if not fields:
+        width = max(i for i in idx.values() if i is not None) + 1
+        cols = tuple(idx[k] if idx[k] is not None else -1 for k in ("timestamp", "length", "lba", "latency"))
+        last = max_lines + (header is not None) if max_lines else 0  # max_lines counts data lines
+        for lineno, fields in _chain(first, header, records):
+            if last and lineno > last:
+                break
+            if not fields or (delimiter is None and fields[0].startswith("#")):
                 rows.skipped += 1
                 continue
-            if len(fields) != len(header):
+            if header is not None and delimiter == "," and len(fields) != len(header):
                 raise DataError.at(path, lineno, None, f"expected {len(header)} fields, found {len(fields)}")
-            rows.add(lineno, fields + ["0"], tuple(idx), _opcode(fields[op_idx]) if op_idx is not None else -1)
+            if len(fields) < width:
+                raise DataError.at(path, lineno, None, f"expected at least {width} fields (the --columns map), "
+                                                       f"found {len(fields)}")
+            rows.add(lineno, fields + ["0"], cols, _opcode(fields[idx["opcode"]]) if idx["opcode"] is not None else -1)
     except csv.Error as exc:  # e.g. a carriage return inside a field
         raise DataError.at(path, reader.line_num, None, f"not a CSV line: {exc}") from None
     return rows
+
+
+def _chain(first, header, records):
+    if header is None:
+        yield first
+    yield from records
+
+
+@_register("csv")
+def _read_csv(path: Path, max_lines: int, columns: str = "") -> _Rows:
+    """A generic CSV. ``columns`` maps ours to the file's header names
+    (``timestamp=Time,length=Size,lba=Sector,latency=RT,opcode=Op``; unmapped names are taken
+    literally) or to 1-based positions (``timestamp=1,length=4,lba=3``: then a first line whose
+    timestamp is not a number is a header and skipped). ``latency`` and ``opcode`` are optional: a
+    file without them reads with latency 0 and opcode unknown."""
+    return _read_mapped(path, max_lines, columns, ",")
+
+
+@_register("text")
+def _read_text(path: Path, max_lines: int, columns: str = "") -> _Rows:
+    """Whitespace-separated text in any column order, mapped by position (``--columns
+    timestamp=1,lba=3,length=4,opcode=2``) or by the names of a header line. Blank lines and lines
+    starting with ``#`` are skipped; a line shorter than the map is an error."""
+    return _read_mapped(path, max_lines, columns, None)

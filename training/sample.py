@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from training.readers import TraceFrame
+from training.units import UNSTATED, file_units
 
 __all__ = ["make_sample_trace", "SAMPLE_ORIGIN"]
 
@@ -69,5 +70,7 @@ def make_sample_trace(n_rows: int = 20_000, *, seed: int = 0) -> TraceFrame:
     base = np.where(opcode == 1, 3_000.0, 20_000.0)  # writes hit the cache: 0.3 ms vs 2 ms
     latency = (base + length / 100.0 * 0.8 + queue_depth * 1_500.0) * rng.lognormal(0.0, 0.35, n_rows)
 
-    return TraceFrame.from_columns(ticks, length, lba, np.rint(latency), opcode,
-                                   source=f"sample(n_rows={n_rows}, seed={seed})", origin=SAMPLE_ORIGIN)
+    frame = TraceFrame.from_columns(ticks, length, lba, np.rint(latency), opcode,
+                                    source=f"sample(n_rows={n_rows}, seed={seed})", origin=SAMPLE_ORIGIN)
+    frame.meta["units"] = file_units(*UNSTATED["seed"])  # written and read back in the seed's format
+    return frame

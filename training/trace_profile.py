@@ -7,25 +7,13 @@ import numpy as np
 from training.cachesim import page_accesses
 from training.readers import TraceFrame
 from training.trace_stats import first_touches, top_sizes
+from training.units import file_units
 
-__all__ = ["FORMAT_UNITS", "profile", "format_profile"]
-
-# What each format's columns are in, as read (ganflow keeps the source's units).
-FORMAT_UNITS = {
-    "msr": {"timestamp": "100-ns ticks (Windows FILETIME)", "length": "bytes", "lba": "512-byte sectors (Offset / 512)",
-            "latency": "100-ns ticks", "ticks_per_second": 1e7},
-    "seed": {"timestamp": "the file's ticks (FILETIME in the seed's data)", "length": "bytes",
-             "lba": "512-byte sectors", "latency": "the file's unit", "ticks_per_second": 1e7},
-    "seed_synth": {"timestamp": "the training trace's ticks", "length": "bytes", "lba": "512-byte sectors",
-                   "latency": "the training trace's unit", "ticks_per_second": None},
-    "csv": {"timestamp": "the file's unit", "length": "the file's unit (bytes expected)",
-            "lba": "the file's unit (512-byte sectors expected)", "latency": "the file's unit", "ticks_per_second": None},
-}
-
+__all__ = ["profile", "format_profile"]
 
 def profile(frame: TraceFrame, fmt: str) -> dict:
     """Rows, time span and rate, columns, units, top sizes, read fraction, footprint and reuse rate."""
-    units = frame.meta.get("units") or FORMAT_UNITS.get(fmt, {})
+    units = frame.meta.get("units") or file_units()
     span = int(frame.timestamp[-1] - frame.timestamp[0]) if len(frame) else 0
     per_s = units.get("ticks_per_second")
     pages, owner = page_accesses(frame.lba, frame.length)
@@ -36,7 +24,7 @@ def profile(frame: TraceFrame, fmt: str) -> dict:
         "source": frame.source, "format": fmt, "rows": len(frame), "lines_skipped": frame.skipped,
         "columns": ["timestamp", "length", "lba"] + (["latency"] if len(frame) and np.ptp(frame.latency) > 0 else [])
         + (["opcode"] if known.any() else []),
-        "units": {k: v for k, v in units.items() if k != "ticks_per_second"},
+        "units": {k: v for k, v in units.items() if k != "ticks_per_second" and v},
         "time_span_ticks": span, "time_span_s": span / per_s if per_s else None,
         "requests_per_s": len(frame) / (span / per_s) if per_s and span else None,
         "top_sizes": top_sizes(frame.length, 5, digits=4),

@@ -46,6 +46,7 @@ class TraceTransformer:
         self.time_quantum_ = 1.0
 
     heads: tuple[int, ...] = ()  # no one-hot groups: every feature is continuous
+    units_: dict | None = None  # the training frame's units (training.units); None in older models
     locality = "none"  # the LBA is a scaled number (typed mode can decode it through an LRU stack)
     columns = TRACE_COLUMNS  # what the rows hold (these models always wrote latency)
 
@@ -65,6 +66,7 @@ class TraceTransformer:
         """Learn each feature's min and max from ``frame``."""
         x = self._features(frame)
         self.data_min_, self.data_max_ = x.min(axis=0), x.max(axis=0)
+        self.units_ = frame.meta.get("units")
         # integer sources tick in whole units; fractional ones are kept to the microsecond
         self.time_quantum_ = 1.0 if np.issubdtype(frame.timestamp.dtype, np.integer) else 1e-6
         return self
@@ -121,7 +123,8 @@ class TraceTransformer:
             raise ModelError("TraceTransformer is not fitted")
         return {"format_version": _FORMAT_VERSION, "mode": self.mode, "log1p": list(self.log1p),
                 "features": list(self.feature_names), "time_quantum": self.time_quantum_,
-                "data_min": self.data_min_.tolist(), "data_max": self.data_max_.tolist()}
+                "data_min": self.data_min_.tolist(), "data_max": self.data_max_.tolist(),
+                **({"units": self.units_} if self.units_ else {})}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TraceTransformer:
@@ -135,6 +138,7 @@ class TraceTransformer:
         obj.data_min_ = np.array(data["data_min"], np.float64)
         obj.data_max_ = np.array(data["data_max"], np.float64)
         obj.time_quantum_ = float(data.get("time_quantum", 1.0))
+        obj.units_ = data.get("units")
         return obj
 
     def save(self, path: str | Path) -> None:

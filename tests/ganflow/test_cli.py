@@ -230,7 +230,8 @@ def test_inspect_profiles_a_trace(tmp_path, sample_frame):
     res = CliRunner().invoke(main, ["inspect", str(ali), "--format", "alibaba"])
     assert res.exit_code == 2 and "0 (25 requests), 1 (25 requests)" in res.output
     report = json.loads(invoke("inspect", str(ali), "--format", "alibaba", "--volume", "1", "--json").output)
-    assert report["rows"] == 25 and report["units"]["timestamp"] == "µs" and report["time_span_s"] == pytest.approx(4.8e-4)
+    assert report["rows"] == 25 and report["units"]["timestamp"] == "ns" and report["units"]["source_time_unit"] == "us"
+    assert report["time_span_s"] == pytest.approx(4.8e-4)
     assert report["columns"] == ["timestamp", "length", "lba", "opcode"]  # no latency in this format
 
 

@@ -68,7 +68,9 @@ def test_msr_reader_plain_gzip_header(tmp_path):
     zipped = read_trace(gz, "msr")
     for f in (plain, zipped):
         assert f.lba.tolist() == [2048, 4] and f.opcode.tolist() == [0, 1]
-        assert f.timestamp.tolist() == [0, 10] and f.latency.tolist() == [41000, 900]
+        # 100-ns FILETIME ticks in the file, nanoseconds in the frame (training.units)
+        assert f.timestamp.tolist() == [0, 1000] and f.latency.tolist() == [4_100_000, 90_000]
+        assert f.meta["units"]["timestamp"] == "ns" and f.meta["units"]["source_time_unit"] == "100ns"
 
 
 def test_seed_synth_reader_and_csv_mapping(tmp_path):
@@ -102,7 +104,7 @@ def test_file_level_errors(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         read_trace(tmp_path / "missing.txt", "seed")
     with pytest.raises(DataError, match="unknown trace format 'nope'; valid formats: alibaba, blkparse, csv, disksim, mqsim, msr, "
-                                        "oracle_general, seed, seed_synth, spc, systor, tencent"):
+                                        "oracle_general, parquet, seed, seed_synth, spc, systor, tencent, text, vscsi"):
         read_trace(write(tmp_path / "x.txt", "x"), "nope")
     with pytest.raises(DataError, match="not gzip-compressed"):
         read_trace(write(tmp_path / "fake.csv.gz", "1,2,3"), "msr")
@@ -119,8 +121,8 @@ def test_file_level_errors(tmp_path):
 
 
 def test_registry_names():
-    assert reader_names() == ["alibaba", "blkparse", "csv", "disksim", "mqsim", "msr", "oracle_general", "seed", "seed_synth",
-                              "spc", "systor", "tencent"]
+    assert reader_names() == ["alibaba", "blkparse", "csv", "disksim", "mqsim", "msr", "oracle_general", "parquet", "seed",
+                              "seed_synth", "spc", "systor", "tencent", "text", "vscsi"]
 
 
 def test_csv_carriage_return_inside_a_field_is_a_located_error(tmp_path):

@@ -1,0 +1,53 @@
+"""One canonical form for every trace read: time and latency in integer nanoseconds relative to the
+first request, sizes in bytes, addresses in 512-byte sectors.
+
+Each reader knows its source's time unit (MSR: 100-ns FILETIME ticks; Alibaba: µs; Tencent: s; …)
+and converts; ``TraceFrame.meta["units"]`` records both the canonical and the source's unit. Formats
+whose files do not say their unit (the seed's text, ``seed_synth``, ``csv``, ``text``) keep the
+file's numbers unless ``--time_unit`` names the unit — the seed's own recipe depends on that, since
+it writes its synthetic trace in the units it read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training.errors import DataError
+
+__all__ = ["NS_PER", "TIME_UNITS", "UNSTATED", "to_ns", "file_units", "canonical_units"]
+
+NS_PER = {"ns": 1, "100ns": 100, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+TIME_UNITS = tuple(NS_PER)
+
+
+def canonical_units(source_time_unit: str, *, latency: bool = True) -> dict:
+    """The ``meta["units"]`` of a frame converted to nanoseconds from ``source_time_unit``."""
+    return {"timestamp": "ns", "latency": "ns" if latency else "none", "length": "bytes",
+            "lba": "512-byte sectors", "source_time_unit": source_time_unit, "ticks_per_second": 1e9}
+
+
+def file_units(note: str = "the file's unit", ticks_per_second: float | None = None) -> dict:
+    """The ``meta["units"]`` of a frame whose time unit nobody stated (numbers kept as read);
+    ``ticks_per_second`` only where the format's usual data says (the seed's MSR-derived text)."""
+    return {"timestamp": note, "latency": note, "length": "bytes", "lba": "512-byte sectors",
+            "source_time_unit": "", "ticks_per_second": ticks_per_second}
+
+
+# formats whose files do not state their time unit: what ``ganflow inspect`` says of them
+UNSTATED = {"seed": ("the file's ticks (100 ns in the seed's MSR data)", 1e7),
+            "seed_synth": ("the training trace's unit", None)}
+
+
+def to_ns(frame, unit: str, *, latency: bool = True):
+    """Scale ``frame``'s relative timestamps and latency from ``unit`` to integer nanoseconds, in place
+    (``origin`` stays in the source's unit: it is where the file's clock started)."""
+    if unit not in NS_PER:
+        raise DataError(f"--time_unit {unit}: not a time unit; valid units: {', '.join(TIME_UNITS)}")
+    factor = NS_PER[unit]
+    ts = frame.timestamp
+    if len(ts) and float(np.max(ts)) * factor >= 2**63:
+        raise DataError(f"{frame.source}: a time span of {np.max(ts)} {unit} does not fit in 64-bit nanoseconds")
+    frame.timestamp = ts * factor if np.issubdtype(ts.dtype, np.integer) else np.rint(ts * factor).astype(np.int64)
+    frame.latency = frame.latency * factor
+    frame.meta["units"] = canonical_units(unit, latency=latency)
+    return frame
