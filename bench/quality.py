@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import MSR, SEED_REFERENCE, require  # noqa: E402
 
 SEED_HYPER = dict(batch_size=128, hidden_dim=66, latent_dim=16, lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seq_len=12,
-                  feature_mode="seed", log1p=(), locality="none", carry_state=False, join_windows=1)
+                  feature_mode="seed", log1p=(), locality="none", carry_state=False, join_windows=1, moment_weight=0.0)
 _LR = dict(lr_g=5e-4, lr_d=5e-4, d_updates=1, g_updates=1)
 _LRU = dict(feature_mode="typed", continuous="quantile", **_LR, locality="lru")
 _DELTA = dict(feature_mode="delta", log1p=("timestamp", "length", "latency"))
@@ -53,12 +53,15 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_quantile_wgan": dict(feature_mode="typed", continuous="quantile", **_LR, loss="wgan-gp", beta2=0.9),
     # part 2: explicit locality (LRU-stack actions), carried LSTM state, joined windows
     "typed_lru": dict(_LRU),  # independent windows
-    "typed_lru_carry": dict(_LRU, carry_state=True),  # the default (TraceGANConfig())
+    "typed_lru_carry": dict(_LRU, carry_state=True, moment_weight=1.0),  # the default (TraceGANConfig())
     "typed_lru_carry_join4": dict(_LRU, carry_state=True, join_windows=4),
     "typed_lru_carry_b16": dict(_LRU, carry_state=True, reuse_buckets=16),
     "typed_lru_carry_b4": dict(_LRU, carry_state=True, reuse_buckets=4),
     "typed_lru_pages_carry": dict(_LRU, carry_state=True, locality="lru-pages"),
     "typed_lru_pages": dict(_LRU, locality="lru-pages"),
+    # G's moment-matching term (TableGAN's information loss on G's outputs); the default since part 2 is weight 1
+    "typed_lru_carry_m0": dict(_LRU, carry_state=True, moment_weight=0.0),  # part 2's default
+    "typed_lru_carry_m3": dict(_LRU, carry_state=True, moment_weight=3.0),
 }
 KEYS = ("hrc_mae", "byte_mr_mae", "reuse_rate", "stack_w1", "size_tv", "size_in_real", "read_fraction",
         "interarrival_ks", "latency_ks", "burst_err", "acf_ripple", "detection_12", "detection_256", "mmd2", "verbatim_8")

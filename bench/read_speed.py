@@ -86,11 +86,11 @@ def _memory(path: Path, fmt: str, kw: dict) -> dict:
     bare process (Python, NumPy, pyarrow imported)."""
     import subprocess
 
-    code = ("import resource, sys; from training.readers import read_trace; "
-            "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
-            f"f = read_trace({str(path)!r}, {fmt!r}, **{kw!r}); "
+    hwm = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 2**20"
+    code = ("import pyarrow.csv; from training.readers import read_trace; "  # VmHWM: this process image's peak (ru_maxrss survives exec)
+            f"base = {hwm}; f = read_trace({str(path)!r}, {fmt!r}, **{kw!r}); "
             "cols = sum(getattr(f, c).nbytes for c in ('timestamp', 'length', 'lba', 'latency', 'opcode')); "
-            "print(base / 2**20, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, cols / 2**30)")
+            f"print(base, {hwm}, cols / 2**30)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     base, peak, cols = (float(v) for v in out.stdout.split())

@@ -27,8 +27,9 @@ CONTINUOUS_ENCODINGS = ("log", "quantile", "normal")
 LOSSES = ("bce", "wgan-gp")
 # Keys a config saved before they existed lacks, with the behaviour it was trained with.
 _LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False, "locality": "none", "carry_state": False,
-                                    "join_windows": 1}
+                                    "join_windows": 1, "moment_weight": 0.0}
 LOCALITY = ("lru", "lru-pages", "none")
+MOMENT_WEIGHT = 1.0
 
 
 def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's word)
@@ -39,7 +40,8 @@ def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's w
 # The trace seed's README recipe (its preprocessing and optimisation); the rest of the defaults
 # (batch 128, hidden 66, latent 16, seq 12, 50 epochs) are already the seed's.
 SEED_RECIPE: dict[str, Any] = {"feature_mode": "seed", "log1p": (), "lr_g": 2e-5, "lr_d": 3e-5, "d_updates": 1,
-                               "g_updates": 2, "loss": "bce", "keep_best": False, "carry_state": False}
+                               "g_updates": 2, "loss": "bce", "keep_best": False, "carry_state": False,
+                               "moment_weight": 0.0}
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,10 @@ class TraceGANConfig:
     loss: str = field(default="bce", metadata=cli_meta(
         help="bce: the seed's BCE with logits; wgan-gp: Wasserstein loss with gradient penalty"))
     gp_weight: float = field(default=10.0, metadata=cli_meta(help="wgan-gp: gradient penalty coefficient"))
+    moment_weight: float = field(default=MOMENT_WEIGHT, metadata=cli_meta(
+        help="weight of G's moment-matching term: per feature, |mean and std of the fake batch - the real "
+             "batch's|, summed (for a one-hot head: its category frequencies; TableGAN's information loss on "
+             "G's outputs). It keeps the opcode and size mix from collapsing to one category; 0 = off"))
     ema: float = field(default=0.0, metadata=cli_meta(
         help="sample, validate and save an exponential moving average of G's weights with this decay per G step "
              "(e.g. 0.99); 0 = the trained weights"))
@@ -115,6 +121,8 @@ class TraceGANConfig:
             raise ConfigError(f"size_coverage must be in [0.5, 1], but got size_coverage={self.size_coverage!r}")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema must be in [0, 1), but got ema={self.ema!r}")
+        if not self.moment_weight >= 0:
+            raise ConfigError(f"moment_weight must be >= 0, but got moment_weight={self.moment_weight!r}")
         if not self.gp_weight >= 0:
             raise ConfigError(f"gp_weight must be >= 0, but got gp_weight={self.gp_weight!r}")
         if self.log1p and self.feature_mode == "seed":

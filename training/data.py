@@ -34,7 +34,7 @@ def load_frame(data: DataConfig, *, sample_rows: int = 20_000) -> tuple[TraceFra
     info = {"data_source": frame.source, "data_sha256": digest, "rows_read": len(frame),
             "lines_skipped": frame.skipped, "distinct_timestamps": distinct(frame.timestamp)}
     if frame.skipped:
-        log.warning("%s: skipped %d lines with fewer than 6 fields (the seed's rule)", frame.source, frame.skipped)
+        log.warning("%s: skipped %d %s", frame.source, frame.skipped, frame.meta.get("skipped_why", "lines"))
     return frame, info
 
 

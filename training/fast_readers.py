@@ -22,19 +22,17 @@ __all__ = ["fast_read", "FAST_FORMATS"]
 FAST_FORMATS = ("msr", "csv", "text", "seed_synth")
 _MSR = ("Timestamp", "Hostname", "DiskNumber", "Type", "Offset", "Size", "ResponseTime")
 _BATCH = 1 << 20
-# from this size on disk, whole files are streamed too: read_csv holds the text and the whole table at
-# once (10M MSR rows: 1.36 GiB peak RSS, streamed 0.92 GiB and no slower)
-_STREAM_BYTES = 64 << 20
+_PIECE = 64 << 20  # bytes of text per read_csv call on a whole file (bounds memory; training.fast_readers._pieces)
 _OPCODE = {"read": 0, "r": 0, "write": 1, "w": 1}  # as training.readers._OPCODES
 
 
 def _read(path: Path, *, names: list[str] | None, skip: int, delimiter: str, types: dict, rows: int,
           convert) -> dict[str, np.ndarray] | None:
     """Parse at most ``rows`` rows (0 = all); ``convert(table)`` turns each batch into NumPy columns
-    (a dict) or None. Each batch is released once converted and the columns are joined at the end;
-    files of ``_STREAM_BYTES`` and more are parsed as a stream, so memory stays near twice the
-    parsed columns instead of the file's text plus the whole Arrow table beside them. None if the C
-    parser or ``convert`` refuses anything, or there are no rows."""
+    (a dict) or None. A whole file is parsed a piece at a time (``_pieces``), each batch released
+    once converted and the columns joined at the end, so memory stays near twice the parsed
+    columns instead of the file's text plus the whole Arrow table beside them. None if the C parser
+    or ``convert`` refuses anything, or there are no rows."""
     import pyarrow as pa
     import pyarrow.csv as pv
 
@@ -45,11 +43,10 @@ def _read(path: Path, *, names: list[str] | None, skip: int, delimiter: str, typ
     n = 0
     try:
         with arrow_stream(path) as src:
-            if rows or path.stat().st_size >= _STREAM_BYTES:  # the start of a file, or a big one: stream
+            if rows:  # the start of a file: stream, stop early
                 batches = pv.open_csv(src, read_options=read, parse_options=parse, convert_options=options)
-            else:  # a whole small file: the multi-threaded reader (2x faster here), each batch let go once converted
-                batches = _drain(pv.read_csv(src, read_options=read, parse_options=parse,
-                                             convert_options=options).to_batches())
+            else:  # the whole file: the multi-threaded reader, a piece of text at a time
+                batches = _pieces(src, read, parse, options)
             for batch in batches:
                 if rows and n + batch.num_rows > rows:
                     batch = batch.slice(0, rows - n)
@@ -69,11 +66,35 @@ def _read(path: Path, *, names: list[str] | None, skip: int, delimiter: str, typ
     return {key: np.concatenate(parts.pop(key)) for key in list(parts)}
 
 
-def _drain(batches: list):
-    """Yield the batches, dropping the list's reference to each, so its memory goes once converted."""
-    batches.reverse()
-    while batches:
-        yield batches.pop()
+def _pieces(src, read, parse, options):
+    """The record batches of a whole file, parsed by ``pyarrow.csv.read_csv`` (multi-threaded, ~2x
+    the streaming reader here) on ``_PIECE`` bytes of text at a time, cut at line ends: memory stays
+    one piece of text and its table, not the file's. Each batch is let go once the caller has it."""
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    rest, first = b"", True
+    while True:
+        data = src.read(_PIECE)
+        text = rest + data if data else rest
+        cut = text.rfind(b"\n") + 1 if data else len(text)
+        if not text:
+            return
+        if cut == 0:  # no line end yet: read more
+            rest = text
+            continue
+        piece, rest = text[:cut], text[cut:]
+        if not first:
+            read = pv.ReadOptions(column_names=read.column_names, block_size=_BATCH, use_threads=True)
+        batches = pv.read_csv(pa.py_buffer(piece), read_options=read, parse_options=parse,
+                              convert_options=options).to_batches()
+        del piece, text
+        first = False
+        batches.reverse()
+        while batches:
+            yield batches.pop()
+        if not data:
+            return
 
 
 def _header_names(path: Path) -> list[str] | None:

@@ -44,6 +44,8 @@ class LSTMGenerator(nn.Module):
         if not self.heads:
             return torch.tanh(self.fc(hidden))
         out = self.fc(hidden)
+        if self.training:  # the heads' own logits, before the Gumbel noise: the trainer's moment term reads them
+            self.head_logits = out[..., self.n_continuous:]
         u = (0.5 * (1.0 + torch.erf(z[..., self.latent_dim:] * 0.7071067811865476))).clamp(1e-6, 1.0 - 1e-6)
         logits = out[..., self.n_continuous:] - torch.log(-torch.log(u))
         parts, start = [torch.tanh(out[..., :self.n_continuous])], 0

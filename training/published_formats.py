@@ -206,9 +206,11 @@ def _blkparse(path: Path, max_lines: int) -> _Columns:
                     np.array(cols["opcode"], np.int8), volume, list(volume_names), None, np.array(cols["line"]))
 
 
-def select_volumes(codes: np.ndarray, volume_names: list[str], path: Path, fmt: str, volume: str) -> np.ndarray:
-    """Rows to keep: those of the volumes ``volume`` names (module docstring), or a ``DataError``
-    listing the trace's volumes when it has several and ``volume`` chooses none."""
+def select_volumes(codes: np.ndarray, volume_names: list[str], path: Path, fmt: str,
+                   volume: str) -> tuple[np.ndarray, dict[str, int]]:
+    """Rows to keep — those of the volumes ``volume`` names (module docstring) — and the kept
+    volumes' request counts; a ``DataError`` listing the trace's volumes when it has several and
+    ``volume`` chooses none."""
     counts = np.bincount(codes, minlength=len(volume_names))
     present = counts > 0
     names = [n for n, p in zip(volume_names, present) if p]
@@ -218,7 +220,7 @@ def select_volumes(codes: np.ndarray, volume_names: list[str], path: Path, fmt: 
     sep = ";" if ";" in volume else None if whole in names else ","
     wanted = [whole] if sep is None else [v.strip() for v in volume.split(sep) if v.strip()]
     if wanted == ["all"] or (not wanted and len(names) <= 1):
-        return np.ones(len(codes), bool)
+        return np.ones(len(codes), bool), dict(zip(names, counts.tolist()))
     if not wanted:
         listed = ", ".join(f"{n} ({k:,} requests)" for n, k in sorted(zip(names, counts), key=lambda p: -p[1])[:20])
         raise DataError(f"{path}: a {fmt} trace of {len(names)} volumes; choose with --volume ID[,ID] or "
@@ -227,7 +229,8 @@ def select_volumes(codes: np.ndarray, volume_names: list[str], path: Path, fmt: 
     if missing:
         raise DataError(f"{path}: no volume {', '.join(missing)} in this {fmt} trace "
                         f"(it has {', '.join(names[:20])})")
-    return np.isin(codes, [i for i, n in enumerate(volume_names) if n in wanted])
+    return (np.isin(codes, [i for i, n in enumerate(volume_names) if n in wanted]),
+            {n: int(k) for n, k in zip(names, counts) if n in wanted})
 
 
 def read_published(path: Path, fmt: str, *, max_lines: int = 0, volume: str = "", order: str = "check",
@@ -241,7 +244,7 @@ def read_published(path: Path, fmt: str, *, max_lines: int = 0, volume: str = ""
         if c is not None and order == "check" and (np.diff(c.ts) < 0).any():
             c = None  # the careful reader names the lines
         c = c if c is not None else _careful(path, spec, max_lines)
-    keep = select_volumes(c.volume, c.volume_names, path, fmt, volume)
+    keep, kept = select_volumes(c.volume, c.volume_names, path, fmt, volume)
     raw = np.asarray(c.ts)[keep]
     lines = c.lines[keep] if c.lines is not None else None
     back = np.flatnonzero(raw[1:] < raw[:-1])
@@ -258,6 +261,7 @@ def read_published(path: Path, fmt: str, *, max_lines: int = 0, volume: str = ""
     zero = raw.min() if len(raw) else 0
     frame = TraceFrame.from_columns(raw - zero, length[perm], lba[perm], latency[perm], c.opcode[keep][perm],
                                     source=str(path), origin=zero.item() if len(raw) else 0)
+    frame.meta["volumes"] = kept
     return to_ns(frame, spec.time_unit, latency=spec.latency is not None)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from training.compressed import DECOMPRESS_ERRORS, open_binary
 from training.errors import DataError
+from training.units import UNSTATED, file_units, to_ns
 
 __all__ = ["TraceFrame", "READERS", "read_trace", "reader_names"]
 
@@ -89,6 +90,9 @@ def _register(name: str) -> Callable[[Reader], Reader]:
 
 # formats read outside this module's per-line registry (their own modules)
 _OTHER = ("oracle_general", "vscsi", "parquet")
+# what a format's reader skips and counts (``TraceFrame.skipped``), for ``ganflow inspect``
+_SKIPPED = {"seed": "lines with fewer than 6 fields (the seed's rule)", "csv": "blank lines",
+            "text": "blank or # lines", "seed_synth": "blank lines"}
 # the time unit a format's files are in, where the format says (training.units converts to ns)
 SOURCE_TIME_UNIT = {"msr": "100ns", "oracle_general": "s", "vscsi": "us"}
 
@@ -125,8 +129,7 @@ def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, colum
             ganflow): converted to ns. Empty: kept as read. Naming a unit other than a format's own
             is an error.
     """
-    from training.published_formats import PUBLISHED, read_oracle_general, read_published
-    from training.units import to_ns
+    from training.published_formats import PUBLISHED
 
     if fmt not in reader_names():
         raise DataError(f"unknown trace format {fmt!r}; valid formats: {', '.join(reader_names())}")
@@ -140,45 +143,59 @@ def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, colum
         raise DataError(f"--volume {volume}: format {fmt!r} has no volume column (formats with one: "
                         f"{', '.join(sorted([*PUBLISHED, 'msr']))})")
     order = "sort" if sort else "keep" if fmt == "seed_synth" else "check"
-    frame = None
-    if fmt in PUBLISHED:
-        frame = read_published(path, fmt, max_lines=max_lines, volume=volume, order=order, fast=fast)
-    elif fmt == "oracle_general":
-        frame = read_oracle_general(path, max_lines=max_lines, order=order)
-    elif fmt == "vscsi":
-        from training.vscsi import read_vscsi
-
-        frame = read_vscsi(path, max_lines=max_lines, order=order)
-    elif fmt == "parquet":
-        from training.parquet_reader import read_parquet
-
-        frame = read_parquet(path, max_lines=max_lines, columns=columns, order=order, time_unit=time_unit)
-    elif fast:
-        from training.fast_readers import fast_read
-
-        frame = fast_read(path, fmt, max_lines, columns, order)
-    if frame is None:
-        frame = READERS[fmt](path, max_lines, columns).frame(order=order)
-    codes = frame.meta.pop("volume_codes", None)
-    if codes is not None:  # msr: one volume per Hostname_DiskNumber
-        from training.published_formats import select_volumes
-
-        keep = select_volumes(codes, frame.meta.pop("volume_names"), path, fmt, volume)
-        if not keep.all():  # times relative to the chosen volumes' first request
-            frame = frame.take(keep)
-            shift = frame.timestamp.min() if len(frame) else frame.timestamp.dtype.type(0)
-            frame.timestamp, frame.origin = frame.timestamp - shift, frame.origin + shift.item()
+    frame = _read_any(path, fmt, max_lines, columns, order, fast, volume, time_unit)
+    frame = _select_volumes(frame, path, fmt, volume)
+    if frame.skipped:
+        frame.meta.setdefault("skipped_why", _SKIPPED.get(fmt, "lines"))
     if len(frame) == 0:
         raise DataError(f"{path}: no trace rows found (format {fmt!r}, {frame.skipped} lines skipped"
                         f"{'' if fmt != 'seed' else ': the seed format needs at least 6 whitespace fields a line'})")
-    if "units" not in frame.meta:
+    if "units" not in frame.meta:  # the readers of formats with a stated unit convert their own
         unit = SOURCE_TIME_UNIT.get(fmt) or time_unit
         if unit:
             to_ns(frame, unit)
         else:
-            from training.units import UNSTATED, file_units
-
             frame.meta["units"] = file_units(*UNSTATED.get(fmt, ()))
+    return frame
+
+
+def _read_any(path: Path, fmt: str, max_lines: int, columns: str, order: str, fast: bool, volume: str,
+              time_unit: str) -> TraceFrame:
+    from training.published_formats import PUBLISHED, read_oracle_general, read_published
+
+    if fmt in PUBLISHED:
+        return read_published(path, fmt, max_lines=max_lines, volume=volume, order=order, fast=fast)
+    if fmt == "oracle_general":
+        return read_oracle_general(path, max_lines=max_lines, order=order)
+    if fmt == "vscsi":
+        from training.vscsi import read_vscsi
+
+        return read_vscsi(path, max_lines=max_lines, order=order)
+    if fmt == "parquet":
+        from training.parquet_reader import read_parquet
+
+        return read_parquet(path, max_lines=max_lines, columns=columns, order=order, time_unit=time_unit)
+    frame = None
+    if fast:
+        from training.fast_readers import fast_read
+
+        frame = fast_read(path, fmt, max_lines, columns, order)
+    return frame if frame is not None else READERS[fmt](path, max_lines, columns).frame(order=order)
+
+
+def _select_volumes(frame: TraceFrame, path: Path, fmt: str, volume: str) -> TraceFrame:
+    """MSR: the rows of the chosen ``Hostname_DiskNumber`` volumes, timed from their first request."""
+    codes = frame.meta.pop("volume_codes", None)
+    if codes is None:
+        return frame
+    from training.published_formats import select_volumes
+
+    keep, frame.meta["volumes"] = select_volumes(codes, frame.meta.pop("volume_names"), path, fmt, volume)
+    if keep.all():
+        return frame
+    frame = frame.take(keep)
+    shift = frame.timestamp.min() if len(frame) else frame.timestamp.dtype.type(0)
+    frame.timestamp, frame.origin = frame.timestamp - shift, frame.origin + shift.item()
     return frame
 
 

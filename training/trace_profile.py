@@ -22,6 +22,7 @@ def profile(frame: TraceFrame, fmt: str) -> dict:
     known = frame.opcode >= 0
     return {
         "source": frame.source, "format": fmt, "rows": len(frame), "lines_skipped": frame.skipped,
+        "skipped_what": frame.meta.get("skipped_why", "lines"), "volumes": frame.meta.get("volumes"),
         "columns": ["timestamp", "length", "lba"] + (["latency"] if len(frame) and np.ptp(frame.latency) > 0 else [])
         + (["opcode"] if known.any() else []),
         "units": {k: v for k, v in units.items() if k != "ticks_per_second" and v},
@@ -39,9 +40,16 @@ def format_profile(p: dict) -> list[str]:
     """The profile as aligned ``name  value`` lines."""
     span = f"{p['time_span_s']:,.1f} s" if p["time_span_s"] is not None else f"{p['time_span_ticks']:,} ticks"
     rate = f"{p['requests_per_s']:,.1f} requests/s" if p["requests_per_s"] else "—"
-    rows = [("source", p["source"]), ("format", p["format"]), ("rows", f"{p['rows']:,} ({p['lines_skipped']} lines skipped)"),
+    units = dict(p["units"])
+    source_unit = units.pop("source_time_unit", None)
+    volumes = p.get("volumes") or {}
+    listed = ", ".join(f"{name} ({k:,})" for name, k in sorted(volumes.items(), key=lambda v: -v[1])[:10])
+    rows = [("source", p["source"]), ("format", p["format"]),
+            ("rows", f"{p['rows']:,}" + (f" ({p['lines_skipped']:,} {p['skipped_what']} skipped)" if p["lines_skipped"] else "")),
+            *((("volumes", f"{len(volumes)}: {listed}"),) if volumes else ()),
             ("time span", span), ("rate", rate), ("columns", ", ".join(p["columns"])),
-            *((f"unit of {k}", v) for k, v in p["units"].items()),
+            *((f"unit of {k}", v) for k, v in units.items()),
+            ("time unit in file", source_unit or "not stated (kept as read; --time_unit to say)"),
             ("top sizes", ", ".join(f"{int(s):,} B ({f:.1%})" for s, f in p["top_sizes"])),
             ("4 KiB aligned", f"{p['aligned_4k']:.1%}"),
             ("read fraction", "—" if p["read_fraction"] is None else f"{p['read_fraction']:.1%}"),

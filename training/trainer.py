@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -38,7 +39,7 @@ from training.config import TraceGANConfig
 from training.models import LSTMDiscriminator, LSTMGenerator
 from training.utils import load_tensors, save_checkpoint
 
-__all__ = ["GANTrainer", "EpochStats", "StopTraining", "BestGenerator"]
+__all__ = ["GANTrainer", "EpochStats", "StopTraining", "BestGenerator", "moment_gap"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,35 @@ class EpochStats:
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
+
+
+def moment_gap(fake: torch.Tensor, real: torch.Tensor, heads: tuple[int, ...] = (),
+               head_logits: torch.Tensor | None = None) -> torch.Tensor:
+    """How far the fake batch's marginals are from the real batch's, over batch and time.
+
+    Continuous features: sum of |mean(fake) - mean(real)| + |std(fake) - std(real)| (TableGAN's
+    information loss, taken on the generator's outputs). One-hot heads, given the generator's
+    ``head_logits`` (before the Gumbel noise): KL(real category frequencies || the mean of the
+    predicted probabilities), whose gradient does not vanish when a head has saturated on one
+    category — the straight-through one-hots' does, and D alone, scoring one window at a time, lets
+    a binary head such as the opcode drift there and stay.
+    """
+    n_cont = fake.size(-1) - sum(heads)
+    f, r = fake.flatten(0, 1), real.flatten(0, 1)
+    gap = fake.new_zeros(())
+    if n_cont:
+        gap = (f[:, :n_cont].mean(0) - r[:, :n_cont].mean(0)).abs().sum() + \
+            (f[:, :n_cont].std(0) - r[:, :n_cont].std(0)).abs().sum()
+    if head_logits is None:
+        return gap + (f[:, n_cont:].mean(0) - r[:, n_cont:].mean(0)).abs().sum()
+    logits, start = head_logits.flatten(0, 1), 0
+    for k in heads:
+        p = r[:, n_cont + start:n_cont + start + k].mean(0)
+        # log of the mean predicted probability, in log space: no clamp to cut the gradient off
+        log_q = torch.logsumexp(torch.log_softmax(logits[:, start:start + k], -1), 0) - math.log(len(logits))
+        gap = gap + (p * (torch.log(p.clamp_min(1e-12)) - log_q)).sum()
+        start += k
+    return gap
 
 
 class GANTrainer:
@@ -126,16 +156,23 @@ class GANTrainer:
             (grad,) = torch.autograd.grad(score.sum(), mix, create_graph=True)
         return ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
 
-    def generator_step(self, batch: int) -> torch.Tensor:
+    def generator_step(self, batch: int | torch.Tensor) -> torch.Tensor:
         """One G update: make D call a fresh fake batch real; returns the loss (a 0-d tensor).
 
-        D's weights need no gradient here (the seed computes and then discards it).
+        Given the real batch (not only its size) and ``moment_weight > 0``, the loss adds the
+        moment-matching term of ``moment_gap``. D's weights need no gradient here (the seed computes
+        and then discards it).
         """
+        real = batch if isinstance(batch, torch.Tensor) else None
         self.opt_g.zero_grad(set_to_none=True)
         self.discriminator.requires_grad_(False)
         try:
-            logits = self.discriminator(self.fake(batch, "g"))
+            fake = self.fake(real.size(0) if real is not None else batch, "g")
+            logits = self.discriminator(fake)
             loss = -logits.mean() if self.config.loss == "wgan-gp" else self.bce(logits, torch.ones_like(logits))
+            if real is not None and self.config.moment_weight > 0:
+                loss = loss + self.config.moment_weight * moment_gap(
+                    fake, real, self.generator.heads, getattr(self.generator, "head_logits", None))
             loss.backward()
         finally:
             self.discriminator.requires_grad_(True)
@@ -161,7 +198,7 @@ class GANTrainer:
             for _ in range(c.d_updates):
                 d_sum += self.discriminator_step(real).double().cpu() / c.d_updates
             for _ in range(c.g_updates):
-                g_sum += self.generator_step(real.size(0)).double().cpu() / c.g_updates
+                g_sum += self.generator_step(real).double().cpu() / c.g_updates
             n_batches += 1
         self.epoch += 1
         stats = EpochStats(self.epoch, float(d_sum) / n_batches, float(g_sum) / n_batches, time.perf_counter() - start)

@@ -74,5 +74,6 @@ def read_vscsi(path: Path, *, max_lines: int = 0, order: str = "check") -> Trace
                                     rec["lbn"].astype(np.float64)[perm], latency[perm], op[perm],
                                     source=str(path), origin=zero)
     frame.skipped = int((~keep).sum())
+    frame.meta["skipped_why"] = "non-data SCSI commands"
     frame.meta["vscsi_version"] = version
     return to_ns(frame, "us", latency=version == 2)

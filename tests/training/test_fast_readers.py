@@ -86,3 +86,16 @@ def test_seed_format_is_always_careful(tmp_path):
     path = tmp_path / "t.txt"
     path.write_text(f"0 {FILETIME} Read 4096 100 250\n")
     assert fast_read(path, "seed", 0, "", "check") is None
+
+
+@pytest.mark.parametrize("piece", [64, 101, 4096])
+@pytest.mark.parametrize("fmt, name, text, columns", CASES)
+def test_pieces_of_text_join_exactly(tmp_path, monkeypatch, piece, fmt, name, text, columns):
+    """A whole file is parsed a piece of text at a time: cuts fall at line ends, whatever the size."""
+    import training.fast_readers as fast
+
+    path = tmp_path / name
+    path.write_text(text.rstrip("\n"))  # no line end at the very end either
+    monkeypatch.setattr(fast, "_PIECE", piece)
+    assert fast_read(path, fmt, 0, columns, "keep") is not None
+    _same(read_trace(path, fmt, columns=columns), read_trace(path, fmt, columns=columns, fast=False))

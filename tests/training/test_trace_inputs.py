@@ -116,6 +116,11 @@ def test_msr_hosts_and_disks_are_volumes(tmp_path, fast):
     assert len(read_trace(path, "msr", volume="web_0,src_1", fast=fast)) == 10 + 5
     with pytest.raises(DataError, match="no volume web_9 in this msr trace"):
         read_trace(path, "msr", volume="web_9", fast=fast)
+    from training.trace_profile import format_profile, profile
+
+    report = profile(read_trace(path, "msr", volume="all", fast=fast), "msr")  # inspect lists them
+    assert report["volumes"] == {"web_0": 10, "web_1": 10, "src_0": 5, "src_1": 5}
+    assert any(line.startswith("volumes") and "4: web_0 (10)" in line for line in format_profile(report))
     one = tmp_path / "one.csv"  # one volume: nothing to choose
     one.write_text(_msr([r for r in MSR_ROWS if r[1] == "web" and r[2] == 0]))
     assert len(read_trace(one, "msr", fast=fast)) == 10

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from training.models import LSTMDiscriminator, LSTMGenerator
@@ -52,3 +53,48 @@ def test_resume_from_checkpoint_equals_uninterrupted(tiny_config, tmp_path):
     for pa, pb in zip(full.generator.parameters(), resumed.generator.parameters()):
         assert torch.equal(pa, pb)
     assert resumed.history[-1].d_loss == full.history[-1].d_loss
+
+
+def test_moment_gap_by_hand():
+    from training.trainer import moment_gap
+
+    real = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]]])  # reads and writes, half each
+    fake = torch.tensor([[[1.0, 0.0], [1.0, 0.0]], [[1.0, 0.0], [1.0, 0.0]]])  # all reads
+    std = real.flatten(0, 1).std(0)  # 4 samples of 0/1 in equal parts (unbiased std)
+    assert moment_gap(real, real) == 0
+    assert torch.isclose(moment_gap(fake, real), 0.5 + 0.5 + std.sum())
+
+
+def test_generator_loss_adds_the_weighted_moment_gap(tiny_config):
+    from dataclasses import replace
+
+    from training.trainer import moment_gap
+
+    real = torch.rand(8, tiny_config.seq_len, 5) * 2 - 1
+    losses, gaps = [], []
+    for weight in (0.0, 2.5):
+        trainer = GANTrainer(replace(tiny_config, moment_weight=weight), 5, heads=(2,))
+        real[..., 3:] = torch.nn.functional.one_hot(torch.arange(8 * tiny_config.seq_len) % 2, 2).float().view(8, -1, 2)
+        state = trainer.rng.get_state()
+        with torch.no_grad():  # the fake batch the step will draw, and its opcode head's logits
+            gaps.append(float(moment_gap(trainer.fake(8, "g"), real, (2,), trainer.generator.head_logits)))
+        trainer.rng.set_state(state)
+        losses.append(float(trainer.generator_step(real)))
+    assert gaps[0] == gaps[1] > 0
+    assert losses[1] - losses[0] == pytest.approx(2.5 * gaps[0], rel=1e-5)
+
+
+def test_moment_gap_pulls_a_saturated_head_back():
+    """A head stuck on one category (logits +-10: the straight-through gradient is ~0) still gets a
+    strong gradient toward the real frequencies from the KL term."""
+    from training.trainer import moment_gap
+
+    real = torch.nn.functional.one_hot(torch.arange(40) % 2, 2).float().view(4, 10, 2)  # half reads
+    logits = torch.tensor([10.0, -10.0]).repeat(4, 10, 1).requires_grad_(True)
+    fake = torch.nn.functional.one_hot(torch.zeros(40, dtype=torch.long), 2).float().view(4, 10, 2)
+    gap = moment_gap(fake, real, (2,), logits)
+    assert gap > 5  # KL(0.5, 0.5 || ~1, ~2e-9) = 0.5 log(0.5) + 0.5 log(0.5 / 2e-9) ~ 9.3
+    gap.backward()
+    assert logits.grad[..., 1].mean() < -0.01  # raise the write logit (gradient descent)
+    soft = torch.softmax(logits.detach(), -1)
+    assert soft[..., 1].max() < 1e-8  # where the straight-through gradient, ~p(1-p), is nothing
