@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from training.errors import DataError
-from training.readers import TraceFrame, column_map
+from training.readers import TraceFrame, column_map, time_order
 
 __all__ = ["read_parquet", "UNITS_KEY"]
 
@@ -74,12 +74,7 @@ def read_parquet(path: Path, *, max_lines: int = 0, columns: str = "", order: st
     latency = (_numeric(table, idx["latency"], path, "latency", integer_ok=False) if idx["latency"] is not None
                else np.zeros(len(ts)))
     op = _opcode(table, idx["opcode"], path) if idx["opcode"] is not None else np.full(len(ts), -1, np.int8)
-    back = np.flatnonzero(ts[1:] < ts[:-1])
-    if back.size and order == "check":
-        i = int(back[0]) + 1
-        raise DataError(f"{path}: row {i + 1}: timestamp {ts[i]} is earlier than {ts[i - 1]} in row {i}; the trace "
-                        "must be in time order (sort it, or pass --sort_by_time)")
-    perm = np.argsort(ts, kind="stable") if back.size and order == "sort" else slice(None)
+    perm = time_order(ts, order, lambda i: f"{path}: row {i + 1}: timestamp {ts[i]} is earlier than {ts[i - 1]} in row {i}")
     zero = ts.min() if len(ts) else 0
     frame = TraceFrame.from_columns((ts - zero)[perm], length[perm], lba[perm], latency[perm], op[perm],
                                     source=str(path), origin=zero.item() if len(ts) else 0)

@@ -41,7 +41,7 @@ import numpy as np
 
 from training.compressed import read_bytes
 from training.errors import DataError
-from training.readers import _OPCODES, TraceFrame, parse_number
+from training.readers import _OPCODES, TraceFrame, parse_number, time_order
 from training.units import canonical_units, to_ns
 
 __all__ = ["PUBLISHED", "Published", "read_published", "select_volumes", "units"]
@@ -247,13 +247,8 @@ def read_published(path: Path, fmt: str, *, max_lines: int = 0, volume: str = ""
     keep, kept = select_volumes(c.volume, c.volume_names, path, fmt, volume)
     raw = np.asarray(c.ts)[keep]
     lines = c.lines[keep] if c.lines is not None else None
-    back = np.flatnonzero(raw[1:] < raw[:-1])
-    if back.size and order == "check":
-        i = int(back[0]) + 1
-        where = f"{path}:{lines[i]}" if lines is not None else str(path)
-        raise DataError(f"{where}: timestamp goes back ({raw[i]} {spec.time_unit} after {raw[i - 1]}); the trace "
-                        "must be in time order (sort it, or pass --sort_by_time)")
-    perm = np.argsort(raw, kind="stable") if back.size and order == "sort" else slice(None)
+    perm = time_order(raw, order, lambda i: (f"{path}:{lines[i]}" if lines is not None else str(path))
+                      + f": timestamp goes back ({raw[i]} {spec.time_unit} after {raw[i - 1]})")
     latency = np.asarray(c.latency, np.float64)[keep] if c.latency is not None else np.zeros(int(keep.sum()))
     length = np.asarray(c.size, np.float64)[keep] * spec.size_bytes
     lba = np.floor(np.asarray(c.offset, np.float64)[keep] * spec.offset_bytes / 512)
@@ -282,12 +277,7 @@ def read_oracle_general(path: Path, *, max_lines: int = 0, order: str = "check")
                         f"(record {len(raw) // size + 1} is cut short at byte {len(raw) // size * size:,})")
     rec = np.frombuffer(raw, ORACLE_GENERAL, count=min(len(raw) // size, max_lines or len(raw) // size))
     ts = rec["time"].astype(np.int64)
-    back = np.flatnonzero(ts[1:] < ts[:-1])
-    if back.size and order == "check":
-        i = int(back[0]) + 1
-        raise DataError(f"{path}: record {i + 1}: time {ts[i]} s is earlier than {ts[i - 1]} s in record {i}; "
-                        "the trace must be in time order (sort it, or pass --sort_by_time)")
-    perm = np.argsort(ts, kind="stable") if back.size and order == "sort" else slice(None)
+    perm = time_order(ts, order, lambda i: f"{path}: record {i + 1}: time {ts[i]} s is earlier than {ts[i - 1]} s in record {i}")
     import pandas as pd
 
     code, ids = pd.factorize(rec["obj_id"])  # hashing, codes in order of first appearance

@@ -27,7 +27,7 @@ from training.compressed import DECOMPRESS_ERRORS, open_binary
 from training.errors import DataError
 from training.units import UNSTATED, file_units, to_ns
 
-__all__ = ["TraceFrame", "READERS", "read_trace", "reader_names"]
+__all__ = ["TraceFrame", "READERS", "read_trace", "reader_names", "time_order"]
 
 _OPCODES = {"read": 0, "r": 0, "write": 1, "w": 1}
 
@@ -95,6 +95,15 @@ _SKIPPED = {"seed": "lines with fewer than 6 fields (the seed's rule)", "csv": "
             "text": "blank or # lines", "seed_synth": "blank lines"}
 # the time unit a format's files are in, where the format says (training.units converts to ns)
 SOURCE_TIME_UNIT = {"msr": "100ns", "oracle_general": "s", "vscsi": "us"}
+
+
+def time_order(ts: np.ndarray, order: str, where) -> np.ndarray | slice:
+    """The rows' order: ``check`` raises a ``DataError`` ``where(i)`` names for the first row ``i``
+    earlier than the one before it; ``sort`` sorts (stable); ``keep`` keeps the file's order."""
+    back = np.flatnonzero(ts[1:] < ts[:-1])
+    if back.size and order == "check":
+        raise DataError(f"{where(int(back[0]) + 1)}; the trace must be in time order (sort it, or pass --sort_by_time)")
+    return np.argsort(ts, kind="stable") if back.size and order == "sort" else slice(None)
 
 
 def reader_names() -> list[str]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from training.compressed import read_bytes
 from training.errors import DataError
-from training.readers import TraceFrame
+from training.readers import TraceFrame, time_order
 from training.units import to_ns
 
 __all__ = ["V1", "V2", "read_vscsi", "SCSI_READ", "SCSI_WRITE"]
@@ -62,12 +62,9 @@ def read_vscsi(path: Path, *, max_lines: int = 0, order: str = "check") -> Trace
     keep = is_read | is_write
     rec, op = rec[keep], np.where(is_write[keep], 1, 0).astype(np.int8)
     ts = rec["ts"].astype(np.int64)
-    back = np.flatnonzero(ts[1:] < ts[:-1])
-    if back.size and order == "check":
-        i = int(np.flatnonzero(keep)[back[0] + 1])
-        raise DataError(f"{path}: record {i + 1}: time {ts[back[0] + 1]} µs is earlier than the request before it "
-                        f"({ts[back[0]]} µs); the trace must be in time order (sort it, or pass --sort_by_time)")
-    perm = np.argsort(ts, kind="stable") if back.size and order == "sort" else slice(None)
+    records = np.flatnonzero(keep)  # a request's record number, for the message
+    perm = time_order(ts, order, lambda i: f"{path}: record {records[i] + 1}: time {ts[i]} µs is earlier than the "
+                                           f"request before it ({ts[i - 1]} µs)")
     latency = rec["rt"].astype(np.float64) if version == 2 else np.zeros(len(rec))
     zero = int(ts.min()) if len(ts) else 0
     frame = TraceFrame.from_columns((ts - zero)[perm], rec["len"].astype(np.float64)[perm],
