@@ -53,14 +53,14 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_quantile_wgan": dict(feature_mode="typed", continuous="quantile", **_LR, loss="wgan-gp", beta2=0.9),
     # part 2: explicit locality (LRU-stack actions), carried LSTM state, joined windows
     "typed_lru": dict(_LRU),  # independent windows
-    "typed_lru_carry": dict(_LRU, carry_state=True, moment_weight=1.0),  # the default (TraceGANConfig())
+    "typed_lru_carry": dict(_LRU, carry_state=True),  # the default (TraceGANConfig())
     "typed_lru_carry_join4": dict(_LRU, carry_state=True, join_windows=4),
     "typed_lru_carry_b16": dict(_LRU, carry_state=True, reuse_buckets=16),
     "typed_lru_carry_b4": dict(_LRU, carry_state=True, reuse_buckets=4),
     "typed_lru_pages_carry": dict(_LRU, carry_state=True, locality="lru-pages"),
     "typed_lru_pages": dict(_LRU, locality="lru-pages"),
-    # G's moment-matching term (TableGAN's information loss on G's outputs); the default since part 2 is weight 1
-    "typed_lru_carry_m0": dict(_LRU, carry_state=True, moment_weight=0.0),  # part 2's default
+    # G's moment term (mean/std gaps, KL per one-hot head): a trade on web0, off by default (docs/QUALITY.md)
+    "typed_lru_carry_m1": dict(_LRU, carry_state=True, moment_weight=1.0),
     "typed_lru_carry_m3": dict(_LRU, carry_state=True, moment_weight=3.0),
 }
 KEYS = ("hrc_mae", "byte_mr_mae", "reuse_rate", "stack_w1", "size_tv", "size_in_real", "read_fraction",

@@ -29,7 +29,7 @@ LOSSES = ("bce", "wgan-gp")
 _LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False, "locality": "none", "carry_state": False,
                                     "join_windows": 1, "moment_weight": 0.0}
 LOCALITY = ("lru", "lru-pages", "none")
-MOMENT_WEIGHT = 1.0
+MOMENT_WEIGHT = 0.0  # off: measured as a trade, not a win (docs/QUALITY.md); tune searches 0 and 1
 
 
 def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's word)
@@ -91,7 +91,8 @@ class TraceGANConfig:
     moment_weight: float = field(default=MOMENT_WEIGHT, metadata=cli_meta(
         help="weight of G's moment-matching term: per feature, |mean and std of the fake batch - the real "
              "batch's|, summed (for a one-hot head: its category frequencies; TableGAN's information loss on "
-             "G's outputs). It keeps the opcode and size mix from collapsing to one category; 0 = off"))
+             "G's outputs; KL from the real category frequencies for a one-hot head). It keeps a head such as the "
+             "opcode from sticking on one category, at a cost in timing (docs/QUALITY.md); 0 = off"))
     ema: float = field(default=0.0, metadata=cli_meta(
         help="sample, validate and save an exponential moving average of G's weights with this decay per G step "
              "(e.g. 0.99); 0 = the trained weights"))

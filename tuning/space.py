@@ -17,7 +17,8 @@ __all__ = ["SearchSpace"]
 @dataclass(frozen=True)
 class SearchSpace:
     """D:G ratio, learning rates (log-uniform), batch size and seq_len; the LRU-stack buckets of a
-    ``locality="lru"`` model and the joined windows of a ``carry_state`` one; optionally the widths
+    ``locality="lru"`` model and the joined windows of a ``carry_state`` one, G's moment term (off or
+    weight 1) outside seed mode; optionally the widths
     and the typed features' continuous encoding (e.g. ``continuous: [quantile, normal]`` in the YAML)."""
 
     ratios: tuple[str, ...] = ("1:1", "1:2", "1:3", "2:1", "3:1")
@@ -30,6 +31,7 @@ class SearchSpace:
     continuous: tuple[str, ...] = field(default=())
     reuse_buckets: tuple[int, ...] = (4, 8, 16)
     join_windows: tuple[int, ...] = (1, 4)
+    moment_weight: tuple[float, ...] = (0.0, 1.0)
 
     def __post_init__(self) -> None:
         for r in self.ratios:
@@ -67,8 +69,9 @@ class SearchSpace:
                    "lr_g": trial.suggest_float("lr_g", *self.lr_g, log=True),
                    "lr_d": trial.suggest_float("lr_d", *self.lr_d, log=True)}
         applies = {"reuse_buckets": base.feature_mode == "typed" and base.locality != "none",
-                   "join_windows": base.carry_state}
-        for name in ("batch_size", "seq_len", "hidden_dim", "latent_dim", "continuous", "reuse_buckets", "join_windows"):
+                   "join_windows": base.carry_state, "moment_weight": base.feature_mode != "seed"}
+        for name in ("batch_size", "seq_len", "hidden_dim", "latent_dim", "continuous", "reuse_buckets", "join_windows",
+                     "moment_weight"):
             choices = getattr(self, name)
             if choices and applies.get(name, True):
                 changes[name] = trial.suggest_categorical(name, list(choices))
