@@ -42,9 +42,9 @@ import numpy as np
 from training.compressed import read_bytes
 from training.errors import DataError
 from training.readers import _OPCODES, TraceFrame, parse_number, time_order
-from training.units import canonical_units, to_ns
+from training.units import to_ns
 
-__all__ = ["PUBLISHED", "Published", "read_published", "select_volumes", "units"]
+__all__ = ["PUBLISHED", "Published", "read_published", "select_volumes"]
 
 
 @dataclass(frozen=True)
@@ -83,12 +83,6 @@ PUBLISHED: dict[str, Published] = {
     "blkparse": Published(10, 3, 7, 9, 6, 0, _RW, time_unit="s", offset_bytes=512, size_bytes=512,
                           delimiter=" "),
 }
-
-
-def units(fmt: str) -> dict:
-    """What the frame's columns are in, for ``ganflow inspect`` and the README."""
-    spec = PUBLISHED[fmt]
-    return canonical_units(spec.time_unit, latency=spec.latency is not None)
 
 
 class _Columns:
