@@ -224,6 +224,12 @@ class TypedTransformer(TraceTransformer):
 
     def fit(self, frame: TraceFrame) -> TypedTransformer:
         """Choose the size categories and alignment, which optional fields exist, and each scale."""
+        self._fit(frame)
+        return self
+
+    def _fit(self, frame: TraceFrame) -> tuple | None:
+        """``fit``'s work; returns the address actions it encoded (None without locality)."""
+        actions = None
         self.time_quantum_ = 1.0 if np.issubdtype(frame.timestamp.dtype, np.integer) else 1e-6
         self.units_ = frame.meta.get("units")
         length = np.rint(frame.length).astype(np.int64)
@@ -241,14 +247,14 @@ class TypedTransformer(TraceTransformer):
         self.encoders = {"interarrival": _Continuous.fit(kind, self._gaps(frame)),
                          "length": _Continuous.fit(kind, frame.length)}
         if self.locality != "none":
-            self._fit_locality(frame)
+            actions = self._fit_locality(frame)
         else:
             self.encoders["lba"] = _Continuous.fit("minmax", frame.lba)
         if self.has_latency_:
             self.encoders["latency"] = _Continuous.fit(kind, frame.latency)
-        return self
+        return actions
 
-    def _fit_locality(self, frame: TraceFrame) -> None:
+    def _fit_locality(self, frame: TraceFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lba = np.rint(frame.lba).astype(np.int64)
         nonzero = lba[lba > 0]
         gcd = int(np.gcd.reduce(nonzero)) if len(nonzero) else 1
@@ -259,24 +265,20 @@ class TypedTransformer(TraceTransformer):
         action, stride, dist = self._actions(frame)
         self.new_ = _Buckets.fit(stride[action == NEW], self.reuse_buckets)
         self.reuse_ = _Buckets.fit(dist[action == REUSE], self.reuse_buckets)
-        self._fitted_actions = (frame, (action, stride, dist))  # fit_transform encodes once
+        return action, stride, dist
 
     def _actions(self, frame: TraceFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        cached = self.__dict__.pop("_fitted_actions", None)  # fit, then transform of the same frame
-        if cached is not None and cached[0] is frame:
-            return cached[1]
         return locality.encode(np.rint(frame.lba).astype(np.int64), frame.length, self.lba_range_[3],
                                phase=self.lba_range_[4], spans=self.locality == "lru-pages")
 
-    def transform(self, frame: TraceFrame) -> np.ndarray:
+    def transform(self, frame: TraceFrame, actions: tuple | None = None) -> np.ndarray:
         """``(n, len(feature_names))`` float32: continuous columns in [-1, 1], then one-hots,
         written block by block into one preallocated array (on a 10M-row trace, column-at-a-time
         writes over the whole array cost 3x more than the encoding itself)."""
         self._require_fitted()
         n = len(frame)
-        raw = {"interarrival": self._gaps, "length": lambda f: f.length, "lba": lambda f: f.lba,
-               "latency": lambda f: f.latency}
-        cont = [self.encoders[c].transform(np.asarray(raw[c](frame), np.float64)).astype(np.float32)
+        raw = {"interarrival": self._gaps(frame), "length": frame.length, "lba": frame.lba, "latency": frame.latency}
+        cont = [self.encoders[c].transform(np.asarray(raw[c], np.float64)).astype(np.float32)
                 for c in self.continuous_names]
         length = np.rint(frame.length)
         size_idx = np.full(n, len(self.sizes_))
@@ -291,7 +293,7 @@ class TypedTransformer(TraceTransformer):
             hot.append(start + np.asarray(frame.opcode, np.int64))
             start += 2
         if self.locality != "none":
-            hot.append(start + self.address_heads(frame)[0])
+            hot.append(start + self._heads(actions or self._actions(frame))[0])
         out = np.empty((n, len(self.feature_names)), np.float32)
         for a in range(0, n, _BLOCK):
             block = out[a:a + _BLOCK]
@@ -304,7 +306,8 @@ class TypedTransformer(TraceTransformer):
         return out
 
     def fit_transform(self, frame: TraceFrame) -> np.ndarray:
-        return self.fit(frame).transform(frame)
+        """``fit`` then ``transform``, encoding the addresses once (an LRU pass over every row)."""
+        return self.transform(frame, self._fit(frame))
 
     def inverse_features(self, y: np.ndarray) -> np.ndarray:
         """Features -> ``(n, 5)`` rows in ``ROW_COLUMNS`` order (inter-arrival times in column 0,
@@ -331,8 +334,11 @@ class TypedTransformer(TraceTransformer):
     def address_heads(self, frame: TraceFrame) -> tuple[np.ndarray, np.ndarray]:
         """The address head's category of each request and the uniform that places its value
         within the bucket (what ``addresses`` needs to give the trace's own addresses back)."""
-        action, stride, dist = self._actions(frame)
-        head, u = np.zeros(len(frame), np.int64), np.full(len(frame), 0.5)
+        return self._heads(self._actions(frame))
+
+    def _heads(self, actions: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        action, stride, dist = actions
+        head, u = np.zeros(len(action), np.int64), np.full(len(action), 0.5)
         for kind, buckets, values, first in ((NEW, self.new_, stride, 1), (REUSE, self.reuse_, dist, 1 + len(self.new_))):
             rows = action == kind
             b, pos = buckets.encode(values[rows])

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from training.errors import DataError
-from training.readers import TraceFrame, column_map, time_order
+from training.readers import _OPCODES, TraceFrame, column_map, time_order
 
 __all__ = ["read_parquet", "UNITS_KEY"]
 
@@ -41,8 +41,8 @@ def _opcode(table, i: int, path: Path) -> np.ndarray:
     col = table.column(i)
     text = pc.utf8_lower(pc.cast(col, "string")).to_numpy(zero_copy_only=False)
     op = np.full(len(text), -1, np.int8)
-    op[np.isin(text, ["r", "read", "0"])] = 0
-    op[np.isin(text, ["w", "write", "1"])] = 1
+    for name, code in {**_OPCODES, "0": 0, "1": 1}.items():  # the text readers' names, and 0/1
+        op[text == name] = code
     if (op < 0).any():
         row = int(np.flatnonzero(op < 0)[0])
         raise DataError(f"{path}: column {table.column_names[i]!r} (opcode): row {row + 1} holds {text[row]!r}, "

@@ -165,8 +165,8 @@ class Synthesizer:
         c = self.config
         cut = time_split(len(frame), c.val_fraction)
         train = frame.slice(0, cut)
-        self.transformer = make_transformer(c).fit(train)
-        windows = make_windows(self.transformer.transform(train), c.seq_len, c.window_stride,
+        self.transformer = make_transformer(c)
+        windows = make_windows(self.transformer.fit_transform(train), c.seq_len, c.window_stride,
                                what=f"{frame.source or 'trace'} (training part)")
         validation = frame.slice(cut, len(frame)) if cut < len(frame) else None
         return PreparedData(np.ascontiguousarray(windows), cut, validation)
