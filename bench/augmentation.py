@@ -31,9 +31,9 @@ def main() -> None:
     args = ap.parse_args()
     require(GTZAN)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(tempfile.mkdtemp()) / 'mlflow.db'}"
-    from serving.augment_eval import evaluate_augmentation, format_table
-    from training.config import FeatureGANConfig
-    from training.features import load_features
+    from feature_gan.config import FeatureGANConfig
+    from feature_gan.data import load_features
+    from feature_gan.evaluation import evaluate_augmentation, format_table
 
     data = load_features(GTZAN, feature_columns="mfcc{1..13}_mean", label_column="label")
     report = evaluate_augmentation(data, seeds=args.seeds, keep_fraction=args.keep_fraction,

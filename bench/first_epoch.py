@@ -1,5 +1,5 @@
 """From a trace file to the first training epoch: how long ``ganflow train`` takes before its first
-optimizer step on a large trace (issue 15: the 10M-row MSR trace in <= 60 s on 2 cores).
+optimizer step on a large trace (target: the 10M-row MSR trace in <= 60 s on 2 cores).
 
 The file is an MSR Cambridge CSV made from the shared web0 trace as ``bench/read_speed.py`` makes
 it (time-shifted copies). ``ganflow train`` runs in this process through its click entry point,

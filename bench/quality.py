@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import MSR, SEED_REFERENCE, require  # noqa: E402
 
 SEED_HYPER = dict(batch_size=128, hidden_dim=66, latent_dim=16, lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seq_len=12,
-                  feature_mode="seed", log1p=(), locality="none", carry_state=False, join_windows=1, moment_weight=0.0)
+                  feature_mode="absolute", log1p=(), locality="none", carry_state=False, join_windows=1, moment_weight=0.0)
 _LR = dict(lr_g=5e-4, lr_d=5e-4, d_updates=1, g_updates=1)
 _LRU = dict(feature_mode="typed", continuous="quantile", **_LR, locality="lru")
 _DELTA = dict(feature_mode="delta", log1p=("timestamp", "length", "latency"))
@@ -175,7 +175,7 @@ def main() -> None:
         out = Path(tmp) / "seed_synth.txt"
         start = time.perf_counter()
         seed = run_seed(args.seed_epochs, cut, len(validation), out)
-        seed_frame = read_trace(out, "seed_synth")
+        seed_frame = read_trace(out, "text4")
         budget = seed["train_s"]
         report["budget_train_seconds"] = round(budget, 1)
         seed_rows = seed_frame.values()

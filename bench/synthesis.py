@@ -83,7 +83,7 @@ def main() -> None:
     synth.fit(trace)
     windows = Synthesizer(TraceGANConfig(num_epochs=1, val_fraction=0.0, carry_state=False, locality="none"))
     windows.fit(trace)
-    seed_synth = Synthesizer(TraceGANConfig(num_epochs=1, val_fraction=0.0, feature_mode="seed", log1p=(),
+    seed_synth = Synthesizer(TraceGANConfig(num_epochs=1, val_fraction=0.0, feature_mode="absolute", log1p=(),
                                             carry_state=False))
     seed_synth.fit(trace)
     graph = export_onnx(synth)
@@ -114,7 +114,7 @@ def main() -> None:
         results["lru_decode"] = rate(len(actions), lambda: t.addresses(actions, t.new_stack()))
         results["generate_csv"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.csv", fmt="csv"))
         results["generate_parquet"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.parquet", fmt="parquet"))
-        results["generate_seed_text"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.txt", fmt="seed"))
+        results["generate_seed_text"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.txt", fmt="text4"))
         results["generate_csv_2s2w"] = rate(n, lambda: synthesize_to_file(onnx_model, n, d / "o2.csv", fmt="csv",
                                                                           streams=2, workers=2))
         results["windows_generate_csv"] = rate(n, lambda: synthesize_to_file(onnx_windows, n, d / "w.csv", fmt="csv"))

@@ -43,7 +43,7 @@ def run_ganflow(epochs: int, max_lines: int) -> dict:
     from training.synthesizer import Synthesizer
 
     frame = read_trace(MSR, "msr", max_lines=max_lines)
-    config = TraceGANConfig(num_epochs=epochs, val_fraction=0.0, feature_mode="seed", log1p=(),
+    config = TraceGANConfig(num_epochs=epochs, val_fraction=0.0, feature_mode="absolute", log1p=(),
                             batch_size=HYPER["batch"], hidden_dim=HYPER["hidden"],
                             latent_dim=HYPER["latent"], lr_g=HYPER["lrG"], lr_d=HYPER["lrD"],
                             d_updates=HYPER["d_updates"], g_updates=HYPER["g_updates"], seq_len=HYPER["seq_len"])

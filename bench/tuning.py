@@ -68,7 +68,7 @@ def main() -> None:
     validation = frame.slice(time_split(len(frame), base.val_fraction), len(frame))
     halves = real_halves(Validator(validation).real)
     floor = evaluate(halves[0], halves[1], references=False, sequence=False)["mmd2"]
-    out["seed_default_val_mmd2"] = default.val_mmd2[max(default.val_mmd2)]
+    out["seed_default_val_mmd2"] = default.final_val_mmd2
     out["val_floor_mmd2_halves"] = floor
     print(json.dumps(out, indent=1))
 

@@ -1,4 +1,4 @@
-"""ganflow: the CLI façade over ``training``, ``tuning`` and ``serving``."""
+"""ganflow: the CLI façade over ``training``, ``tuning``, ``serving`` and ``feature_gan``."""
 
 __all__ = ["main"]
 

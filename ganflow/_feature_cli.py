@@ -9,49 +9,49 @@ from ganflow._options import dataclass_options, handle_errors, split_kwargs
 from ganflow.cli import _check_output, _quiet_mlflow, _report, main
 
 
-def _feature_gan_options(fn):
-    from training.config import FeatureGANConfig
+def _input_options(fn):
+    from feature_gan.config import REDUCTIONS, FeatureInput
 
-    return dataclass_options(FeatureGANConfig)(fn)
+    return dataclass_options(FeatureInput, choices={"reduce": lambda: list(REDUCTIONS)})(fn)
 
 
-def _feature_input_options(fn):
-    fn = click.option("--reduce", type=click.Choice(["mean", "mean_std"]), default="mean", show_default=True,
-                      help="2-D frames × coefficients per sample: mean over frames, or mean then std")(fn)
-    fn = click.option("--feature_columns", "--feature-columns", default="mfcc{1..13}_mean", show_default=True,
-                      help="CSV input: feature columns; {a..b} expands")(fn)
-    return click.option("--label_column", "--label-column", default="label", show_default=True, help="CSV input: label column")(fn)
+def _train_options(fn):
+    from feature_gan.config import FeatureGANConfig, FeatureRunOptions
+
+    return dataclass_options(FeatureGANConfig)(dataclass_options(FeatureRunOptions)(fn))
 
 
 @main.command("train-features")
-@click.option("--data", required=True, help="feature JSON (the seed's: features|mfcc, labels, mapping) or CSV table")
-@_feature_input_options
-@click.option("--experiment", default="mfcc-wgan-gp", show_default=True)
-@click.option("--register_as", "--register-as", default="mfcc-wgan-gp", show_default=True, help="empty: do not register")
-@click.option("--checkpoint_every", "--checkpoint-every", type=int, default=10, show_default=True)
-@click.option("--save_dir", "--save-dir", default="checkpoints", show_default=True)
-@click.option("--resume", default="", help="continue from a checkpoint_epoch_N.pt (weights, optimizers, random state)")
-@_feature_gan_options
+@click.option("--data", default="", help="feature JSON (features|mfcc, labels, mapping) or CSV table; a --resume "
+              "reads the run's own")
+@_input_options
+@_train_options
+@click.option("--resume", default="", metavar="RUN_ID",
+              help="continue a killed or failed run from its last checkpoint (its own data and config)")
 @handle_errors
-def train_features(data, reduce, feature_columns, label_column, experiment, register_as, checkpoint_every, save_dir,
-                   resume, **kwargs) -> None:
+def train_features(data, resume, **kwargs) -> None:
     """Train the conditional WGAN-GP on labelled feature vectors (13 MFCCs by default)."""
     _quiet_mlflow()
-    from training.config import FeatureGANConfig
-    from training.features import load_features
+    from feature_gan.config import FeatureGANConfig, FeatureInput, FeatureRunOptions
+    from feature_gan.data import load_input
+    from training.errors import ConfigError
 
-    (config, rest) = split_kwargs(kwargs, FeatureGANConfig)
-    dataset = load_features(data, reduce=reduce, feature_columns=feature_columns, label_column=label_column)
-    from training.feature_pipeline import FeatureRunOptions
-    from training.feature_pipeline import train_features as run
+    table, config, options, _ = split_kwargs(kwargs, FeatureInput, FeatureGANConfig, FeatureRunOptions)
+    if resume:  # the run's own table and config; options given here (save_dir, register_as, ...) apply
+        from feature_gan.pipeline import resume_spec
 
-    run_id, uri, synth, version = run(dataset, config, FeatureRunOptions(
-        experiment=experiment, register_as=register_as, checkpoint_every=checkpoint_every, save_dir=save_dir, resume=resume))
+        data, table, config = resume_spec(resume)
+    elif not data:
+        raise ConfigError("train-features needs --data (a feature JSON or CSV table) or --resume RUN_ID")
+    dataset = load_input(data, table)
+    from feature_gan.pipeline import train_features as run
+
+    run_id, uri, synth, version = run(dataset, config, options, table=table, resume_run_id=resume or None)
     last = synth.history[-1] if synth.history else {}
     _report(f"run {run_id}: {len(synth.history)} epochs, wasserstein {last.get('wasserstein', float('nan')):.4f}; "
             f"{len(dataset.y)} samples, classes {dataset.counts()}")
     if version:
-        _report(f"registered models:/{register_as}/{version}")
+        _report(f"registered models:/{options.register_as}/{version}")
 
 
 @main.command()
@@ -62,16 +62,16 @@ def train_features(data, reduce, feature_columns, label_column, experiment, regi
 @click.option("--target-samples", "--target_samples", "target_samples", type=int, default=None, help="custom: N per class")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="replace an existing output")
-@_feature_input_options
+@_input_options
 @handle_errors
 def augment(model_uri, input_path, output, method, target_samples, seed, overwrite, reduce, feature_columns,
             label_column) -> None:
     """Balance an imbalanced feature dataset with a trained feature GAN."""
     _check_output(output, overwrite)
     _quiet_mlflow()
-    from serving.augment import augment_file
+    from feature_gan.augment import augment_file
+    from feature_gan.pipeline import load_feature_model
     from serving.registry import resolve_version
-    from training.feature_pipeline import load_feature_model
 
     model = load_feature_model(model_uri)
     meta = augment_file(model, input_path, output, method=method, target_samples=target_samples, seed=seed,
@@ -83,7 +83,7 @@ def augment(model_uri, input_path, output, method, target_samples, seed, overwri
 
 @main.command("evaluate-augmentation")
 @click.option("--data", required=True, help="a balanced labelled feature set (JSON or CSV)")
-@_feature_input_options
+@_input_options
 @click.option("--seeds", type=int, default=5, show_default=True, help="repetitions (split, imbalance, models)")
 @click.option("--keep-fraction", "--keep_fraction", "keep_fraction", type=float, default=0.2, show_default=True,
               help="share of training samples kept in each minority class (half the classes)")
@@ -95,11 +95,11 @@ def evaluate_augmentation(data, reduce, feature_columns, label_column, seeds, ke
                           log_run) -> None:
     """Classifier utility of GAN augmentation vs random oversampling and SMOTE on an induced imbalance."""
     _quiet_mlflow()
-    from serving.augment_eval import dumps, format_table
-    from serving.augment_eval import evaluate_augmentation as run
-    from training.config import FeatureGANConfig
+    from feature_gan.config import FeatureGANConfig
+    from feature_gan.data import load_features
+    from feature_gan.evaluation import dumps, format_table
+    from feature_gan.evaluation import evaluate_augmentation as run
     from training.errors import ConfigError
-    from training.features import load_features
 
     if seeds < 1 or not 0 < keep_fraction <= 1:
         raise ConfigError(f"need seeds >= 1 and 0 < keep_fraction <= 1, but got {seeds=}, {keep_fraction=}")
@@ -123,8 +123,8 @@ def generate_features(model_uri, class_name, n, seed, output, overwrite) -> None
     import csv
     import io
 
+    from feature_gan.pipeline import load_feature_model
     from training.errors import ConfigError
-    from training.feature_pipeline import load_feature_model
 
     if n < 0:
         raise ConfigError(f"n must be >= 0, but got n={n}")

@@ -14,7 +14,7 @@ import click
 from training.config import DataConfig, RunOptions, TraceGANConfig
 from training.errors import GanflowError
 
-__all__ = ["OneLineErrors", "dataclass_options", "split_kwargs", "handle_errors", "option_names", "seed_recipe_kwargs",
+__all__ = ["AliasChoice", "OneLineErrors", "dataclass_options", "split_kwargs", "handle_errors", "option_names", "seed_recipe_kwargs",
            "seed_recipe_option"]
 
 
@@ -36,10 +36,24 @@ def _click_type(f: dataclasses.Field) -> Any:
     return str
 
 
-def dataclass_options(cls: type, *, exclude: tuple[str, ...] = (), choices: dict[str, Callable[[], list[str]]] | None = None,
+class AliasChoice(click.Choice):
+    """A choice that also accepts earlier spellings (``aliases``: old -> current), turned into the
+    current name; help and errors list the current names only."""
+
+    def __init__(self, choices: list[str], aliases: dict[str, str]) -> None:
+        super().__init__(list(choices))
+        self.aliases = dict(aliases)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return super().convert(self.aliases.get(value, value), param, ctx)
+
+
+def dataclass_options(cls: type, *, exclude: tuple[str, ...] = (),
+                      choices: dict[str, Callable[[], list[str] | click.ParamType]] | None = None,
                       defaults: dict[str, Any] | None = None) -> Callable:
     """Decorator adding one click option per field of ``cls`` (defaults from the dataclass, or
-    from ``defaults`` where a command documents a different one)."""
+    from ``defaults`` where a command documents a different one); ``choices`` give a field a
+    list of values or a click type."""
     choices, defaults = choices or {}, defaults or {}
 
     def deco(fn: Callable) -> Callable:
@@ -49,7 +63,8 @@ def dataclass_options(cls: type, *, exclude: tuple[str, ...] = (), choices: dict
             default = defaults.get(f.name, f.default)
             if isinstance(default, tuple):
                 default = ",".join(default)
-            kind = click.Choice(choices[f.name]()) if f.name in choices else _click_type(f)
+            kind = choices[f.name]() if f.name in choices else _click_type(f)
+            kind = click.Choice(kind) if isinstance(kind, list) else kind
             fn = click.option(*option_names(f), f.name, type=kind, default=default,
                               show_default=True, help=f.metadata.get("help"))(fn)
         return fn
@@ -68,7 +83,7 @@ def split_kwargs(kwargs: dict[str, Any], *classes: type) -> tuple[Any, ...]:
 
 
 def seed_recipe_kwargs(ctx: click.Context) -> dict[str, Any]:
-    """The seed's preprocessing and rates as command kwargs, except options given explicitly."""
+    """The reference recipe's preprocessing and rates as command kwargs, except options given explicitly."""
     from training.config import SEED_RECIPE
 
     return {k: ",".join(v) if isinstance(v, tuple) else v for k, v in SEED_RECIPE.items()
@@ -108,5 +123,5 @@ def handle_errors(fn: Callable) -> Callable:
 
 def seed_recipe_option(fn: Callable) -> Callable:
     return click.option("--seed_recipe", "--seed-recipe", type=bool, default=False, show_default=True,
-                        help="use the seed's preprocessing and rates (feature_mode seed, no log1p, lrG 2e-5, lrD 3e-5, "
-                             "1 D : 2 G); options given explicitly still win")(fn)
+                        help="the reference recipe's preprocessing and rates (docs/REFERENCE.md: feature_mode absolute, "
+                             "no log1p, lrG 2e-5, lrD 3e-5, 1 D : 2 G); options given explicitly still win")(fn)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 import click
 
 from ganflow._options import (
+    AliasChoice,
     OneLineErrors,
     dataclass_options,
     handle_errors,
@@ -20,10 +20,30 @@ from ganflow._options import (
     seed_recipe_option,
     split_kwargs,
 )
-from training.config import FEATURE_MODES, DataConfig, RunOptions, TraceGANConfig
+from training.config import (
+    FEATURE_MODE_ALIASES,
+    FEATURE_MODES,
+    READ_FORMAT_ALIASES,
+    WRITE_FORMAT_ALIASES,
+    DataConfig,
+    RunOptions,
+    TraceGANConfig,
+)
 from training.readers import reader_names
 
-_OUTPUT_FORMATS = ["seed", "csv", "parquet"]
+_OUTPUT_FORMATS = ["text4", "csv", "parquet"]  # serving.writers.WRITERS, without importing pyarrow
+
+
+def _readers() -> AliasChoice:
+    return AliasChoice(reader_names(), READ_FORMAT_ALIASES)
+
+
+def _writers() -> AliasChoice:
+    return AliasChoice(_OUTPUT_FORMATS, WRITE_FORMAT_ALIASES)
+
+
+def _feature_modes() -> AliasChoice:
+    return AliasChoice(list(FEATURE_MODES), FEATURE_MODE_ALIASES)
 
 
 def _quiet_mlflow() -> None:
@@ -58,23 +78,10 @@ def _report(msg: str) -> None:
 
 
 def _check_output(path: str, overwrite: bool) -> None:
-    """Before any work (and writing nothing): refuse to replace ``path`` without --overwrite, and
-    refuse a place that cannot be written, so it fails now, not after an hour of training."""
-    if not path:
-        return
-    from training.errors import ConfigError
+    """Before any work: the output rule of ``training.utils.check_output`` (no torch import)."""
+    from training.utils import check_output
 
-    target = Path(path)
-    if target.is_dir():
-        raise ConfigError(f"{path}: is a directory; give a file name")
-    if target.exists() and not overwrite:
-        raise ConfigError(f"{path}: output exists; pass --overwrite to replace it")
-    blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        raise ConfigError(f"{path}: {blocker} is a file, not a folder")
-    existing = next(p for p in target.absolute().parents if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"{path}: {existing} is not writable")
+    check_output(path, overwrite)
 
 
 def _tune_options(fn):
@@ -84,12 +91,12 @@ def _tune_options(fn):
 
 
 @main.command()
-@dataclass_options(DataConfig, choices={"trace_format": reader_names})
-@dataclass_options(TraceGANConfig, choices={"feature_mode": lambda: list(FEATURE_MODES)})
+@dataclass_options(DataConfig, choices={"trace_format": _readers})
+@dataclass_options(TraceGANConfig, choices={"feature_mode": _feature_modes})
 @dataclass_options(RunOptions)
 @click.option("--output_synth", "--output-synth", default="", help="also write a synthetic trace here after training")
 @click.option("--num_entries", "--num-entries", type=int, default=100_000, show_default=True, help="rows of the synthetic trace")
-@click.option("--output_format", "--output-format", type=click.Choice(_OUTPUT_FORMATS), default="seed", show_default=True)
+@click.option("--output_format", "--output-format", type=_writers(), default="text4", show_default=True)
 @click.option("--overwrite", is_flag=True, help="replace an existing --output_synth file")
 @click.option("--resume", default="", metavar="RUN_ID",
               help="continue a killed or failed run from its last checkpoint (its own config and data)")
@@ -118,8 +125,8 @@ def train(ctx: click.Context, seed_recipe: bool, resume: str, **kwargs) -> None:
 
     result = run_training(data, config, options, frame=frame, data_info=data_info, resume_run_id=resume or None)
     last = result.synthesizer.history[-1]
-    kept = result.model_val
-    val = f", val_mmd2 {kept[result.model_epoch]:.6g} (generator of epoch {result.model_epoch})" if kept else ""
+    kept = result.model_val_mmd2
+    val = f", val_mmd2 {kept:.6g} (generator of epoch {result.model_epoch})" if kept is not None else ""
     _report(f"run {result.run_id}: {last['epoch']} epochs, d_loss {last['d_loss']:.4f}, g_loss {last['g_loss']:.4f}"
             f"{val}; {result.data_info['rows_read']} rows, {result.data_info['distinct_timestamps']} distinct timestamps")
     if result.registered_version:
@@ -135,12 +142,12 @@ def train(ctx: click.Context, seed_recipe: bool, resume: str, **kwargs) -> None:
 
 @main.command()
 @click.option("--real", required=True, help="the real trace (held-out data when scoring a model)")
-@click.option("--real-format", "--real_format", "real_format", type=click.Choice(reader_names()), default="seed",
+@click.option("--real-format", "--real_format", "real_format", type=_readers(), default="text6",
               show_default=True)
 @click.option("--real-columns", "--real_columns", "real_columns", default="", help="csv column map of the real trace")
 @click.option("--synthetic", required=True, help="the synthetic trace")
-@click.option("--synthetic-format", "--synthetic_format", "synthetic_format", type=click.Choice(reader_names()),
-              default="seed_synth", show_default=True)
+@click.option("--synthetic-format", "--synthetic_format", "synthetic_format", type=_readers(),
+              default="text4", show_default=True)
 @click.option("--synthetic-columns", "--synthetic_columns", "synthetic_columns", default="",
               help="csv column map of the synthetic trace")
 @click.option("--reference", default="", help="the model's training trace: verbatim copies are looked for there "
@@ -223,7 +230,7 @@ def compare(runs, as_json, log_run, experiment) -> None:
               help="models:/NAME@ALIAS, models:/NAME/N, runs:/ID/model, a saved-synthesizer folder or a .onnx file")
 @click.option("--num_entries", "--num-entries", type=int, default=100_000, show_default=True, help="rows to write")
 @click.option("--output_synth", "--output-synth", required=True, help="output file (written atomically)")
-@click.option("--format", "--output_format", "--output-format", "fmt", type=click.Choice(_OUTPUT_FORMATS), default="seed",
+@click.option("--format", "--output_format", "--output-format", "fmt", type=_writers(), default="text4",
               show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True,
               help="the same seed (and --streams) gives the same rows, whatever --shards/--workers")
@@ -250,19 +257,13 @@ def generate(model_uri, num_entries, output_synth, fmt, seed, engine, streams, s
     if num_entries < 0:
         raise ConfigError(f"num_entries must be >= 0, but got num_entries={num_entries}")
     _check_output(output_synth, overwrite)
-    loaded = load_any(model_uri, device=device)
+    loaded = load_any(model_uri, device=device, engine=engine)
     model = loaded.synthesizer
-    if engine == "onnx" and not hasattr(model, "session"):
-        from serving.onnx_export import OnnxSynthesizer, export_onnx
-
-        model = OnnxSynthesizer(export_onnx(model))
-    elif engine == "torch" and hasattr(model, "session"):
-        raise ConfigError(f"--engine torch: {model_uri} is an ONNX model; use --engine onnx or auto")
     stats = synthesize_to_file(model, num_entries, output_synth, fmt=fmt, seed=seed, shards=shards, streams=streams,
                                workers=workers, overwrite=overwrite, progress=progress)
     parts = "stream(s)" if model.config.carry_state else "shard(s)"
     _report(f"wrote {stats.rows} rows to {stats.path} ({stats.rows_per_second:,.0f} rows/s, "
-            f"{'onnxruntime' if hasattr(model, 'session') else 'torch'}, {stats.shards} {parts})")
+            f"{model.engine}, {stats.shards} {parts})")
     if lineage:
         run_id = log_lineage(stats, model_uri=model_uri, lineage=loaded.lineage, seed=seed)
         _report(f"lineage run {run_id}")
@@ -292,8 +293,8 @@ def export(model_uri: str, register_as: str, output: str, experiment: str, overw
 
 
 @main.command()
-@dataclass_options(DataConfig, choices={"trace_format": reader_names})
-@dataclass_options(TraceGANConfig, exclude=("num_epochs",), choices={"feature_mode": lambda: list(FEATURE_MODES)})
+@dataclass_options(DataConfig, choices={"trace_format": _readers})
+@dataclass_options(TraceGANConfig, exclude=("num_epochs",), choices={"feature_mode": _feature_modes})
 @dataclass_options(RunOptions, exclude=("register_as", "alias", "stop_on_collapse"),
                    defaults={"experiment": "trace-gan-tune", "plots": False, "eval_every": 2})
 @_tune_options
@@ -327,7 +328,7 @@ def tune(ctx: click.Context, create_only: bool, seed_recipe: bool, **kwargs) -> 
 
 @main.command()
 @click.argument("trace")
-@click.option("--format", "--trace_format", "--trace-format", "fmt", type=click.Choice(reader_names()), default="seed",
+@click.option("--format", "--trace_format", "--trace-format", "fmt", type=_readers(), default="text6",
               show_default=True)
 @click.option("--columns", default="", help="csv, text, parquet: column map by name (timestamp=Time,length=Size,"
               "lba=Offset,latency=RT) or 1-based position (timestamp=1,length=4,lba=3)")
@@ -362,11 +363,11 @@ def inspect(trace, fmt, columns, max_lines, sort_by_time, volume, time_unit, as_
 @click.option("--output", required=True, help="where to write the bundled sample trace")
 @click.option("--rows", type=int, default=20_000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["seed", "msr"]), default="seed", show_default=True)
+@click.option("--format", "fmt", type=AliasChoice(["text6", "msr"], READ_FORMAT_ALIASES), default="text6", show_default=True)
 @click.option("--overwrite", is_flag=True, help="replace an existing output")
 @handle_errors
 def sample_trace(output: str, rows: int, seed: int, fmt: str, overwrite: bool) -> None:
-    """Write the bundled, seeded sample block trace as a file (seed text or MSR CSV)."""
+    """Write the bundled, seeded sample block trace as a file (text6 or MSR CSV)."""
     from serving.writers import write_trace_frame
     from training.errors import ConfigError
     from training.sample import make_sample_trace

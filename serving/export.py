@@ -11,8 +11,9 @@ import numpy as np
 
 from serving.onnx_export import PARITY_ATOL, OnnxSynthesizer, export_onnx
 from serving.registry import load_synthesizer
-from training.errors import ConfigError, ModelError
+from training.errors import ModelError
 from training.tracking import lineage_tags, register_model, source_keys, tracked_run
+from training.utils import check_output
 
 __all__ = ["ExportResult", "export_model", "check_parity"]
 
@@ -57,8 +58,8 @@ def export_model(source_uri: str, *, register_as: str | None = None, output: str
     The registered name defaults to ``<source name>-onnx`` for a ``models:/`` source; the new
     version is tagged with the source's name, version and run, and gets the source URI's alias.
     """
-    if output is not None and Path(output).exists() and not overwrite:
-        raise ConfigError(f"{output}: output exists; pass --overwrite to replace it")
+    if output is not None:
+        check_output(output, overwrite)
     loaded = load_synthesizer(source_uri)
     model = export_onnx(loaded.synthesizer, output)
     parity = check_parity(loaded.synthesizer, OnnxSynthesizer(model))

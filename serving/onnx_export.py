@@ -182,6 +182,8 @@ def export_onnx(synth: Synthesizer, path: str | Path | None = None):
 class OnnxSynthesizer:
     """Sampling through onnxruntime, with the same noise and post-step as ``Synthesizer``."""
 
+    engine = "onnxruntime"
+
     def __init__(self, model, *, threads: int = 0) -> None:
         import onnxruntime as ort
 

@@ -1,22 +1,51 @@
-"""Resolve a model URI to a ``Synthesizer`` and its lineage (registered name, version, run)."""
+"""Resolve a model URI to a ``Sampler`` on the engine asked for, and its lineage (registered name,
+version, run).
+
+A ``Sampler`` is what batch synthesis needs of a trace GAN; the torch ``Synthesizer`` and the
+onnxruntime ``OnnxSynthesizer`` both are one, and say which they are in ``engine``.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from training.errors import ModelError
+import numpy as np
+
+from training.config import TraceGANConfig
+from training.errors import ConfigError, ModelError
 from training.synthesizer import Synthesizer
+from training.transform import TraceTransformer
 
-__all__ = ["LoadedModel", "load_synthesizer", "load_any", "resolve_version"]
+__all__ = ["Sampler", "ENGINES", "LoadedModel", "load_synthesizer", "load_any", "resolve_version"]
+
+ENGINES = ("auto", "onnx", "torch")
+
+
+class Sampler(Protocol):
+    """A trained trace GAN that writes rows: ``Synthesizer`` (torch) or ``OnnxSynthesizer``."""
+
+    engine: str  # "torch" or "onnxruntime"
+    config: TraceGANConfig
+    transformer: TraceTransformer
+
+    @property
+    def columns(self) -> tuple[str, ...]: ...
+
+    def sample_chunks(self, n_rows: int, *, seed: int = 0, first_block: int = 0, stream: int = 0,
+                      t_start: float = 0.0, threads: int = 1) -> Iterator[np.ndarray]: ...
+
+    def sample(self, n_rows: int, *, seed: int = 0, stream: int = 0) -> np.ndarray: ...
 
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+|latest))?$")
 
 
 @dataclass
 class LoadedModel:
-    synthesizer: Synthesizer
+    synthesizer: Sampler
     uri: str
     lineage: dict[str, str] = field(default_factory=dict)
 
@@ -48,10 +77,23 @@ def load_synthesizer(uri: str, *, device: str = "cpu") -> LoadedModel:
     return _load(uri, device=device, onnx=False)
 
 
-def load_any(uri: str, *, device: str = "cpu", threads: int = 0) -> LoadedModel:
-    """Like ``load_synthesizer``, but an ONNX model (a ``.onnx`` file, or an MLflow model with the
-    onnx flavor) loads as an ``OnnxSynthesizer`` that runs on onnxruntime, without importing torch."""
-    return _load(uri, device=device, onnx=True, threads=threads)
+def load_any(uri: str, *, device: str = "cpu", threads: int = 0, engine: str = "auto") -> LoadedModel:
+    """Any trace-GAN model, on the engine asked for.
+
+    ``auto``: an ONNX model (a ``.onnx`` file, or an MLflow model with the onnx flavor) runs on
+    onnxruntime without importing torch, any other on torch; ``onnx``: a torch model is exported
+    on the fly; ``torch``: an ONNX model is an error (its torch weights are not in it).
+    """
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, but got {engine!r}")
+    loaded = _load(uri, device=device, onnx=True, threads=threads)
+    if engine == "torch" and loaded.synthesizer.engine != "torch":
+        raise ConfigError(f"--engine torch: {uri} is an ONNX model; use --engine onnx or auto")
+    if engine == "onnx" and loaded.synthesizer.engine == "torch":
+        from serving.onnx_export import OnnxSynthesizer, export_onnx
+
+        loaded.synthesizer = OnnxSynthesizer(export_onnx(loaded.synthesizer), threads=threads)
+    return loaded
 
 
 def _load(uri: str, *, device: str, onnx: bool, threads: int = 0) -> LoadedModel:

@@ -33,14 +33,18 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from serving.writers import encode, header, open_writer
-from training.config import ROW_COLUMNS
+from serving.writers import WRITERS, encode, header, open_writer
+from training.config import ROW_COLUMNS, WRITE_FORMAT_ALIASES
 from training.errors import ConfigError
 from training.synthesizer import BLOCK_SEQUENCES
-from training.utils import atomic_output, sweep_stale_temps, temp_prefix
+from training.utils import atomic_output, check_output, sweep_stale_temps, temp_prefix
+
+if TYPE_CHECKING:
+    from serving.registry import Sampler
 
 __all__ = ["SynthesisStats", "synthesize_to_file", "shard_plan", "stream_plan", "log_lineage"]
 
@@ -60,6 +64,13 @@ class SynthesisStats:
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
 
+    def params(self) -> dict:
+        """How the rows were written, for the lineage run."""
+        return {"engine": "local", "shards": self.shards, "workers": self.workers}
+
+    def metrics(self) -> dict:
+        return {}
+
 
 def _progress(total: int, enabled: bool | None):
     from tqdm import tqdm
@@ -70,7 +81,7 @@ def _progress(total: int, enabled: bool | None):
     return tqdm(total=total, unit="rows", unit_scale=True, disable=not enabled, file=sys.stderr)
 
 
-def _stream(model, n_rows: int, path, fmt: str, seed: int, overwrite: bool, progress, threads: int) -> None:
+def _stream(model: Sampler, n_rows: int, path, fmt: str, seed: int, overwrite: bool, progress, threads: int) -> None:
     with open_writer(path, fmt, overwrite=overwrite, columns=model.columns, units=model.transformer.units_) as writer:
         for chunk in model.sample_chunks(n_rows, seed=seed, threads=threads):
             writer.write(chunk)
@@ -138,13 +149,13 @@ def _write_shard(first_block: int, stream: int, rows: int, seed: int, t_start: f
     return rows, end
 
 
-def _model_spec(model, tmp: Path) -> tuple[str, object]:
-    if hasattr(model, "model_bytes"):
+def _model_spec(model: Sampler, tmp: Path) -> tuple[str, object]:
+    if model.engine == "onnxruntime":
         return "onnx", model.model_bytes
     return "torch", str(model.save(tmp / "model"))
 
 
-def _sharded(model, n_rows: int, path, fmt: str, seed: int, shards: int, workers: int, overwrite: bool,
+def _sharded(model: Sampler, n_rows: int, path, fmt: str, seed: int, shards: int, workers: int, overwrite: bool,
              progress) -> int:
     if model.config.carry_state:
         plan = stream_plan(n_rows, shards)
@@ -157,7 +168,7 @@ def _sharded(model, n_rows: int, path, fmt: str, seed: int, shards: int, workers
             ProcessPoolExecutor(workers, mp_context=_spawn(), initializer=_init_worker,
                                 initargs=(_model_spec(model, Path(tmp)),)) as pool:
         parts = [str(Path(tmp) / f"part{k:05d}") for k in range(len(plan))]
-        timed = model.transformer.mode != "seed"  # timestamps are a running sum: parts follow each other
+        timed = model.transformer.mode != "absolute"  # timestamps are a running sum: parts follow each other
         if model.config.carry_state:  # raw parts, shifted in time as they are joined (one pass)
             futures = [pool.submit(_write_shard, first, stream, rows, seed, 0.0, "raw", part)
                        for (first, stream, rows), part in zip(plan, parts)]
@@ -208,7 +219,7 @@ def _join(parts: list[str], target: Path, fmt: str, overwrite: bool, columns: tu
                 shutil.copyfileobj(fh, out, 1 << 22)
 
 
-def synthesize_to_file(model, n_rows: int, path: str | Path, *, fmt: str = "seed", seed: int = 0,
+def synthesize_to_file(model: Sampler, n_rows: int, path: str | Path, *, fmt: str = "text4", seed: int = 0,
                        shards: int = 1, streams: int = 1, workers: int = 1, threads: int | None = None,
                        overwrite: bool = True, progress: bool | None = False) -> SynthesisStats:
     """Write ``n_rows`` synthetic rows to ``path`` (whole or not at all); see the module docstring.
@@ -225,8 +236,10 @@ def synthesize_to_file(model, n_rows: int, path: str | Path, *, fmt: str = "seed
         raise ConfigError(f"this model's {'stream carries its LSTM state' if carry else 'windows are independent'}: "
                           f"use {'--streams' if carry else '--shards'}, not {'--shards' if carry else '--streams'}")
     shards = streams if carry else shards
-    if Path(path).exists() and not overwrite:
-        raise ConfigError(f"{path}: output exists; pass --overwrite to replace it")
+    fmt = WRITE_FORMAT_ALIASES.get(fmt, fmt)
+    if fmt not in WRITERS:
+        raise ConfigError(f"unknown output format {fmt!r}; valid formats: {', '.join(WRITERS)}")
+    check_output(path, overwrite)
     start = time.perf_counter()
     with _progress(n_rows, progress) as bar:
         if shards == 1 and workers == 1:
@@ -239,9 +252,10 @@ def synthesize_to_file(model, n_rows: int, path: str | Path, *, fmt: str = "seed
     return stats
 
 
-def log_lineage(stats: SynthesisStats, *, model_uri: str, lineage: dict, seed: int,
-                experiment: str = "trace-gan-synthesis") -> str:
-    """One MLflow run recording what was synthesized from which model version."""
+def log_lineage(stats, *, model_uri: str, lineage: dict, seed: int, experiment: str = "trace-gan-synthesis") -> str:
+    """One MLflow run recording what was synthesized from which model version: ``stats`` is a
+    ``SynthesisStats`` or a ``serving.spark.SparkStats`` (rows, seconds, path, fmt, ``params()``,
+    ``metrics()``); a folder of parts is fingerprinted by its manifest."""
     import mlflow
 
     from training.tracking import lineage_tags, source_keys, tracked_run
@@ -254,8 +268,8 @@ def log_lineage(stats: SynthesisStats, *, model_uri: str, lineage: dict, seed: i
     with tracked_run(experiment=experiment, run_name=f"generate-{label}-{stats.rows}", tags=lineage_tags(),
                      description=description) as run:
         mlflow.log_params({"model_uri": model_uri, "rows": stats.rows, "seed": seed, "format": stats.fmt,
-                           "shards": stats.shards, "workers": stats.workers, "output": os.path.abspath(stats.path),
-                           **source_keys(lineage)})
-        mlflow.log_metrics({"rows_per_second": stats.rows_per_second, "seconds": stats.seconds})
-        mlflow.set_tag("output_sha256", sha256_file(stats.path))
+                           **stats.params(), "output": os.path.abspath(stats.path), **source_keys(lineage)})
+        mlflow.log_metrics({"rows_per_second": stats.rows_per_second, "seconds": stats.seconds, **stats.metrics()})
+        fingerprint = Path(stats.path) / stats.manifest if Path(stats.path).is_dir() else Path(stats.path)
+        mlflow.set_tag("output_sha256", sha256_file(fingerprint))
         return run.info.run_id

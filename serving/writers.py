@@ -1,9 +1,10 @@
-"""Trace writers: seed text, CSV and Parquet, each written atomically (temp name + rename).
+"""Trace writers: ``text4``, CSV and Parquet, each written atomically (temp name + rename).
 
 Synthetic rows arrive as float64 chunks in real units, in ``ROW_COLUMNS`` order (timestamp,
-length, LBA, latency, opcode; NaN where the model has no such column). ``seed`` writes the
-seed's four columns as the seed does (``" ".join(str(int(v)))``: truncation toward zero; a
-model without latency writes 0 there, as the seed's format has no way to leave it out);
+length, LBA, latency, opcode; NaN where the model has no such column). ``text4`` writes the
+reference recipe's four columns as it does (``" ".join(str(int(v)))``: truncation toward zero; a
+model without latency writes 0 there, as the format has no way to leave it out; ``seed`` is its
+earlier name);
 ``csv`` and ``parquet`` write the columns the model has (``columns``), rounding to the nearest
 integer and clipping at 0, since ticks, bytes and sectors are whole and non-negative, and the
 opcode as ``R`` / ``W``.
@@ -22,27 +23,28 @@ from pathlib import Path
 
 import numpy as np
 
-from training.config import ROW_COLUMNS, TRACE_COLUMNS
+from training.config import READ_FORMAT_ALIASES, ROW_COLUMNS, TRACE_COLUMNS, WRITE_FORMAT_ALIASES
 from training.errors import ConfigError
 from training.readers import TraceFrame
 from training.utils import atomic_output
 
-__all__ = ["WRITERS", "open_writer", "write_trace_frame", "format_rows", "encode", "header", "out_columns"]
+__all__ = ["WRITERS", "SAMPLE_FORMATS", "open_writer", "write_trace_frame", "format_rows", "encode", "header", "out_columns"]
 
-WRITERS = ("seed", "csv", "parquet")
+WRITERS = ("text4", "csv", "parquet")
+SAMPLE_FORMATS = ("text6", "msr")  # real-trace layouts write_trace_frame writes
 
 
 def format_rows(rows: np.ndarray, fmt: str) -> np.ndarray:
     """The integers a format stores for float rows (NaN, a column the model lacks, becomes 0)."""
     rows = np.nan_to_num(rows, nan=0.0)
-    if fmt == "seed":
+    if fmt == "text4":
         return np.trunc(rows).astype(np.int64)
     return np.rint(np.maximum(rows, 0.0)).astype(np.int64)
 
 
 def out_columns(fmt: str, columns: tuple[str, ...]) -> tuple[str, ...]:
     """The columns ``fmt`` writes for a model that generates ``columns``."""
-    return TRACE_COLUMNS if fmt == "seed" else tuple(c for c in ROW_COLUMNS if c in columns)
+    return TRACE_COLUMNS if fmt == "text4" else tuple(c for c in ROW_COLUMNS if c in columns)
 
 
 def _table(ints: np.ndarray, columns: tuple[str, ...]):
@@ -56,11 +58,11 @@ def _table(ints: np.ndarray, columns: tuple[str, ...]):
 
 
 def encode(rows: np.ndarray, fmt: str, columns: tuple[str, ...] = TRACE_COLUMNS) -> bytes:
-    """Text bytes of ``rows`` (no header) in ``seed`` or ``csv`` format."""
+    """Text bytes of ``rows`` (no header) in ``text4`` or ``csv`` format."""
     import pyarrow.csv as pcsv
 
     buf = io.BytesIO()
-    options = pcsv.WriteOptions(include_header=False, delimiter=" " if fmt == "seed" else ",", quoting_style="none")
+    options = pcsv.WriteOptions(include_header=False, delimiter=" " if fmt == "text4" else ",", quoting_style="none")
     pcsv.write_csv(_table(format_rows(rows, fmt), out_columns(fmt, columns)), buf, options)
     return buf.getvalue()
 
@@ -121,6 +123,7 @@ def open_writer(path: str | os.PathLike[str], fmt: str, *, overwrite: bool = Tru
     """A writer with ``write(rows)`` for a model that generates ``columns``; the file appears at
     ``path`` only when the block exits cleanly. ``units`` (the model's training units,
     ``training.units``) go into a Parquet file's metadata, so reading it back knows them."""
+    fmt = WRITE_FORMAT_ALIASES.get(fmt, fmt)
     if fmt not in WRITERS:
         raise ConfigError(f"unknown output format {fmt!r}; valid formats: {', '.join(WRITERS)}")
     with atomic_output(path, "wb", overwrite=overwrite) as fh:
@@ -132,22 +135,23 @@ def open_writer(path: str | os.PathLike[str], fmt: str, *, overwrite: bool = Tru
             yield _TextWriter(fh, fmt, columns)
 
 
-def write_trace_frame(frame: TraceFrame, path: str | Path, fmt: str = "seed", *, overwrite: bool = True) -> Path:
-    """Write a real (not synthetic) frame as a readable trace file: ``seed`` text or ``msr`` CSV.
+def write_trace_frame(frame: TraceFrame, path: str | Path, fmt: str = "text6", *, overwrite: bool = True) -> Path:
+    """Write a real (not synthetic) frame as a readable trace file: ``text6`` or ``msr`` CSV.
 
     Timestamps are written absolute (``origin`` added back), as a trace file has them.
     """
+    fmt = READ_FORMAT_ALIASES.get(fmt, fmt)  # "seed": the layout the text6 reader reads
     ts = frame.timestamp + (frame.origin if isinstance(frame.origin, int) else 0)
     op = np.where(frame.opcode == 1, "Write", "Read")
     lines = []
     for t, o, n, lba, lat in zip(ts.tolist(), op.tolist(), frame.length.astype(np.int64).tolist(),
                                  frame.lba.astype(np.int64).tolist(), frame.latency.astype(np.int64).tolist()):
-        if fmt == "seed":
+        if fmt == "text6":
             lines.append(f"0 {t} {o} {n} {lba} {lat}\n")
         elif fmt == "msr":
             lines.append(f"{t},sample,0,{o},{lba * 512},{n},{lat}\n")
         else:
-            raise ConfigError(f"sample trace format must be seed or msr, but got {fmt!r}")
+            raise ConfigError(f"sample trace format must be {' or '.join(SAMPLE_FORMATS)}, but got {fmt!r}")
     with atomic_output(path, overwrite=overwrite) as fh:
         fh.writelines(lines)
     return Path(path)

@@ -44,7 +44,7 @@ def sample_frame():
 def sample_file(tmp_path_factory, sample_frame) -> Path:
     from serving.writers import write_trace_frame
 
-    return write_trace_frame(sample_frame, tmp_path_factory.mktemp("data") / "sample.txt", "seed")
+    return write_trace_frame(sample_frame, tmp_path_factory.mktemp("data") / "sample.txt", "text6")
 
 
 @pytest.fixture

@@ -3,9 +3,10 @@
 ``TraceGANConfig`` fully defines a trace GAN (preprocessing, architecture, optimisation) and is
 stored with every model, as nanoGPT stores its config in the checkpoint. Its defaults are the
 winner of ``bench/quality.py`` (docs/QUALITY.md): typed fields (quantile-encoded inter-arrival
-times and latency, categorical sizes and opcode), the seed's BCE loss, Adam 5e-4 for both
-networks, 1 D : 1 G, the best validated epoch kept; the architecture and batch are the seed's.
-``SEED_RECIPE`` holds the seed's own preprocessing and rates (``--seed_recipe`` on the CLI). ``DataConfig`` says
+times and latency, categorical sizes and opcode), BCE with logits, Adam 5e-4 for both networks,
+1 D : 1 G, the best validated epoch kept; the architecture and batch are the reference recipe's
+(docs/REFERENCE.md). ``SEED_RECIPE`` holds that recipe's preprocessing and rates (``--seed_recipe``
+on the CLI). ``DataConfig`` says
 where the rows come from; ``RunOptions`` how a job is run and recorded (nothing in it changes
 the trained weights). """
 
@@ -17,12 +18,18 @@ from typing import Any
 
 from training.errors import ConfigError
 
-__all__ = ["TraceGANConfig", "DataConfig", "RunOptions", "FeatureGANConfig", "FEATURE_MODES", "TRACE_COLUMNS", "SEED_RECIPE",
+__all__ = ["TraceGANConfig", "DataConfig", "RunOptions", "FEATURE_MODES", "FEATURE_MODE_ALIASES", "READ_FORMAT_ALIASES",
+           "WRITE_FORMAT_ALIASES", "TRACE_COLUMNS", "SEED_RECIPE",
            "cli_meta", "ROW_COLUMNS", "CONTINUOUS_ENCODINGS", "LOSSES", "LOCALITY"]
 
 TRACE_COLUMNS = ("timestamp", "length", "lba", "latency")
 ROW_COLUMNS = (*TRACE_COLUMNS, "opcode")  # what sampling yields; a column a model lacks is NaN
-FEATURE_MODES = ("seed", "delta", "typed")
+FEATURE_MODES = ("absolute", "delta", "typed")
+# Earlier spellings, still accepted where a value is read (CLI, MLproject, saved models): the
+# reference recipe (docs/REFERENCE.md) called several different things "seed".
+FEATURE_MODE_ALIASES = {"seed": "absolute"}
+READ_FORMAT_ALIASES = {"seed": "text6", "seed_synth": "text4"}
+WRITE_FORMAT_ALIASES = {"seed": "text4"}
 CONTINUOUS_ENCODINGS = ("log", "quantile", "normal")
 LOSSES = ("bce", "wgan-gp")
 # Keys a config saved before they existed lacks, with the behaviour it was trained with.
@@ -33,13 +40,13 @@ MOMENT_WEIGHT = 0.0  # off: measured as a trade, not a win (docs/QUALITY.md); tu
 
 
 def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's word)
-    """Field metadata: extra CLI spellings (the seed's) and the help text."""
+    """Field metadata: extra CLI spellings (the reference recipe's, e.g. ``--lrG``) and the help text."""
     return {"cli": names, "help": help}
 
 
-# The trace seed's README recipe (its preprocessing and optimisation); the rest of the defaults
-# (batch 128, hidden 66, latent 16, seq 12, 50 epochs) are already the seed's.
-SEED_RECIPE: dict[str, Any] = {"feature_mode": "seed", "log1p": (), "lr_g": 2e-5, "lr_d": 3e-5, "d_updates": 1,
+# The reference recipe's preprocessing and optimisation (docs/REFERENCE.md R2, R5); the rest of the
+# defaults (batch 128, hidden 66, latent 16, seq 12, 50 epochs) are already its own.
+SEED_RECIPE: dict[str, Any] = {"feature_mode": "absolute", "log1p": (), "lr_g": 2e-5, "lr_d": 3e-5, "d_updates": 1,
                                "g_updates": 2, "loss": "bce", "keep_best": False, "carry_state": False,
                                "moment_weight": 0.0}
 
@@ -49,7 +56,8 @@ class TraceGANConfig:
     """Everything that determines a trained trace GAN, given the same data."""
 
     feature_mode: str = field(default="typed", metadata=cli_meta(
-        help="seed: per-column MinMax [-1,1] as the seed; delta: inter-arrival times; typed: inter-arrival "
+        help="absolute: per-column MinMax [-1,1] of the columns as they are (the reference recipe; earlier name "
+             "seed); delta: inter-arrival times; typed: inter-arrival "
              "times, categorical sizes and opcode, optional latency (README: encodings)"))
     log1p: tuple[str, ...] = field(default=("timestamp", "length", "latency"), metadata=cli_meta(
         help="delta mode: columns to log1p before scaling (timestamp means the inter-arrival time)"))
@@ -68,12 +76,12 @@ class TraceGANConfig:
              "the stack distances of reuses (quantiles of the training trace's)"))
     carry_state: bool = field(default=True, metadata=cli_meta(
         help="sampling: carry G's LSTM state from window to window, so a trace is one stream; off = independent "
-             "seq_len windows laid end to end (the seed)"))
+             "seq_len windows laid end to end (the reference recipe)"))
     join_windows: int = field(default=1, metadata=cli_meta(
         help="training: G's fakes continue its LSTM state over this many consecutive windows (truncated "
              "back-propagation, state detached between windows), so windows join; 1 = fresh state each window"))
     seq_len: int = field(default=12, metadata=cli_meta(help="rows per training sequence"))
-    stride: int = field(default=0, metadata=cli_meta(help="window step in rows; 0 = seq_len (non-overlapping, as the seed)"))
+    stride: int = field(default=0, metadata=cli_meta(help="window step in rows; 0 = seq_len (non-overlapping, as the reference recipe)"))
     latent_dim: int = field(default=16, metadata=cli_meta(help="noise dimension per time step"))
     hidden_dim: int = field(default=66, metadata=cli_meta(help="LSTM hidden size of G and D"))
     num_layers: int = field(default=1, metadata=cli_meta(help="stacked LSTM layers in G and D"))
@@ -86,7 +94,7 @@ class TraceGANConfig:
     d_updates: int = field(default=1, metadata=cli_meta(help="discriminator steps per batch"))
     g_updates: int = field(default=1, metadata=cli_meta(help="generator steps per batch"))
     loss: str = field(default="bce", metadata=cli_meta(
-        help="bce: the seed's BCE with logits; wgan-gp: Wasserstein loss with gradient penalty"))
+        help="bce: BCE with logits (the reference recipe); wgan-gp: Wasserstein loss with gradient penalty"))
     gp_weight: float = field(default=10.0, metadata=cli_meta(help="wgan-gp: gradient penalty coefficient"))
     moment_weight: float = field(default=MOMENT_WEIGHT, metadata=cli_meta(
         help="weight of G's moment-matching term: per feature, |mean and std of the fake batch - the real "
@@ -100,10 +108,11 @@ class TraceGANConfig:
         help="keep and register the generator of the validated epoch with the lowest val_fields (the mean "
              "distance of the fields' distributions: README), not the last one"))
     val_fraction: float = field(default=0.2, metadata=cli_meta(
-        help="last fraction of the trace (in time) held out; 0 trains on all rows as the seed"))
+        help="last fraction of the trace (in time) held out; 0 trains on all rows as the reference recipe"))
     seed: int = field(default=42, metadata=cli_meta(help="seeds data order, noise and initial weights"))
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "feature_mode", FEATURE_MODE_ALIASES.get(self.feature_mode, self.feature_mode))
         if self.feature_mode not in FEATURE_MODES:
             raise ConfigError(f"feature_mode must be one of {', '.join(FEATURE_MODES)}, but got {self.feature_mode!r}")
         if isinstance(self.log1p, str):  # accept "length,latency" from CLI and MLproject
@@ -126,8 +135,9 @@ class TraceGANConfig:
             raise ConfigError(f"moment_weight must be >= 0, but got moment_weight={self.moment_weight!r}")
         if not self.gp_weight >= 0:
             raise ConfigError(f"gp_weight must be >= 0, but got gp_weight={self.gp_weight!r}")
-        if self.log1p and self.feature_mode == "seed":
-            raise ConfigError(f"log1p={','.join(self.log1p)} needs feature_mode='delta' (seed mode is the seed's exact scaling)")
+        if self.log1p and self.feature_mode == "absolute":
+            raise ConfigError(f"log1p={','.join(self.log1p)} needs feature_mode='delta' (absolute mode is the reference "
+                              "recipe's exact scaling)")
         for name in ("seq_len", "latent_dim", "hidden_dim", "num_layers", "batch_size", "num_epochs",
                      "d_updates", "g_updates", "reuse_buckets", "join_windows"):
             value = getattr(self, name)
@@ -173,7 +183,7 @@ class DataConfig:
     """Where training rows come from. ``trace_path=None`` means the bundled sample trace."""
 
     trace_path: str | None = field(default=None, metadata=cli_meta(help="input trace; empty = the bundled sample"))
-    trace_format: str = field(default="seed", metadata=cli_meta(help="reader to use"))
+    trace_format: str = field(default="text6", metadata=cli_meta(help="reader to use (README: formats)"))
     max_lines: int = field(default=0, metadata=cli_meta(help="read at most this many lines; 0 = all"))
     columns: str = field(default="", metadata=cli_meta(
         help="csv, text and parquet formats: column map by header name (timestamp=Time,length=Size,lba=Offset,"
@@ -184,10 +194,11 @@ class DataConfig:
         help="multi-volume formats (spc, alibaba, tencent, systor, disksim, mqsim, blkparse): volume ids to keep, "
              "comma-separated (semicolons if ids hold commas), or all; msr: Hostname_DiskNumber, e.g. web_0"))
     time_unit: str = field(default="", metadata=cli_meta(
-        help="unit of the file's timestamps and latency where the format does not say (seed, seed_synth, csv, text, "
+        help="unit of the file's timestamps and latency where the format does not say (text6, text4, csv, text, "
              "parquet): ns, 100ns, us, ms or s; converted to ns. Empty: kept as read"))
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "trace_format", READ_FORMAT_ALIASES.get(self.trace_format, self.trace_format))
         if self.trace_path == "":
             object.__setattr__(self, "trace_path", None)
         if self.max_lines < 0:
@@ -232,37 +243,3 @@ class RunOptions:
             from training.mmd import resolve_bandwidths
 
             resolve_bandwidths(self.bandwidth, None, None)
-
-
-@dataclass(frozen=True)
-class FeatureGANConfig:
-    """The seed's constants (GAN_NOISE_DIM, GAN_HIDDEN_DIM, …) plus batch size, epochs and seed."""
-
-    noise_dim: int = field(default=100, metadata=cli_meta(help="noise vector dimension"))
-    hidden_dim: int = field(default=256, metadata=cli_meta(help="hidden layer width"))
-    num_layers: int = field(default=3, metadata=cli_meta(help="hidden layers in G and the critic"))
-    dropout: float = field(default=0.2, metadata=cli_meta(help="generator dropout"))
-    n_critic: int = field(default=5, metadata=cli_meta(help="critic steps per generator step"))
-    lambda_gp: float = field(default=10.0, metadata=cli_meta(help="gradient penalty coefficient"))
-    lr: float = field(default=5e-5, metadata=cli_meta(help="Adam learning rate (both networks)"))
-    beta1: float = field(default=0.5, metadata=cli_meta(help="Adam beta1"))
-    beta2: float = field(default=0.9, metadata=cli_meta(help="Adam beta2 (0.9 as in the WGAN-GP paper)"))
-    batch_size: int = field(default=64, metadata=cli_meta(help="samples per batch"))
-    epochs: int = field(default=100, metadata=cli_meta(help="passes over the data"))
-    seed: int = field(default=42, metadata=cli_meta(help="seeds weights, batches and noise"))
-
-    def __post_init__(self) -> None:
-        for name in ("noise_dim", "hidden_dim", "num_layers", "n_critic", "batch_size", "epochs"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{name} must be a positive integer, but got {name}={v!r}")
-        if not self.lr > 0 or not self.lambda_gp >= 0 or not 0 <= self.dropout < 1:
-            raise ConfigError(f"need lr > 0, lambda_gp >= 0, 0 <= dropout < 1, but got lr={self.lr}, "
-                              f"lambda_gp={self.lambda_gp}, dropout={self.dropout}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FeatureGANConfig:
-        return cls(**data)

@@ -1,4 +1,4 @@
-"""Loss health of a BCE GAN, read the way the trace seed's section 6.5 reads it.
+"""Loss health of a BCE GAN, read the way the reference recipe reads it (docs/REFERENCE.md, R8).
 
 With BCE-with-logits, an undecided discriminator (σ = 0.5 everywhere) scores ln 4 ≈ 1.386 and
 the generator ln 2 ≈ 0.693. The states worth flagging, judged on the mean of the last

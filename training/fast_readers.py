@@ -5,7 +5,7 @@
 error, a ragged or blank line, a negative or non-finite value, time going backwards where that
 is refused, an unknown header): the careful reader then runs and names the exact
 ``file:line:column``. So every malformed-input message stays the careful reader's, and a clean
-file costs what the C parser costs. ``seed`` (variable-width whitespace lines, short ones
+file costs what the C parser costs. ``text6`` (variable-width whitespace lines, short ones
 skipped) always takes the careful path.
 """
 
@@ -19,7 +19,7 @@ from training.compressed import DECOMPRESS_ERRORS, arrow_stream, open_binary
 
 __all__ = ["fast_read", "FAST_FORMATS"]
 
-FAST_FORMATS = ("msr", "csv", "text", "seed_synth")
+FAST_FORMATS = ("msr", "csv", "text", "text4")
 _MSR = ("Timestamp", "Hostname", "DiskNumber", "Type", "Offset", "Size", "ResponseTime")
 _BATCH = 1 << 20
 _PIECE = 64 << 20  # bytes of text per read_csv call on a whole file (bounds memory; training.fast_readers._pieces)
@@ -256,7 +256,7 @@ def _mapped(path: Path, max_lines: int, columns: str, order: str, delimiter: str
     return _frame(path, c["ts"], c["length"], c["lba"], c["latency"], c["opcode"], order)
 
 
-def _seed_synth(path: Path, max_lines: int, columns: str, order: str):
+def _text4(path: Path, max_lines: int, columns: str, order: str):
     def convert(t):
         return _checked({"ts": _timestamps(t, "timestamp"), "length": _numbers(t, "length"),
                          "lba": _numbers(t, "lba"), "latency": _numbers(t, "latency")})
@@ -270,7 +270,7 @@ def _seed_synth(path: Path, max_lines: int, columns: str, order: str):
 
 def fast_read(path: Path, fmt: str, max_lines: int, columns: str, order: str):
     """The frame ``training.readers.read_trace`` would return, or None to take the careful path."""
-    reader = {"msr": _msr, "seed_synth": _seed_synth}.get(fmt)
+    reader = {"msr": _msr, "text4": _text4}.get(fmt)
     if reader is None and fmt not in ("csv", "text"):
         return None
     try:

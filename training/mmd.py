@@ -1,4 +1,4 @@
-"""Unbiased RBF MMD² (the trace seed's definition), computed fast and exactly.
+"""Unbiased RBF MMD² (the reference recipe's definition, docs/REFERENCE.md R9), computed fast and exactly.
 
     MMD²(X, Y) = 1/(n(n-1)) Σ_{i≠j} k(x_i, x_j) + 1/(m(m-1)) Σ_{i≠j} k(y_i, y_j) - 2/(nm) Σ_{i,j} k(x_i, y_j)
     k(x, y) = exp(-|x - y|² / (2σ²))
@@ -37,7 +37,7 @@ _FEATURE_BUDGET = 25_000_000  # float64 cells per feature chunk (200 MB)
 
 
 def mmd2_naive(x: np.ndarray, y: np.ndarray, sigma: float) -> float:
-    """The seed's description verbatim: full kernel matrices, diagonals removed (tests, bench)."""
+    """The reference recipe's description verbatim: full kernel matrices, diagonals removed (tests, bench)."""
     def k(a, b):
         d = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
         return np.exp(-d / (2 * sigma * sigma))

@@ -1,4 +1,4 @@
-"""The trace GAN's networks: multi-step LSTM generator and LSTM discriminator (seed section 2-3).
+"""The trace GAN's networks: multi-step LSTM generator and LSTM discriminator (docs/REFERENCE.md R4).
 
 With ``heads`` (typed features) the generator's last features are one-hot groups, one softmax
 head each. A head draws its category by the Gumbel-max trick from extra noise inputs, one per

@@ -19,7 +19,7 @@ from training.config import DataConfig, RunOptions, TraceGANConfig
 from training.data import check_enough_rows, load_frame
 from training.errors import TrackingError
 from training.readers import TraceFrame
-from training.resume import RUN_CONFIG, check_same_data, checkpoint_epoch, latest_checkpoint, resume_spec, run_config
+from training.resume import RUN_CONFIG, check_same_data, checkpoint_epoch, resume_point, resume_spec, run_config
 from training.run_info import (
     SAMPLE_SOURCE,
     log_trace_datasets,
@@ -38,7 +38,7 @@ from training.tracking import (
     register_model,
     tracked_run,
 )
-from training.utils import resolve_device, seed_everything
+from training.utils import last_value, resolve_device, seed_everything
 
 __all__ = ["TrainResult", "EvalCallback", "train", "resume_spec"]
 
@@ -73,10 +73,16 @@ class TrainResult:
         return int(self.synthesizer.meta.get("epoch", history[-1]["epoch"] if history else 0))
 
     @property
-    def model_val(self) -> dict[int, float]:
-        """``{model_epoch: val_mmd2}`` (empty without validation at that epoch)."""
-        e = self.model_epoch
-        return {e: self.val_mmd2[e]} if e in self.val_mmd2 else {}
+    def model_val_mmd2(self) -> float | None:
+        """The logged generator's val_mmd2 (None when it was not validated at ``model_epoch``)."""
+        return self.val_mmd2.get(self.model_epoch)
+
+    @property
+    def final_val_mmd2(self) -> float | None:
+        """The value a run is judged by: ``model_val_mmd2``, else the last validated epoch's (None
+        without validation)."""
+        kept = self.model_val_mmd2
+        return kept if kept is not None else last_value(self.val_mmd2)
 
 
 class _EpochLogger:
@@ -110,7 +116,7 @@ class _EpochLogger:
             raise StopTraining(f"loss health {health}")
 
     def _postfix(self, stats) -> None:
-        val = f", val_mmd2 {self.val[max(self.val)]:.4g}" if self.val else ""
+        val = f", val_mmd2 {last_value(self.val):.4g}" if self.val else ""
         self.bar.set_postfix_str(f"d_loss {stats.d_loss:.4f}, g_loss {stats.g_loss:.4f}{val}")
 
     def __call__(self, stats) -> None:
@@ -193,12 +199,8 @@ def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None =
                      run_id=resume_run_id, description=description, system_metrics=options.system_metrics) as run:
         run_id = run.info.run_id
         local = Path(options.save_dir) / f"{options.save_prefix}_{run_id}"
-        checkpoint = None
-        if resume_run_id:
-            checkpoint = latest_checkpoint(run_id, local / "checkpoints")
-            mlflow.set_tag("resumed_from", checkpoint.name if checkpoint else "start (no checkpoint)")
-            log.warning("resuming run %s from %s", run_id, checkpoint or "the start (no checkpoint was written)")
-        else:
+        checkpoint = resume_point(run_id, local / "checkpoints") if resume_run_id else None
+        if not resume_run_id:
             log_new_params({**flatten_params("", config.to_dict()), **flatten_params("", vars(data)),
                             "device_resolved": device, "eval_every": str(options.eval_every),
                             "checkpoint_every": str(options.checkpoint_every), "bandwidth": options.bandwidth,
@@ -257,8 +259,8 @@ def _fit_and_log(synth: Synthesizer, frame: TraceFrame, logger: _EpochLogger, op
     # the epoch whose generator is logged, and its scores: the runs table's val_mmd2 column is the
     # last epoch's, which with keep_best is not the model's
     kept = {"model_epoch": result.model_epoch}
-    if result.model_val:
-        kept["model_val_mmd2"] = result.model_val[result.model_epoch]
+    if result.model_val_mmd2 is not None:
+        kept["model_val_mmd2"] = result.model_val_mmd2
     if "best_val" in synth.meta:
         kept["model_val_fields"] = synth.meta["best_val"]
     mlflow.log_metrics(kept)
@@ -280,8 +282,8 @@ def _register(result: TrainResult, options: RunOptions, data_info: dict) -> None
     tags = {"data_sha256": str(data_info.get("data_sha256", "")), "epochs": str(last["epoch"]),
             "model_epoch": str(result.model_epoch), "final_d_loss": f"{last['d_loss']:.6f}",
             "final_g_loss": f"{last['g_loss']:.6f}", "source_run_id": result.run_id}
-    if result.model_val:
-        tags["val_mmd2"] = repr(result.model_val[result.model_epoch])
+    if result.model_val_mmd2 is not None:
+        tags["val_mmd2"] = repr(result.model_val_mmd2)
     version, alias = register_model(result.model_uri, options.register_as, tags=tags, alias=options.alias,
                                     model_description=MODEL_DESCRIPTION)
     result.registered_version, result.alias = version.version, alias or None

@@ -2,8 +2,9 @@
 
 Every reader returns a ``TraceFrame`` with the same columns: integer timestamps relative to the
 first request (int64, never float32: 18-digit Windows FILETIME ticks collapse to a handful of
-values in float32, which is the trace seed's bug), float64 length / LBA / latency, and an int8
-opcode (0 read, 1 write, -1 unknown). Lines the seed would skip (fewer than 6 fields) are skipped
+values in float32, which is the reference recipe's bug: docs/REFERENCE.md R1), float64 length / LBA /
+latency, and an int8 opcode (0 read, 1 write, -1 unknown). Lines the recipe skips (``text6``: fewer
+than 6 fields) are skipped
 and counted; every other malformed value is a ``DataError`` naming ``file:line:column`` and the
 text.
 Timestamps must not go backwards (equal ones are fine: real traces have them — MSR web0's first
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from training.compressed import DECOMPRESS_ERRORS, open_binary
+from training.config import READ_FORMAT_ALIASES
 from training.errors import DataError
 from training.units import UNSTATED, file_units, to_ns
 
@@ -43,7 +45,7 @@ class TraceFrame:
     opcode: np.ndarray  # int8: 0 read, 1 write, -1 unknown
     source: str = ""
     origin: int | float = 0  # absolute timestamp subtracted from ``timestamp``
-    skipped: int = 0  # short lines skipped (the seed's rule), reported to the user
+    skipped: int = 0  # lines the format's reader skips (text6: short ones), reported to the user
     meta: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -91,8 +93,8 @@ def _register(name: str) -> Callable[[Reader], Reader]:
 # formats read outside this module's per-line registry (their own modules)
 _OTHER = ("oracle_general", "vscsi", "parquet")
 # what a format's reader skips and counts (``TraceFrame.skipped``), for ``ganflow inspect``
-_SKIPPED = {"seed": "lines with fewer than 6 fields (the seed's rule)", "csv": "blank lines",
-            "text": "blank or # lines", "seed_synth": "blank lines"}
+_SKIPPED = {"text6": "lines with fewer than 6 fields (the reference recipe's rule)", "csv": "blank lines",
+            "text": "blank or # lines", "text4": "blank lines"}
 # the time unit a format's files are in, where the format says (training.units converts to ns)
 SOURCE_TIME_UNIT = {"msr": "100ns", "oracle_general": "s", "vscsi": "us"}
 
@@ -113,20 +115,20 @@ def reader_names() -> list[str]:
     return sorted([*READERS, *PUBLISHED, *_OTHER])
 
 
-def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, columns: str = "",
+def read_trace(path: str | Path, fmt: str = "text6", *, max_lines: int = 0, columns: str = "",
                sort: bool = False, fast: bool = True, volume: str = "", time_unit: str = "") -> TraceFrame:
     """Read ``path`` with the reader registered as ``fmt``, in the canonical units of ``training.units``.
 
     Args:
         path: the trace file, plain or gzip / zstd / xz (told by its magic bytes, whatever the name).
-        fmt: a name from ``reader_names()``.
+        fmt: a name from ``reader_names()`` (or an earlier spelling in ``READ_FORMAT_ALIASES``).
         max_lines: read at most this many lines (binary formats: records) of the file (0 = all), as
-            the seed's ``--max_lines``.
+            the reference recipe's ``--max_lines``.
         columns: for ``csv``, ``text`` and ``parquet``, a column map such as
             ``timestamp=Time,length=Size`` (by header name) or ``timestamp=1,length=4`` (by 1-based
             position).
         sort: sort the rows by timestamp (stable) instead of refusing a trace out of time order;
-            ``seed_synth`` (the seed's unordered output) keeps its file order unless sorted.
+            ``text4`` (the reference recipe's unordered output) keeps its file order unless sorted.
         fast: parse text with pyarrow's C parser first (``training.fast_readers``); anything
             unusual falls back to the careful per-line reader, which names the line. ``False``
             always reads line by line.
@@ -134,12 +136,13 @@ def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, colum
             required when the trace has several. An MSR volume is ``Hostname_DiskNumber``
             (``web_0``), as the published files are named.
         time_unit: the unit of the file's timestamps and latency (``training.units.TIME_UNITS``),
-            for formats whose files do not say (seed, seed_synth, csv, text, parquet not written by
+            for formats whose files do not say (text6, text4, csv, text, parquet not written by
             ganflow): converted to ns. Empty: kept as read. Naming a unit other than a format's own
             is an error.
     """
     from training.published_formats import PUBLISHED
 
+    fmt = READ_FORMAT_ALIASES.get(fmt, fmt)
     if fmt not in reader_names():
         raise DataError(f"unknown trace format {fmt!r}; valid formats: {', '.join(reader_names())}")
     path = Path(path)
@@ -151,14 +154,14 @@ def read_trace(path: str | Path, fmt: str = "seed", *, max_lines: int = 0, colum
     if volume and fmt not in PUBLISHED and fmt != "msr":
         raise DataError(f"--volume {volume}: format {fmt!r} has no volume column (formats with one: "
                         f"{', '.join(sorted([*PUBLISHED, 'msr']))})")
-    order = "sort" if sort else "keep" if fmt == "seed_synth" else "check"
+    order = "sort" if sort else "keep" if fmt == "text4" else "check"
     frame = _read_any(path, fmt, max_lines, columns, order, fast, volume, time_unit)
     frame = _select_volumes(frame, path, fmt, volume)
     if frame.skipped:
         frame.meta.setdefault("skipped_why", _SKIPPED.get(fmt, "lines"))
     if len(frame) == 0:
         raise DataError(f"{path}: no trace rows found (format {fmt!r}, {frame.skipped} lines skipped"
-                        f"{'' if fmt != 'seed' else ': the seed format needs at least 6 whitespace fields a line'})")
+                        f"{'' if fmt != 'text6' else ': the text6 format needs at least 6 whitespace fields a line'})")
     if "units" not in frame.meta:  # the readers of formats with a stated unit convert their own
         unit = SOURCE_TIME_UNIT.get(fmt) or time_unit
         if unit:
@@ -310,11 +313,12 @@ def _opcode(text: str) -> int:
     return _OPCODES.get(text.strip().lower(), -1)
 
 
-@_register("seed")
-def _read_seed(path: Path, max_lines: int, columns: str = "") -> _Rows:
-    """The seed's text format: whitespace fields, columns 1,3,4,5 = timestamp, length, LBA,
-    latency (0-based); column 2 is read as the opcode when it says Read/Write. Lines with fewer
-    than 6 fields are skipped, as the seed does, and counted in ``TraceFrame.skipped``."""
+@_register("text6")
+def _read_text6(path: Path, max_lines: int, columns: str = "") -> _Rows:
+    """The reference recipe's input text (docs/REFERENCE.md): whitespace fields, columns 1,3,4,5 =
+    timestamp, length, LBA, latency (0-based); column 2 is read as the opcode when it says
+    Read/Write. Lines with fewer than 6 fields are skipped, as the recipe does, and counted in
+    ``TraceFrame.skipped``."""
     rows = _Rows(path)
     for lineno, text in _lines(path, max_lines):
         fields = text.split()
@@ -325,10 +329,10 @@ def _read_seed(path: Path, max_lines: int, columns: str = "") -> _Rows:
     return rows
 
 
-@_register("seed_synth")
-def _read_seed_synth(path: Path, max_lines: int, columns: str = "") -> _Rows:
-    """The seed's synthetic output: 4 whitespace integers per line (timestamp, length, LBA,
-    latency). Its rows are not in time order: they are kept in file order (``sort=True`` sorts them)
+@_register("text4")
+def _read_text4(path: Path, max_lines: int, columns: str = "") -> _Rows:
+    """The reference recipe's synthetic output: 4 whitespace integers per line (timestamp, length,
+    LBA, latency). Its rows are not in time order: they are kept in file order (``sort=True`` sorts them)
     and timestamps are made relative to the minimum."""
     rows = _Rows(path)
     for lineno, text in _lines(path, max_lines):

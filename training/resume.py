@@ -10,22 +10,23 @@ interval. Artifact names are matched against ``checkpoint_epoch_<N>.pt`` and not
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import fields
 from pathlib import Path
 
 import mlflow
 from mlflow.exceptions import MlflowException
 
+from training.checkpoints import checkpoint_epoch, checkpoint_name
 from training.config import DataConfig, TraceGANConfig
 from training.errors import ConfigError, DataError
 from training.utils import inside
 
-__all__ = ["RUN_CONFIG", "run_config", "resume_spec", "latest_checkpoint", "check_same_data", "checkpoint_epoch"]
+__all__ = ["RUN_CONFIG", "run_config", "resume_spec", "unfinished_run_config", "resume_point", "latest_checkpoint",
+           "check_same_data", "checkpoint_epoch"]
 
 log = logging.getLogger(__name__)
 RUN_CONFIG = "run_config.json"
-_CHECKPOINT = re.compile(r"^checkpoint_epoch_(\d{1,9})\.pt$")
+_KIND_WORDS = {"trace-gan": "trace-GAN", "mfcc-wgan-gp": "feature-GAN"}
 
 
 def run_config(data: DataConfig, config: TraceGANConfig) -> dict:
@@ -43,17 +44,26 @@ def _run(run_id: str):
         raise ConfigError(f"--resume {run_id}: no such run ({exc.message.splitlines()[0]})") from None
 
 
-def resume_spec(run_id: str) -> tuple[DataConfig, TraceGANConfig]:
-    """The data and model config of run ``run_id``, which must be an unfinished trace-GAN run."""
+def unfinished_run_config(run_id: str, kind: str) -> dict:
+    """The ``run_config.json`` of run ``run_id``, which must be an unfinished ganflow ``kind`` run
+    (its ``ganflow_kind`` tag: ``trace-gan`` or ``mfcc-wgan-gp``)."""
     run = _run(run_id)
-    if run.data.tags.get("ganflow_kind") != "trace-gan":
-        raise ConfigError(f"--resume {run_id}: not a ganflow trace-GAN training run")
+    if run.data.tags.get("ganflow_kind") != kind:
+        raise ConfigError(f"--resume {run_id}: not a ganflow {_KIND_WORDS.get(kind, kind)} training run")
     if run.info.status == "FINISHED":
         raise ConfigError(f"--resume {run_id}: the run finished; nothing to resume")
     try:
-        spec = mlflow.artifacts.load_dict(f"{run.info.artifact_uri.rstrip('/')}/{RUN_CONFIG}")
+        return mlflow.artifacts.load_dict(f"{run.info.artifact_uri.rstrip('/')}/{RUN_CONFIG}")
+    except (MlflowException, OSError, ValueError) as exc:
+        raise ConfigError(f"--resume {run_id}: cannot read its {RUN_CONFIG} ({type(exc).__name__}: {exc})") from None
+
+
+def resume_spec(run_id: str) -> tuple[DataConfig, TraceGANConfig]:
+    """The data and model config of run ``run_id``, which must be an unfinished trace-GAN run."""
+    spec = unfinished_run_config(run_id, "trace-gan")
+    try:
         return DataConfig(**spec["data"]), TraceGANConfig.from_dict(spec["config"])
-    except (MlflowException, OSError, KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"--resume {run_id}: cannot read its {RUN_CONFIG} ({type(exc).__name__}: {exc})") from None
 
 
@@ -65,10 +75,13 @@ def check_same_data(run_id: str, data_info: dict) -> None:
                         f"from run {run_id}'s {recorded[:12]}…; the data changed since the run started")
 
 
-def checkpoint_epoch(name: str) -> int | None:
-    """N for a file named ``checkpoint_epoch_<N>.pt``, else None."""
-    m = _CHECKPOINT.match(name)
-    return int(m[1]) if m else None
+def resume_point(run_id: str, local_dir: Path) -> Path | None:
+    """Inside the reopened run: its newest checkpoint (``latest_checkpoint``), recorded in the
+    ``resumed_from`` tag and a warning; None means it starts over (no checkpoint was written)."""
+    checkpoint = latest_checkpoint(run_id, local_dir)
+    mlflow.set_tag("resumed_from", checkpoint.name if checkpoint else "start (no checkpoint)")
+    log.warning("resuming run %s from %s", run_id, checkpoint or "the start (no checkpoint was written)")
+    return checkpoint
 
 
 def latest_checkpoint(run_id: str, local_dir: Path) -> Path | None:
@@ -86,6 +99,6 @@ def latest_checkpoint(run_id: str, local_dir: Path) -> Path | None:
     if epoch <= best_epoch:
         return best
     local_dir.mkdir(parents=True, exist_ok=True)
-    name = f"checkpoint_epoch_{epoch}.pt"  # rebuilt from the number: no path from the store is used
+    name = checkpoint_name(epoch)  # rebuilt from the number: no path from the store is used
     got = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"checkpoints/{name}", dst_path=str(local_dir))
     return inside(local_dir, Path(got).name)

@@ -72,5 +72,5 @@ def make_sample_trace(n_rows: int = 20_000, *, seed: int = 0) -> TraceFrame:
 
     frame = TraceFrame.from_columns(ticks, length, lba, np.rint(latency), opcode,
                                     source=f"sample(n_rows={n_rows}, seed={seed})", origin=SAMPLE_ORIGIN)
-    frame.meta["units"] = file_units(*UNSTATED["seed"])  # written and read back in the seed's format
+    frame.meta["units"] = file_units(*UNSTATED["text6"])  # written and read back as text6
     return frame

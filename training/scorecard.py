@@ -430,11 +430,11 @@ def format_scorecard(report: dict) -> list[str]:
 OBJECTIVES = ("val_mmd2", "hrc_mae", "composite")
 
 
-def objective_value(name: str, val_mmd2: dict[int, float], report: dict) -> float:
-    """A run's value of a tuning objective: its last ``val_mmd2``, the scorecard's ``hrc_mae``, or
-    ``composite_score``; ``report`` is the run's scorecard."""
+def objective_value(name: str, val_mmd2: float | None, report: dict) -> float:
+    """A run's value of a tuning objective: its final ``val_mmd2`` (``TrainResult.final_val_mmd2``),
+    the scorecard's ``hrc_mae``, or ``composite_score``; ``report`` is the run's scorecard."""
     if name == "val_mmd2":
-        return val_mmd2[max(val_mmd2)]
+        return float("nan") if val_mmd2 is None else val_mmd2
     if name == "hrc_mae":
         return float(report["metrics"]["hrc_mae"]["error"])
     return composite_score(report)

@@ -17,7 +17,7 @@ def time_split(n_rows: int, val_fraction: float) -> int:
 def make_windows(x: np.ndarray, seq_len: int, stride: int, *, what: str = "trace") -> np.ndarray:
     """``(n, F)`` rows -> ``(m, seq_len, F)`` windows starting every ``stride`` rows.
 
-    ``stride == seq_len`` gives the seed's non-overlapping chunks: floor(n / seq_len) of them,
+    ``stride == seq_len`` gives the reference recipe's non-overlapping chunks: floor(n / seq_len) of them,
     the remainder dropped. A smaller stride gives overlapping windows (views, no copy until the
     caller makes the array contiguous).
     """

@@ -139,6 +139,8 @@ class PreparedData:
 class Synthesizer:
     """The trace GAN as one object: ``fit``, ``sample``, ``save``, ``load``."""
 
+    engine = "torch"
+
     def __init__(self, config: TraceGANConfig | None = None, *, device: str = "cpu") -> None:
         self.config = config or TraceGANConfig()
         self.device = device
@@ -190,6 +192,7 @@ class Synthesizer:
         """
         import torch
 
+        from training.checkpoints import CheckpointCadence
         from training.trainer import BestGenerator, GANTrainer, StopTraining
 
         data = self.prepare(frame)
@@ -202,21 +205,17 @@ class Synthesizer:
         if on_prepared is not None:
             on_prepared(data)
 
-        def save(epoch: int) -> None:
-            path = trainer.save_checkpoint(Path(checkpoint_dir) / f"checkpoint_epoch_{epoch}.pt")
-            if on_checkpoint is not None:
-                on_checkpoint(path)
+        cadence = CheckpointCadence(checkpoint_dir, checkpoint_every, self.config.num_epochs, on_checkpoint)
 
         def epoch_end(stats) -> None:
-            every = checkpoint_every and stats.epoch % checkpoint_every == 0
-            if checkpoint_dir is not None and (every or stats.epoch == self.config.num_epochs):
-                save(stats.epoch)
+            if cadence.due(stats.epoch):
+                cadence.save(trainer, stats.epoch)
             if on_epoch_end is not None:
                 try:
                     on_epoch_end(stats)
                 except StopTraining:
-                    if checkpoint_dir is not None and not every and stats.epoch != self.config.num_epochs:
-                        save(stats.epoch)  # an early stop keeps its last state too
+                    if checkpoint_dir is not None and not cadence.due(stats.epoch):
+                        cadence.save(trainer, stats.epoch)  # an early stop keeps its last state too
                     raise
 
         trainer.fit(torch.from_numpy(data.train_windows), on_epoch_end=epoch_end)

@@ -1,12 +1,12 @@
 """The trace GAN's trainer: ``d_updates`` D steps then ``g_updates`` G steps per batch.
 
-With ``loss="bce"`` the maths is the seed's (section 4): BCE with logits, real = 1 and fake = 0
+With ``loss="bce"`` the maths is the reference recipe's (docs/REFERENCE.md R5): BCE with logits, real = 1 and fake = 0
 for D, fake = 1 for G, Adam with betas (0.5, 0.999), fresh noise for every step, per-epoch mean
 losses. What differs is plumbing: the sequences live in one tensor and batches are slices of a
 seeded permutation (no per-item DataLoader collation), and one ``torch.Generator`` draws every
 permutation and noise tensor, so a run is reproducible and resumable from a checkpoint bit for bit.
 
-Beyond the seed:
+Beyond the recipe:
 
 * ``loss="wgan-gp"`` makes D a Wasserstein critic (Gulrajani et al. 2017): D minimises
   ``D(fake) - D(real) + gp_weight * (|grad D(mix)| - 1)^2`` on random mixes of real and fake
@@ -30,14 +30,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 
+from training.checkpoints import TrainerState
 from training.config import TraceGANConfig
 from training.models import LSTMDiscriminator, LSTMGenerator
-from training.utils import load_tensors, save_checkpoint
 
 __all__ = ["GANTrainer", "EpochStats", "StopTraining", "BestGenerator", "moment_gap"]
 
@@ -88,8 +87,10 @@ def moment_gap(fake: torch.Tensor, real: torch.Tensor, heads: tuple[int, ...] = 
     return gap
 
 
-class GANTrainer:
+class GANTrainer(TrainerState):
     """Owns G, D, their optimizers and the random stream; ``fit`` runs epochs."""
+
+    epoch_type = EpochStats
 
     def __init__(self, config: TraceGANConfig, n_features: int, *, heads: tuple[int, ...] = (),
                  device: str = "cpu") -> None:
@@ -160,8 +161,8 @@ class GANTrainer:
         """One G update: make D call a fresh fake batch real; returns the loss (a 0-d tensor).
 
         Given the real batch (not only its size) and ``moment_weight > 0``, the loss adds the
-        moment-matching term of ``moment_gap``. D's weights need no gradient here (the seed computes
-        and then discards it).
+        moment-matching term of ``moment_gap``. D's weights need no gradient here (the reference recipe
+        computes and then discards it).
         """
         real = batch if isinstance(batch, torch.Tensor) else None
         self.opt_g.zero_grad(set_to_none=True)
@@ -226,34 +227,15 @@ class GANTrainer:
         """The generator to sample from: the moving average when there is one."""
         return self.ema if self.ema is not None else self.generator
 
-    def state_dict(self) -> dict:
-        """Everything a resume needs: weights, optimizer moments, random stream, history."""
+    def _extra_state(self) -> dict:
         extra = {"ema": self.ema.state_dict()} if self.ema is not None else {}
-        return {**extra, "epoch": self.epoch, "generator": self.generator.state_dict(),
-                "discriminator": self.discriminator.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict(), "rng": self.rng.get_state(),
-                "history": [s.to_dict() for s in self.history],
-                "carry": {role: [list(state), left] for role, (state, left) in self.carry.items()}}
+        return {**extra, "carry": {role: [list(state), left] for role, (state, left) in self.carry.items()}}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.generator.load_state_dict(state["generator"])
+    def _load_extra_state(self, state: dict) -> None:
         if self.ema is not None:
             self.ema.load_state_dict(state.get("ema", state["generator"]))
-        self.discriminator.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.rng.set_state(state["rng"])
-        self.epoch = int(state["epoch"])
-        self.history = [EpochStats(**h) for h in state["history"]]
         self.carry = {role: (tuple(s.to(self.device) for s in st), int(left))
                       for role, (st, left) in state.get("carry", {}).items()}
-
-    def save_checkpoint(self, path: str | Path) -> Path:
-        """Write a checkpoint atomically and return its path."""
-        return save_checkpoint(self.state_dict(), path)
-
-    def load_checkpoint(self, path: str | Path) -> None:
-        self.load_state_dict(load_tensors(path, device=str(self.device)))
 
 
 class BestGenerator:

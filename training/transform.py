@@ -2,8 +2,9 @@
 
 Two encodings, both per-column MinMax to [-1, 1] (the range of the generator's tanh):
 
-* ``seed`` reproduces the trace seed exactly: timestamp, length, LBA and latency are scaled as
-  they are, with scikit-learn's MinMaxScaler formula (a constant column maps to -1).
+* ``absolute`` reproduces the reference recipe exactly (docs/REFERENCE.md): timestamp, length,
+  LBA and latency are scaled as they are, with scikit-learn's MinMaxScaler formula (a constant
+  column maps to -1).
 * ``delta`` replaces the absolute timestamp by the inter-arrival time. Absolute time grows without
   bound, so a window of 12 rows sees a nearly constant value and a generator can only learn
   "somewhere in the trace"; inter-arrival times are stationary, and the cumulative sum on output
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from training.config import FEATURE_MODES, TRACE_COLUMNS
+from training.config import FEATURE_MODE_ALIASES, FEATURE_MODES, TRACE_COLUMNS
 from training.errors import ConfigError, ModelError
 from training.readers import TraceFrame
 
@@ -35,7 +36,8 @@ _FORMAT_VERSION = 1
 class TraceTransformer:
     """Fit / transform / inverse_transform between a ``TraceFrame`` and ``(n, 4)`` features."""
 
-    def __init__(self, *, mode: str = "seed", log1p: tuple[str, ...] = ()) -> None:
+    def __init__(self, *, mode: str = "absolute", log1p: tuple[str, ...] = ()) -> None:
+        mode = FEATURE_MODE_ALIASES.get(mode, mode)  # models saved as "seed"
         if mode not in FEATURE_MODES:
             raise ConfigError(f"mode must be one of {', '.join(FEATURE_MODES)}, but got {mode!r}")
         self.mode = mode
@@ -102,7 +104,7 @@ class TraceTransformer:
         arithmetic in float64: the timestamps of a chunk do not depend on how earlier rows were
         chunked or sharded.
         """
-        if self.mode == "seed" or len(x) == 0:
+        if self.mode == "absolute" or len(x) == 0:
             return x, t_start
         x = x.copy()
         q = self.time_quantum_

@@ -3,9 +3,9 @@ first request, sizes in bytes, addresses in 512-byte sectors.
 
 Each reader knows its source's time unit (MSR: 100-ns FILETIME ticks; Alibaba: µs; Tencent: s; …)
 and converts; ``TraceFrame.meta["units"]`` records both the canonical and the source's unit. Formats
-whose files do not say their unit (the seed's text, ``seed_synth``, ``csv``, ``text``) keep the
-file's numbers unless ``--time_unit`` names the unit — the seed's own recipe depends on that, since
-it writes its synthetic trace in the units it read.
+whose files do not say their unit (``text6``, ``text4``, ``csv``, ``text``) keep the file's
+numbers unless ``--time_unit`` names the unit — the reference recipe (docs/REFERENCE.md) depends on
+that, since it writes its synthetic trace in the units it read.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ def canonical_units(source_time_unit: str, *, latency: bool = True) -> dict:
 
 def file_units(note: str = "the file's unit", ticks_per_second: float | None = None) -> dict:
     """The ``meta["units"]`` of a frame whose time unit nobody stated (numbers kept as read);
-    ``ticks_per_second`` only where the format's usual data says (the seed's MSR-derived text)."""
+    ``ticks_per_second`` only where the format's usual data says (``text6``: MSR-derived text)."""
     return {"timestamp": note, "latency": note, "length": "bytes", "lba": "512-byte sectors",
             "source_time_unit": "", "ticks_per_second": ticks_per_second}
 
 
 # formats whose files do not state their time unit: what ``ganflow inspect`` says of them
-UNSTATED = {"seed": ("the file's ticks (100 ns in the seed's MSR data)", 1e7),
-            "seed_synth": ("the training trace's unit", None)}
+UNSTATED = {"text6": ("the file's ticks (100 ns in the reference recipe's MSR data)", 1e7),
+            "text4": ("the training trace's unit", None)}
 
 
 def to_ns(frame, unit: str, *, latency: bool = True):

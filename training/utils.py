@@ -17,8 +17,8 @@ import numpy as np
 
 from training.errors import ConfigError, ModelError
 
-__all__ = ["seed_everything", "resolve_device", "sha256_file", "atomic_output", "save_checkpoint", "temp_prefix",
-           "sweep_stale_temps", "inside", "load_tensors"]
+__all__ = ["last_value", "seed_everything", "resolve_device", "sha256_file", "check_output", "atomic_output",
+           "save_checkpoint", "temp_prefix", "sweep_stale_temps", "inside", "load_tensors"]
 
 
 def seed_everything(seed: int) -> None:
@@ -104,6 +104,25 @@ def inside(root: str | os.PathLike[str], relative: str) -> Path:
     return path
 
 
+def check_output(path: str | os.PathLike[str], overwrite: bool) -> None:
+    """The one output rule, checked before any work and again when writing: refuse to replace
+    ``path`` without ``overwrite``, and refuse a place that cannot be written, so a job fails at
+    once, not after an hour of training. An empty path is no output."""
+    if not str(path):
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{path}: is a directory; give a file name")
+    if target.exists() and not overwrite:
+        raise ConfigError(f"{path}: output exists; pass --overwrite to replace it")
+    blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ConfigError(f"{path}: {blocker} is a file, not a folder")
+    existing = next(p for p in target.absolute().parents if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{path}: {existing} is not writable")
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], mode: str = "w", *, overwrite: bool = True) -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it over ``path`` only on success.
@@ -112,8 +131,7 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "w", *, overwrite: b
     only the temporary, which the next write of the same path removes (``sweep_stale_temps``).
     """
     target = Path(path)
-    if target.exists() and not overwrite:
-        raise ConfigError(f"{target}: output exists; pass --overwrite to replace it")
+    check_output(target, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(target)
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent)
@@ -157,3 +175,8 @@ def save_checkpoint(state: dict, path: str | os.PathLike[str]) -> Path:
     torch.save(state, tmp)
     tmp.replace(path)
     return path
+
+
+def last_value(by_epoch: dict[int, float]) -> float | None:
+    """The value of the latest epoch in ``{epoch: value}`` (None when empty)."""
+    return by_epoch[max(by_epoch)] if by_epoch else None

@@ -9,7 +9,7 @@ records (v2 first, as libCacheSim does) and then on every record:
   uint64 ts (µs), uint64 rt (response time, µs).
 
 ``cmd`` is the SCSI opcode: READ(6/10/12/16) and WRITE(6/10/12/16) are requests; other commands
-(TEST UNIT READY, SYNCHRONIZE CACHE, …) carry no data and are skipped and counted, as the seed's
+(TEST UNIT READY, SYNCHRONIZE CACHE, …) carry no data and are skipped and counted, as the text6 reader's
 short lines are. One trace is one virtual disk: no volumes. Read with ``numpy.frombuffer``.
 """
 

@@ -54,7 +54,7 @@ def champion_score(name: str, frame: TraceFrame, base: TraceGANConfig, options: 
     training = frame.slice(0, len(frame) - len(validator.frame))
     card = scorecard(TraceData.from_frame(validator.frame), TraceData.from_matrix(validator.synthetic(champion)),
                      reference=TraceData.from_frame(training))
-    return objective_value(objective, {}, card)
+    return objective_value(objective, None, card)
 
 
 def register_best(study, best, name: str, frame: TraceFrame, base: TraceGANConfig,

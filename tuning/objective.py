@@ -8,7 +8,7 @@ deprecated): the child run gets the trial's params through the normal training r
 ``optuna_study`` / ``optuna_trial`` / ``trial_state``; with the ``val_mmd2`` objective every
 ``val_mmd2`` is also reported to Optuna, whose pruner may stop the trial (the scorecard
 objectives are known only at the end, so those trials are not pruned by value). A collapse of the losses (``d_wins`` / ``g_wins``,
-seed section 6.5) prunes too when ``prune_on_collapse`` is set.
+docs/REFERENCE.md R8) prunes too when ``prune_on_collapse`` is set.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class Objective:
             raise
         from training.scorecard import objective_value
 
-        value = objective_value(self.objective, result.model_val or result.val_mmd2, result.fidelity["scorecard"])
+        value = objective_value(self.objective, result.final_val_mmd2, result.fidelity["scorecard"])
         mlflow.MlflowClient().set_tag(result.run_id, "trial_state", "COMPLETE")
         trial.set_user_attr("mlflow_run_id", result.run_id)
         trial.set_user_attr("model_uri", result.model_uri)

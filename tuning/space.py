@@ -18,7 +18,7 @@ __all__ = ["SearchSpace"]
 class SearchSpace:
     """D:G ratio, learning rates (log-uniform), batch size and seq_len; the LRU-stack buckets of a
     ``locality="lru"`` model and the joined windows of a ``carry_state`` one, G's moment term (off or
-    weight 1) outside seed mode; optionally the widths
+    weight 1) outside the absolute feature mode; optionally the widths
     and the typed features' continuous encoding (e.g. ``continuous: [quantile, normal]`` in the YAML)."""
 
     ratios: tuple[str, ...] = ("1:1", "1:2", "1:3", "2:1", "3:1")
@@ -69,7 +69,7 @@ class SearchSpace:
                    "lr_g": trial.suggest_float("lr_g", *self.lr_g, log=True),
                    "lr_d": trial.suggest_float("lr_d", *self.lr_d, log=True)}
         applies = {"reuse_buckets": base.feature_mode == "typed" and base.locality != "none",
-                   "join_windows": base.carry_state, "moment_weight": base.feature_mode != "seed"}
+                   "join_windows": base.carry_state, "moment_weight": base.feature_mode != "absolute"}
         for name in ("batch_size", "seq_len", "hidden_dim", "latent_dim", "continuous", "reuse_buckets", "join_windows",
                      "moment_weight"):
             choices = getattr(self, name)

@@ -133,9 +133,9 @@ def _synth_files(tmp_path, sample_frame):
     from serving.writers import open_writer, write_trace_frame
     from training.sample import make_sample_trace
 
-    real = write_trace_frame(sample_frame, tmp_path / "real.txt", "seed")
+    real = write_trace_frame(sample_frame, tmp_path / "real.txt", "text6")
     other = make_sample_trace(len(sample_frame), seed=11)
-    with open_writer(tmp_path / "synth.txt", "seed") as w:
+    with open_writer(tmp_path / "synth.txt", "text4") as w:
         w.write(other.values())
     return real, tmp_path / "synth.txt"
 
@@ -186,15 +186,15 @@ def test_evaluate_bad_input(tmp_path, sample_frame):
     real, _ = _synth_files(tmp_path, sample_frame)
     res = CliRunner().invoke(main, ["evaluate", "--real", str(real), "--synthetic", str(tmp_path / "none.txt")])
     assert res.exit_code == 2 and "none.txt: no such file" in res.output
-    res = CliRunner().invoke(main, ["evaluate", "--real", str(real), "--synthetic", str(real), "--real-format", "seed",
-                                    "--synthetic-format", "seed", "--bandwidth", "-1"])
+    res = CliRunner().invoke(main, ["evaluate", "--real", str(real), "--synthetic", str(real), "--real-format", "text6",
+                                    "--synthetic-format", "text6", "--bandwidth", "-1"])
     assert res.exit_code == 2 and "bandwidth values must be finite and > 0, but got '-1'" in res.output
 
 
 def test_sort_by_time_trains_on_an_unordered_trace(tracking_uri, tmp_path, sample_frame):
     from serving.writers import write_trace_frame
 
-    ordered = write_trace_frame(sample_frame, tmp_path / "ordered.txt", "seed")
+    ordered = write_trace_frame(sample_frame, tmp_path / "ordered.txt", "text6")
     lines = ordered.read_text().splitlines(keepends=True)
     lines[10], lines[11] = lines[11], lines[10]
     if lines[10] == lines[11]:
@@ -214,7 +214,7 @@ def test_inspect_profiles_a_trace(tmp_path, sample_frame):
 
     from serving.writers import write_trace_frame
 
-    path = write_trace_frame(sample_frame, tmp_path / "t.txt", "seed")
+    path = write_trace_frame(sample_frame, tmp_path / "t.txt", "text6")
     res = invoke("inspect", str(path))
     assert res.exit_code == 0, res.output
     lines = {line[:19].strip(): line[19:] for line in res.output.splitlines()}

@@ -9,14 +9,14 @@ from training.config import TraceGANConfig
 from training.synthesizer import Synthesizer, block_noise, noise_dim
 
 WINDOWS = dict(carry_state=False, locality="none")  # independent windows, the LBA as a number
-MODES = [dict(feature_mode="seed", log1p=(), **WINDOWS),
+MODES = [dict(feature_mode="absolute", log1p=(), **WINDOWS),
          dict(feature_mode="delta", log1p=("timestamp", "length", "latency"), **WINDOWS),
          dict(feature_mode="typed", continuous="log", **WINDOWS), dict(feature_mode="typed", continuous="quantile", **WINDOWS),
          dict(feature_mode="typed", continuous="normal", **WINDOWS), dict(feature_mode="typed"),
          dict(feature_mode="typed", locality="lru-pages"), dict(feature_mode="delta", log1p=("timestamp", "length", "latency"))]
 
 
-@pytest.fixture(scope="module", params=MODES, ids=["seed", "delta", "typed-log", "typed-quantile", "typed-normal",
+@pytest.fixture(scope="module", params=MODES, ids=["absolute", "delta", "typed-log", "typed-quantile", "typed-normal",
                                                    "typed-lru-carry", "typed-lru-pages-carry", "delta-carry"])
 def fitted(request, sample_frame):
     s = Synthesizer(TraceGANConfig(num_epochs=1, hidden_dim=16, latent_dim=4, seq_len=8, **request.param))
@@ -63,7 +63,7 @@ def test_parity_with_torch_on_the_same_noise(fitted):
 
 def test_dynamic_batch(fitted):
     o = OnnxSynthesizer(export_onnx(fitted))
-    width = {"seed": 4, "delta": 4, "typed": 5 if fitted.transformer.locality == "none" else 6}[fitted.config.feature_mode]
+    width = {"absolute": 4, "delta": 4, "typed": 5 if fitted.transformer.locality == "none" else 6}[fitted.config.feature_mode]
     for batch in (1, 3, 1024):
         noise = np.zeros((batch, fitted.config.seq_len, noise_dim(fitted.config, fitted.transformer)), np.float32)
         rows = o.decode(noise)

@@ -102,7 +102,7 @@ def test_failure_mid_stream_leaves_no_file(delta_model, tmp_path, monkeypatch):
 
     monkeypatch.setattr(delta_model, "decode", flaky)
     with pytest.raises(RuntimeError, match="block 2"):
-        synthesize_to_file(delta_model, 3 * BLOCK_SEQUENCES * 8, tmp_path / "x.txt", fmt="seed")
+        synthesize_to_file(delta_model, 3 * BLOCK_SEQUENCES * 8, tmp_path / "x.txt", fmt="text4")
     assert list(tmp_path.iterdir()) == []
 
 

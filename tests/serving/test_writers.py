@@ -11,7 +11,7 @@ ROWS = np.array([[0.0, 4096.4, 10.6, 3.5], [12.9, 511.5, -0.4, 7.2]])
 
 
 def test_seed_format_truncates_like_the_seed(tmp_path):
-    with open_writer(tmp_path / "s.txt", "seed") as w:
+    with open_writer(tmp_path / "s.txt", "text4") as w:
         w.write(ROWS)
     assert (tmp_path / "s.txt").read_text() == "0 4096 10 3\n12 511 0 7\n"
 
@@ -36,7 +36,7 @@ def test_parquet_round_trip(tmp_path):
 
 def test_failure_leaves_no_file(tmp_path):
     with pytest.raises(RuntimeError):
-        with open_writer(tmp_path / "s.txt", "seed") as w:
+        with open_writer(tmp_path / "s.txt", "text4") as w:
             w.write(ROWS)
             raise RuntimeError("crash mid-write")
     assert list(tmp_path.iterdir()) == []
@@ -45,15 +45,15 @@ def test_failure_leaves_no_file(tmp_path):
 def test_refuses_overwrite_when_asked_and_unknown_format(tmp_path):
     (tmp_path / "s.txt").write_text("keep")
     with pytest.raises(ConfigError, match="pass --overwrite"):
-        with open_writer(tmp_path / "s.txt", "seed", overwrite=False):
+        with open_writer(tmp_path / "s.txt", "text4", overwrite=False):
             pass
     assert (tmp_path / "s.txt").read_text() == "keep"
-    with pytest.raises(ConfigError, match="valid formats: seed, csv, parquet"):
+    with pytest.raises(ConfigError, match="valid formats: text4, csv, parquet"):
         with open_writer(tmp_path / "x", "xml"):
             pass
 
 
-@pytest.mark.parametrize("fmt", ["seed", "msr"])
+@pytest.mark.parametrize("fmt", ["text6", "msr"])
 def test_sample_trace_files_read_back(tmp_path, sample_frame, fmt):
     path = write_trace_frame(sample_frame, tmp_path / f"t.{fmt}", fmt)
     back = read_trace(path, fmt)

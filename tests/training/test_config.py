@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
     ({"lr_d": -1e-3}, "lr_d must be > 0"),
     ({"seq_len": 1}, "seq_len must be at least 2"),
     ({"val_fraction": 1.0}, "val_fraction must be in [0, 1)"),
-    ({"feature_mode": "fft"}, "feature_mode must be one of seed, delta"),
-    ({"feature_mode": "seed", "log1p": "length"}, "needs feature_mode='delta'"),
+    ({"feature_mode": "fft"}, "feature_mode must be one of absolute, delta"),
+    ({"feature_mode": "absolute", "log1p": "length"}, "needs feature_mode='delta'"),
     ({"feature_mode": "delta", "log1p": "opcode"}, "log1p columns must be among"),
 ])
 def test_bad_values_are_named(kwargs, fragment):
@@ -120,6 +120,34 @@ def test_seed_recipe_flag_applies_the_seed_and_explicit_options_win(monkeypatch)
     res = CliRunner().invoke(main, ["train", "--seed_recipe", "true", "--lrD", "1e-4"])
     assert res.exit_code == 2 and "stop here" in res.output
     c = seen["config"]
-    assert (c.feature_mode, c.log1p, c.lr_g, c.d_updates, c.g_updates) == ("seed", (), 2e-5, 1, 2)
+    assert (c.feature_mode, c.log1p, c.lr_g, c.d_updates, c.g_updates) == ("absolute", (), 2e-5, 1, 2)
     assert c.lr_d == 1e-4  # given explicitly
     assert TraceGANConfig().feature_mode == "typed"  # the measured default
+
+
+def test_earlier_seed_spellings_still_work(tmp_path, sample_frame):
+    """``seed`` / ``seed_synth`` were the names of the absolute feature mode and the text6 / text4
+    formats; configs, saved transformers, readers, writers and the CLI still take them."""
+    from click.testing import CliRunner
+
+    from ganflow.cli import main
+    from serving.writers import open_writer, write_trace_frame
+    from training.readers import read_trace
+    from training.transform import TraceTransformer
+
+    assert TraceGANConfig(feature_mode="seed", log1p=()).feature_mode == "absolute"
+    assert TraceGANConfig.from_dict({**TraceGANConfig(feature_mode="absolute", log1p=()).to_dict(),
+                                     "feature_mode": "seed"}).feature_mode == "absolute"
+    assert DataConfig(trace_format="seed").trace_format == "text6"
+    assert DataConfig(trace_format="seed_synth").trace_format == "text4"
+    fitted = TraceTransformer(mode="absolute").fit(sample_frame).to_dict()
+    assert TraceTransformer.from_dict({**fitted, "mode": "seed"}).mode == "absolute"
+    real = write_trace_frame(sample_frame, tmp_path / "real.txt", "seed")  # the text6 layout
+    assert len(read_trace(real, "seed")) == len(read_trace(real, "text6")) == len(sample_frame)
+    with open_writer(tmp_path / "s.txt", "seed") as w:  # synthetic output: the text4 layout
+        w.write(sample_frame.values()[:5])
+    assert len(read_trace(tmp_path / "s.txt", "seed_synth")) == 5
+    res = CliRunner().invoke(main, ["inspect", str(real), "--format", "seed", "--json"])
+    assert res.exit_code == 0 and f'"rows": {len(sample_frame)}' in res.output
+    res = CliRunner().invoke(main, ["inspect", str(real), "--format", "seedy"])
+    assert res.exit_code == 2 and "text6" in res.output and "'seed'" not in res.output

@@ -20,7 +20,7 @@ CSV = "Time,Op,Size,Sector,RT,Other\n" + "".join(
 SYNTH = "".join(f"{10 * (i % 7) + i} {4096 * (1 + i % 3)} {8 * i} {50 + i}\n" for i in range(200))
 CASES = [("msr", "t.csv", MSR, ""), ("msr", "h.csv", "Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime\n" + MSR, ""),
          ("csv", "c.csv", CSV, "timestamp=Time,length=Size,lba=Sector,latency=RT,opcode=Op"),
-         ("seed_synth", "s.txt", SYNTH, "")]
+         ("text4", "s.txt", SYNTH, "")]
 
 
 def _same(a, b) -> None:
@@ -36,7 +36,7 @@ def _same(a, b) -> None:
 def test_fast_equals_careful(tmp_path, fmt, name, text, columns, gz, max_lines):
     path = tmp_path / (name + (".gz" if gz else ""))
     path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
-    order = "keep" if fmt == "seed_synth" else "check"
+    order = "keep" if fmt == "text4" else "check"
     fast = fast_read(path, fmt, max_lines, columns, order)
     careful = read_trace(path, fmt, max_lines=max_lines, columns=columns, fast=False)
     if fmt == "msr" and name == "h.csv" and max_lines == 2:
@@ -85,7 +85,7 @@ def test_gzip_problems_take_the_careful_path(tmp_path):
 def test_seed_format_is_always_careful(tmp_path):
     path = tmp_path / "t.txt"
     path.write_text(f"0 {FILETIME} Read 4096 100 250\n")
-    assert fast_read(path, "seed", 0, "", "check") is None
+    assert fast_read(path, "text6", 0, "", "check") is None
 
 
 @pytest.mark.parametrize("piece", [64, 101, 4096])

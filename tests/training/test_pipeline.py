@@ -64,7 +64,7 @@ def test_the_registered_generator_is_the_best_validated_epoch(tracking_uri, samp
     fields = {m.step: m.value for m in client.get_metric_history(result.run_id, "val_fields")}
     assert sorted(fields) == [1, 2, 3, 4]
     best = min(fields, key=fields.get)  # keep_best chooses by val_fields
-    assert result.model_epoch == best and result.model_val == {best: result.val_mmd2[best]}
+    assert result.model_epoch == best and result.model_val_mmd2 == result.final_val_mmd2 == result.val_mmd2[best]
     version = client.get_model_version("m", result.registered_version)
     assert version.tags["model_epoch"] == str(best) and version.tags["epochs"] == "4"
     assert float(version.tags["val_mmd2"]) == result.val_mmd2[best]

@@ -70,8 +70,8 @@ def test_a_multi_volume_trace_must_say_which_and_the_error_lists_them(tmp_path):
         read_trace(path, "alibaba")
     with pytest.raises(DataError, match="no volume C in this alibaba trace"):
         read_trace(path, "alibaba", volume="C")
-    with pytest.raises(DataError, match="format 'seed' has no volume column"):
-        read_trace(path, "seed", volume="A")
+    with pytest.raises(DataError, match="format 'text6' has no volume column"):
+        read_trace(path, "text6", volume="A")
 
 
 def test_gzip_and_max_lines(tmp_path):

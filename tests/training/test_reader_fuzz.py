@@ -35,8 +35,8 @@ def trace_text(draw, fmt: str) -> str:
         n, lba, lat = (draw(st.integers(0, 2**31)) for _ in range(3))
         op = draw(st.sampled_from(["Read", "Write", "R", "w", "?"]))
         bit = draw(st.sampled_from(["0", "1", "1", "2"]))  # the numeric opcodes; 2 is no opcode
-        fields, sep = {"seed": ([0, t, op, n, lba, lat], " "), "msr": ([t, "web", 0, op, lba * 512, n, lat], ","),
-                       "seed_synth": ([t, n, lba, lat], " "), "csv": ([t, n, lba, lat], ","),
+        fields, sep = {"text6": ([0, t, op, n, lba, lat], " "), "msr": ([t, "web", 0, op, lba * 512, n, lat], ","),
+                       "text4": ([t, n, lba, lat], " "), "csv": ([t, n, lba, lat], ","),
                        "text": ([0, t, op, n, lba, lat], "  "),
                        "spc": ([0, lba, n, op, t / 1e6], ","), "alibaba": ([7, op, lba * 512, n, t], ","),
                        "tencent": ([t, lba, n, bit, 1283], ","), "systor": ([t / 1e6, lat / 1e6, op, 0, lba * 512, n], ","),
@@ -87,7 +87,7 @@ def test_any_lines_give_a_valid_frame_or_a_located_error(tmp_path, data, fmt, gz
     raw = text.encode("utf-8", "surrogatepass")
     path.write_bytes(gzip.compress(raw) if gz else raw)
     frame = _read(path, fmt, columns="timestamp=2,length=4,lba=5,latency=6,opcode=3" if fmt == "text" else "")
-    if frame is not None and fmt != "seed_synth":
+    if frame is not None and fmt != "text4":
         assert np.all(np.diff(frame.timestamp) >= 0)  # time order is checked
 
 
@@ -105,7 +105,7 @@ def test_corrupt_gzip_is_a_data_error(tmp_path, blob, cut):
     path = tmp_path / "c.gz"
     whole = gzip.compress(blob * 20)
     path.write_bytes(whole[:max(2, len(whole) - cut)])  # truncated: magic bytes kept, stream cut
-    _read(path, "seed")
+    _read(path, "text6")
 
 
 valid_rows = st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 2**31), st.integers(0, 2**40), st.integers(0, 10**7),
@@ -119,7 +119,7 @@ def test_valid_seed_traces_read_back_exactly(tmp_path, rows, start):
     ts = start + np.cumsum(gaps)
     path = tmp_path / "v.txt"
     path.write_text("".join(f"0 {t} {o} {n} {b} {lat}\n" for t, o, n, b, lat in zip(ts, ops, length, lba, latency)))
-    frame = _read(path, "seed")
+    frame = _read(path, "text6")
     np.testing.assert_array_equal(frame.timestamp, ts - ts[0])
     assert frame.origin == ts[0]
     np.testing.assert_array_equal(frame.length, length)
@@ -139,8 +139,8 @@ def test_out_of_order_is_refused_or_sorted(tmp_path, rows, swap):
     path = tmp_path / "o.txt"
     path.write_text("".join(f"0 {t} Read 1 2 3\n" for t in ts))
     with pytest.raises(DataError, match=rf"^{path}:{i + 2}:2: timestamp {ts[i + 1]} is earlier than {ts[i]} on line {i + 1}"):
-        read_trace(path, "seed")
-    frame = read_trace(path, "seed", sort=True)
+        read_trace(path, "text6")
+    frame = read_trace(path, "text6", sort=True)
     np.testing.assert_array_equal(frame.timestamp, np.sort(ts) - ts.min())
 
 

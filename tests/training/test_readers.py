@@ -19,7 +19,7 @@ def write(path, text):
 def test_seed_reader_columns_and_skipped_lines(tmp_path):
     p = write(tmp_path / "t.txt", f"0 {FILETIME} Read 4096 100 250\nshort line\n"
                                   f"0 {FILETIME + 7} Write 8192 108 300\n\n")
-    f = read_trace(p, "seed")
+    f = read_trace(p, "text6")
     assert f.timestamp.dtype == np.int64
     assert f.timestamp.tolist() == [0, 7]
     assert f.origin == FILETIME
@@ -33,21 +33,21 @@ def test_equal_timestamps_and_seed_extra_columns_are_accepted(tmp_path):
     # extra columns are ignored, as the seed does
     p = write(tmp_path / "t.txt", f"0 {FILETIME} Read 4096 100 250 extra 1\n0 {FILETIME} Write 512 9 3 x\n"
                                   f"0 {FILETIME + 1} Read 1 2 3\n")
-    f = read_trace(p, "seed")
+    f = read_trace(p, "text6")
     assert f.timestamp.tolist() == [0, 0, 1] and f.length.tolist() == [4096, 512, 1] and f.skipped == 0
 
 
 def test_unordered_trace_is_refused_or_sorted(tmp_path):
     p = write(tmp_path / "t.txt", "0 10 Read 1 1 1\n0 30 Read 2 2 2\n0 20 Write 3 3 3\n")
     with pytest.raises(DataError, match=r"t.txt:3:2: timestamp 20 is earlier than 30 on line 2; .*--sort_by_time"):
-        read_trace(p, "seed")
-    f = read_trace(p, "seed", sort=True)
+        read_trace(p, "text6")
+    f = read_trace(p, "text6", sort=True)
     assert f.timestamp.tolist() == [0, 10, 20] and f.length.tolist() == [1, 3, 2] and f.opcode.tolist() == [0, 1, 0]
 
 
 def test_18_digit_timestamps_stay_distinct(tmp_path):
     lines = "".join(f"0 {FILETIME + 37 * i} Read 4096 {i} 10\n" for i in range(500))
-    f = read_trace(write(tmp_path / "t.txt", lines), "seed")
+    f = read_trace(write(tmp_path / "t.txt", lines), "text6")
     assert len(np.unique(f.timestamp)) == 500
     # what the seed's float32 parse would have kept:
     assert len(np.unique(np.array([FILETIME + 37 * i for i in range(500)], dtype=np.float32))) < 10
@@ -55,7 +55,7 @@ def test_18_digit_timestamps_stay_distinct(tmp_path):
 
 def test_max_lines_counts_file_lines(tmp_path):
     lines = "".join(f"0 {i} Read 1 {i} 1\n" for i in range(50))
-    assert len(read_trace(write(tmp_path / "t.txt", lines), "seed", max_lines=20)) == 20
+    assert len(read_trace(write(tmp_path / "t.txt", lines), "text6", max_lines=20)) == 20
 
 
 def test_msr_reader_plain_gzip_header(tmp_path):
@@ -74,7 +74,7 @@ def test_msr_reader_plain_gzip_header(tmp_path):
 
 
 def test_seed_synth_reader_and_csv_mapping(tmp_path):
-    synth = read_trace(write(tmp_path / "s.txt", "500 4096 10 3\n100 512 11 4\n"), "seed_synth")
+    synth = read_trace(write(tmp_path / "s.txt", "500 4096 10 3\n100 512 11 4\n"), "text4")
     assert synth.timestamp.tolist() == [400, 0]  # relative to the minimum: rows are unordered
     csv = read_trace(write(tmp_path / "c.csv", "T,S,L,R,Op\n5,4096,9,2,W\n9,512,1,3,R\n"), "csv",
                      columns="timestamp=T,length=S,lba=L,latency=R,opcode=Op")
@@ -82,7 +82,7 @@ def test_seed_synth_reader_and_csv_mapping(tmp_path):
 
 
 def test_fractional_timestamps_are_float64(tmp_path):
-    f = read_trace(write(tmp_path / "t.txt", "0 1.5 R 1 1 1\n0 2.25 R 1 1 1\n"), "seed")
+    f = read_trace(write(tmp_path / "t.txt", "0 1.5 R 1 1 1\n0 2.25 R 1 1 1\n"), "text6")
     assert f.timestamp.dtype == np.float64 and f.timestamp.tolist() == [0.0, 0.75]
 
 
@@ -96,20 +96,20 @@ def test_fractional_timestamps_are_float64(tmp_path):
 def test_bad_values_name_file_line_column_and_text(tmp_path, text, fragment):
     p = write(tmp_path / "bad.txt", text)
     with pytest.raises(DataError) as err:
-        read_trace(p, "seed")
+        read_trace(p, "text6")
     assert str(err.value).startswith(str(p)) and fragment in str(err.value)
 
 
 def test_file_level_errors(tmp_path):
     with pytest.raises(DataError, match="no such file"):
-        read_trace(tmp_path / "missing.txt", "seed")
+        read_trace(tmp_path / "missing.txt", "text6")
     with pytest.raises(DataError, match="unknown trace format 'nope'; valid formats: alibaba, blkparse, csv, disksim, mqsim, msr, "
-                                        "oracle_general, parquet, seed, seed_synth, spc, systor, tencent, text, vscsi"):
+                                        "oracle_general, parquet, spc, systor, tencent, text, text4, text6, vscsi"):
         read_trace(write(tmp_path / "x.txt", "x"), "nope")
     with pytest.raises(DataError, match="not gzip-compressed"):
         read_trace(write(tmp_path / "fake.csv.gz", "1,2,3"), "msr")
     with pytest.raises(DataError, match="no trace rows found"):
-        read_trace(write(tmp_path / "empty.txt", ""), "seed")
+        read_trace(write(tmp_path / "empty.txt", ""), "text6")
     with pytest.raises(DataError, match=r"msr.csv:2: expected 7 comma-separated fields, found 3"):
         read_trace(write(tmp_path / "msr.csv", f"{FILETIME},w,0,Read,0,1,1\n1,2,3\n"), "msr")
     with pytest.raises(DataError, match="lacks lba=LBA"):
@@ -121,8 +121,8 @@ def test_file_level_errors(tmp_path):
 
 
 def test_registry_names():
-    assert reader_names() == ["alibaba", "blkparse", "csv", "disksim", "mqsim", "msr", "oracle_general", "parquet", "seed",
-                              "seed_synth", "spc", "systor", "tencent", "text", "vscsi"]
+    assert reader_names() == ["alibaba", "blkparse", "csv", "disksim", "mqsim", "msr", "oracle_general", "parquet", "spc",
+                              "systor", "tencent", "text", "text4", "text6", "vscsi"]
 
 
 def test_csv_carriage_return_inside_a_field_is_a_located_error(tmp_path):

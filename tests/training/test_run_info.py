@@ -12,8 +12,8 @@ def test_run_names_say_what_the_run_is():
     base = TraceGANConfig()
     assert training_run_name(base) == f"gan-typed-lr5e-4-s{base.seed}"
     assert training_run_name(replace(base, loss="wgan-gp", d_updates=5)) == f"wgan-typed-lr5e-4-d5g1-s{base.seed}"
-    seedish = replace(base, feature_mode="seed", log1p=(), lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seed=7)
-    assert training_run_name(seedish) == "gan-seed-lr2e-5-lrd3e-5-d1g2-s7"
+    seedish = replace(base, feature_mode="absolute", log1p=(), lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seed=7)
+    assert training_run_name(seedish) == "gan-absolute-lr2e-5-lrd3e-5-d1g2-s7"
 
 
 def test_description_and_summary():

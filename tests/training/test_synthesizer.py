@@ -58,7 +58,7 @@ def test_seed_mode_stays_in_fitted_range(sample_frame):
     from training.config import TraceGANConfig
 
     s = Synthesizer(TraceGANConfig(num_epochs=1, hidden_dim=8, latent_dim=4, seq_len=8, val_fraction=0.0,
-                                   feature_mode="seed", log1p=()))
+                                   feature_mode="absolute", log1p=()))
     s.fit(sample_frame)
     rows = s.sample(1000)
     assert np.isnan(rows[:, 4]).all() and s.columns == ("timestamp", "length", "lba", "latency")

@@ -11,7 +11,7 @@ from training.transform import TraceTransformer
 
 
 def test_seed_mode_equals_sklearn_minmax(sample_frame):
-    t = TraceTransformer(mode="seed").fit(sample_frame)
+    t = TraceTransformer(mode="absolute").fit(sample_frame)
     ours = t.transform(sample_frame).astype(np.float64)
     ref = MinMaxScaler(feature_range=(-1, 1)).fit_transform(sample_frame.values())
     np.testing.assert_allclose(ours, ref, atol=1e-6)  # float32 output of float64 maths
@@ -19,7 +19,7 @@ def test_seed_mode_equals_sklearn_minmax(sample_frame):
 
 
 def test_seed_mode_inverse_round_trip(sample_frame):
-    t = TraceTransformer(mode="seed").fit(sample_frame)
+    t = TraceTransformer(mode="absolute").fit(sample_frame)
     back = t.inverse_transform(t.transform(sample_frame).astype(np.float64))
     x = sample_frame.values()
     assert np.max(np.abs(back - x) / np.ptp(x, axis=0)) < 1e-6  # float32 features: ~1e-7 of the span
@@ -65,5 +65,5 @@ def test_unfitted_and_bad_mode():
 
     with pytest.raises(ModelError):
         TraceTransformer().to_dict()
-    with pytest.raises(ConfigError, match="mode must be one of seed, delta"):
+    with pytest.raises(ConfigError, match="mode must be one of absolute, delta"):
         TraceTransformer(mode="wavelet")

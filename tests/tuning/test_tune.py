@@ -113,7 +113,7 @@ def test_locality_knobs_are_searched_where_they_apply():
     assert {c.reuse_buckets for c in configs} == {4, 8, 16} and {c.join_windows for c in configs} == {1, 4}
     assert {c.moment_weight for c in configs} == {0.0, 1.0}
     seed = study.ask()
-    assert SearchSpace().suggest(seed, TraceGANConfig(feature_mode="seed", log1p=())).moment_weight == 0.0
+    assert SearchSpace().suggest(seed, TraceGANConfig(feature_mode="absolute", log1p=())).moment_weight == 0.0
     assert "moment_weight" not in seed.params
     windows = replace(TraceGANConfig(), feature_mode="delta", carry_state=False)
     trial = study.ask()

@@ -1,13 +1,13 @@
-"""The feature GAN: a conditional WGAN-GP over labelled feature vectors (the feature seed).
+"""The feature GAN's networks: a conditional WGAN-GP over labelled feature vectors (docs/REFERENCE.md F2).
 
 Generator: noise (100) + one-hot class -> ``num_layers`` × [Linear, BatchNorm, ReLU, Dropout 0.2]
 -> Linear -> tanh -> ``feature_dim`` in [-1, 1]. Critic: features + one-hot -> ``num_layers`` ×
 [Linear, LeakyReLU 0.2] (no BatchNorm: the gradient penalty is per sample) -> Linear -> an
-unbounded score. The seed's ``constants.py`` is ``FeatureGANConfig``; the seed's class names
+unbounded score. The reference recipe's ``constants.py`` is ``FeatureGANConfig``; its class names
 (``GanGenerator``, ``GanDiscriminator``) are kept.
 
 Outputs are mapped back with the MinMax [-1, 1] scaler fitted on the training data (saved with
-the model as JSON), not the seed's ``arctanh(x)·100`` guess.
+the model as JSON), not the recipe's ``arctanh(x)·100`` guess (F4).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from training.config import FeatureGANConfig
+from feature_gan.config import FeatureGANConfig
 from training.errors import ModelError
 
 __all__ = ["FeatureGANConfig", "GanGenerator", "GanDiscriminator", "FeatureScaler", "gradient_penalty", "one_hot"]

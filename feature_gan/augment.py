@@ -1,4 +1,4 @@
-"""Dataset balancing with a trained feature GAN (``ganflow augment``), and the seed's ``GanAugmenter``.
+"""Dataset balancing with a trained feature GAN (``ganflow augment``), and the reference recipe's ``GanAugmenter``.
 
 Methods: ``equal`` — every class up to the majority count; ``upsample`` — each class +50%
 (rounded up); ``custom`` — N per class, where a class already above N keeps all its real
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from feature_gan.data import FeatureData, load_features
+from feature_gan.synthesizer import FeatureSynthesizer
 from training.errors import ConfigError, ModelError
-from training.feature_gan import FeatureSynthesizer
-from training.features import FeatureData, load_features
 from training.utils import atomic_output
 
 __all__ = ["METHODS", "balance_counts", "augment_file", "GanAugmenter"]
@@ -108,10 +108,10 @@ def augment_file(model: FeatureSynthesizer, input_path: str | Path, output_path:
 
 
 class GanAugmenter:
-    """The feature seed's programmatic API, backed by a saved or logged ``FeatureSynthesizer``."""
+    """The reference recipe's programmatic API (docs/REFERENCE.md F6), backed by a saved or logged ``FeatureSynthesizer``."""
 
     def __init__(self, generator_path: str, num_classes: int | None = None, feature_dim: int | None = None) -> None:
-        from training.feature_pipeline import load_feature_model
+        from feature_gan.pipeline import load_feature_model
 
         self.model = load_feature_model(generator_path)
         if num_classes is not None and num_classes != len(self.model.classes):

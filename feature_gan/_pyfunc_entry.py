@@ -2,6 +2,6 @@
 
 import mlflow
 
-from training.feature_pipeline import FeatureGANModel
+from feature_gan.pipeline import FeatureGANModel
 
 mlflow.models.set_model(FeatureGANModel())

@@ -1,7 +1,7 @@
 """Does GAN augmentation help a classifier? Imbalanced real data vs random oversampling vs SMOTE vs GAN.
 
 Per seed: a stratified train/test split; imbalance induced in the training part only, by a
-recorded recipe (half the classes, chosen with the seed, keep ``keep_fraction`` of their training
+recorded recipe (half the classes, chosen with the random seed, keep ``keep_fraction`` of their training
 samples, at least ``min_keep``); the same classifiers (logistic regression on standardised
 features, random forest; fixed seeds) trained on (a) the imbalanced data, (b) + random
 oversampling, (c) + SMOTE, (d) + GAN samples (a feature GAN trained on the imbalanced training
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.config import FeatureGANConfig
-from training.features import FeatureData
+from feature_gan.config import FeatureGANConfig
+from feature_gan.data import FeatureData
 
 __all__ = ["evaluate_augmentation", "METHODS", "CLASSIFIERS"]
 
@@ -61,7 +61,7 @@ def _balanced(method: str, x, y, classes, seed: int, gan_config: FeatureGANConfi
     if method == "smote":
         k = max(1, min(5, int(np.bincount(y).min()) - 1))
         return SMOTE(random_state=seed, k_neighbors=k).fit_resample(x, y)
-    from training.feature_gan import FeatureSynthesizer
+    from feature_gan.synthesizer import FeatureSynthesizer
 
     data = FeatureData(x, y, classes, [f"f{i}" for i in range(x.shape[1])], "train-split")
     gan = FeatureSynthesizer(replace(gan_config, seed=seed)).fit(data)
@@ -114,7 +114,7 @@ def evaluate_augmentation(data: FeatureData, *, seeds: int = 5, keep_fraction: f
         if run:
             mlflow.log_params({"seeds": seeds, "keep_fraction": keep_fraction, "min_keep": min_keep, "test_size": test_size,
                                "data": data.source, **{f"gan_{k}": v for k, v in gan_config.to_dict().items()}})
-            from training.feature_pipeline import log_feature_table
+            from feature_gan.pipeline import log_feature_table
 
             log_feature_table(data, "evaluation")
         from training import progress

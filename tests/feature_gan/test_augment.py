@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from feature_gan.augment import balance_counts
 from ganflow.cli import main
-from serving.augment import balance_counts
 
 
 def test_balance_counts_exact():
@@ -66,19 +66,51 @@ def test_train_register_augment_generate(tracking_uri, tmp_path, feature_json):
     lines = res.output.strip().splitlines()
     assert len(lines) == 5 and lines[0].endswith(",label") and all(line.endswith(",rock") for line in lines[1:])
 
-    # a resumed run continues from the checkpoint's epoch
-    ckpt = next((tmp_path / "ck").rglob("checkpoint_epoch_1.pt"))
-    res = CliRunner().invoke(main, ["train-features", "--data", str(feature_json), "--epochs", "3", "--hidden_dim", "16",
-                                    "--batch_size", "16", "--resume", str(ckpt), "--register_as", "",
-                                    "--save_dir", str(tmp_path / "ck2")], catch_exceptions=False)
-    assert "3 epochs" in res.output
+
+
+def test_train_features_resume_by_run_id_matches_an_unbroken_run(tracking_uri, tmp_path, feature_json, monkeypatch):
+    from feature_gan.synthesizer import GanTrainer
+
+    args = ["train-features", "--data", str(feature_json), "--epochs", "3", "--hidden_dim", "16", "--batch_size", "16",
+            "--checkpoint_every", "1", "--register_as", ""]
+    whole = CliRunner().invoke(main, [*args, "--save_dir", str(tmp_path / "a"), "--experiment", "whole"],
+                               catch_exceptions=False)
+    assert whole.exit_code == 0, whole.output
+
+    real_epoch = GanTrainer.train_epoch
+
+    def dies_in_epoch_3(self, x, y):
+        if self.epoch == 2:
+            raise KeyboardInterrupt  # a kill after epoch 2's checkpoint
+        return real_epoch(self, x, y)
+
+    monkeypatch.setattr(GanTrainer, "train_epoch", dies_in_epoch_3)
+    CliRunner().invoke(main, [*args, "--save_dir", str(tmp_path / "b"), "--experiment", "broken"])
+    broken = mlflow.search_runs(experiment_names=["broken"], output_format="list")[0]
+    assert broken.info.status == "KILLED"
+    monkeypatch.setattr(GanTrainer, "train_epoch", real_epoch)
+
+    # the run's own data and config: no --data, and --epochs here would not change them
+    res = CliRunner().invoke(main, ["train-features", "--resume", broken.info.run_id, "--register_as", "",
+                                    "--save_dir", str(tmp_path / "c")], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert f"run {broken.info.run_id}: 3 epochs" in res.output
+    after = mlflow.MlflowClient().get_run(broken.info.run_id)
+    assert after.info.status == "FINISHED" and after.data.tags["resumed_from"] == "checkpoint_epoch_2.pt"
+    first = mlflow.search_runs(experiment_names=["whole"], output_format="list")[0]
+    client = mlflow.MlflowClient()
+    expect = [m.value for m in client.get_metric_history(first.info.run_id, "wasserstein")]
+    got = {m.step: m.value for m in client.get_metric_history(broken.info.run_id, "wasserstein")}
+    assert [got[e] for e in (1, 2, 3)] == expect  # bit for bit: weights, optimizers and both random streams resumed
+    again = CliRunner().invoke(main, ["train-features", "--resume", broken.info.run_id])
+    assert again.exit_code == 2 and "the run finished; nothing to resume" in again.output
 
 
 def test_augment_csv_custom_keeps_schema(tmp_path):
-    from serving.augment import augment_file
-    from training.config import FeatureGANConfig
-    from training.feature_gan import FeatureSynthesizer
-    from training.features import load_features
+    from feature_gan.augment import augment_file
+    from feature_gan.config import FeatureGANConfig
+    from feature_gan.data import load_features
+    from feature_gan.synthesizer import FeatureSynthesizer
 
     rows = ["filename,tempo,mfcc1_mean,mfcc2_mean,label"] + [f"f{i}.wav,120,{i},{-i},{'ab'[i % 3 == 0]}" for i in range(12)]
     path = tmp_path / "t.csv"
@@ -100,14 +132,16 @@ def test_augment_bad_inputs(tmp_path, feature_json):
     assert res.exit_code == 2 and "not a saved feature-GAN model" in res.output
     res = CliRunner().invoke(main, ["train-features", "--data", str(tmp_path / "none.json")])
     assert res.exit_code == 2 and "none.json: no such file" in res.output
+    res = CliRunner().invoke(main, ["train-features", "--epochs", "2"])
+    assert res.exit_code == 2 and "needs --data" in res.output
     res = CliRunner().invoke(main, ["train-features", "--data", str(feature_json), "--epochs", "0"])
     assert res.exit_code == 2 and "epochs must be a positive integer" in res.output
 
 
 def test_evaluate_augmentation_reports_every_method(tracking_uri, tmp_path):
-    from serving.augment_eval import CLASSIFIERS, METHODS, evaluate_augmentation
-    from training.config import FeatureGANConfig
-    from training.features import FeatureData
+    from feature_gan.config import FeatureGANConfig
+    from feature_gan.data import FeatureData
+    from feature_gan.evaluation import CLASSIFIERS, METHODS, evaluate_augmentation
 
     rng = np.random.default_rng(0)
     x = np.vstack([rng.normal(1.5 * i, 1, (40, 4)) for i in range(4)])

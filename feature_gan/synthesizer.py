@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.config import FeatureGANConfig
-from training.cwgan_gp import FeatureScaler, GanDiscriminator, GanGenerator, gradient_penalty, one_hot
+from feature_gan.config import FeatureGANConfig
+from feature_gan.data import FeatureData
+from feature_gan.networks import FeatureScaler, GanDiscriminator, GanGenerator, gradient_penalty, one_hot
+from training.checkpoints import CheckpointCadence, TrainerState
 from training.errors import ConfigError, ModelError
-from training.features import FeatureData
-from training.utils import load_tensors, save_checkpoint
+from training.utils import load_tensors
 
 __all__ = ["GanTrainer", "FeatureSynthesizer", "FeatureEpoch"]
 
@@ -38,12 +39,16 @@ class FeatureEpoch:
         return asdict(self)
 
 
-class GanTrainer:
-    """``n_critic`` critic steps (with gradient penalty) per generator step; the seed's trainer."""
+class GanTrainer(TrainerState):
+    """``n_critic`` critic steps (with gradient penalty) per generator step: the reference trainer
+    (docs/REFERENCE.md)."""
+
+    epoch_type = FeatureEpoch
+    device = "cpu"
 
     def __init__(self, generator: GanGenerator, discriminator: GanDiscriminator, config: FeatureGANConfig,
                  num_classes: int) -> None:
-        self.g, self.d, self.config, self.num_classes = generator, discriminator, config, num_classes
+        self.generator, self.discriminator, self.config, self.num_classes = generator, discriminator, config, num_classes
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas)
         self.opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=betas)
@@ -58,10 +63,10 @@ class GanTrainer:
         """One critic update; returns (critic loss, Wasserstein estimate, gradient penalty)."""
         c = one_hot(labels, self.num_classes)
         with torch.no_grad():
-            fake = self.g(self._noise(len(real)), c)
+            fake = self.generator(self._noise(len(real)), c)
         self.opt_d.zero_grad(set_to_none=True)
-        w = self.d(real, c).mean() - self.d(fake, c).mean()
-        gp = gradient_penalty(self.d, real, fake, c, torch.rand(len(real), 1, generator=self.rng))
+        w = self.discriminator(real, c).mean() - self.discriminator(fake, c).mean()
+        gp = gradient_penalty(self.discriminator, real, fake, c, torch.rand(len(real), 1, generator=self.rng))
         loss = -w + self.config.lambda_gp * gp
         loss.backward()
         self.opt_d.step()
@@ -70,15 +75,15 @@ class GanTrainer:
     def generator_step(self, labels: torch.Tensor) -> float:
         c = one_hot(labels, self.num_classes)
         self.opt_g.zero_grad(set_to_none=True)
-        loss = -self.d(self.g(self._noise(len(labels)), c), c).mean()
+        loss = -self.discriminator(self.generator(self._noise(len(labels)), c), c).mean()
         loss.backward()
         self.opt_g.step()
         return loss.item()
 
     def train_epoch(self, x: torch.Tensor, y: torch.Tensor) -> FeatureEpoch:
         start, cfg = time.perf_counter(), self.config
-        self.g.train()
-        self.d.train()
+        self.generator.train()
+        self.discriminator.train()
         order = torch.randperm(len(x), generator=self.rng)
         sums = np.zeros(4)
         steps = 0
@@ -107,23 +112,12 @@ class GanTrainer:
                 on_epoch_end(stats)
         return self.history
 
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "generator": self.g.state_dict(), "discriminator": self.d.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "rng": self.rng.get_state(),
-                "history": [h.to_dict() for h in self.history]}
+    def _extra_state(self) -> dict:
+        return {"torch_rng": torch.get_rng_state()}  # the generator's dropout draws from it
 
-    def load_state_dict(self, state: dict) -> None:
-        self.g.load_state_dict(state["generator"])
-        self.d.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.rng.set_state(state["rng"])
-        self.epoch = int(state["epoch"])
-        self.history = [FeatureEpoch(**h) for h in state["history"]]
-
-    def save_checkpoint(self, path: str | Path) -> Path:
-        """Write a checkpoint atomically and return its path."""
-        return save_checkpoint(self.state_dict(), path)
+    def _load_extra_state(self, state: dict) -> None:
+        if "torch_rng" in state:
+            torch.set_rng_state(state["torch_rng"])
 
 
 class FeatureSynthesizer:
@@ -151,17 +145,15 @@ class FeatureSynthesizer:
         g, d = self._networks(data.x.shape[1])
         trainer = GanTrainer(g, d, self.config, len(self.classes))
         if resume_from is not None:
-            trainer.load_state_dict(load_tensors(resume_from))
+            trainer.load_checkpoint(resume_from)
         x, y = torch.from_numpy(self.scaler.transform(data.x)), torch.from_numpy(data.y)
+        cadence = CheckpointCadence(checkpoint_dir, checkpoint_every, self.config.epochs, on_checkpoint)
 
         def epoch_end(stats: FeatureEpoch) -> None:
             if on_epoch_end is not None:
                 on_epoch_end(stats)
-            last = stats.epoch == self.config.epochs
-            if checkpoint_dir is not None and (last or (checkpoint_every and stats.epoch % checkpoint_every == 0)):
-                path = trainer.save_checkpoint(Path(checkpoint_dir) / f"checkpoint_epoch_{stats.epoch}.pt")
-                if on_checkpoint is not None:
-                    on_checkpoint(path)
+            if cadence.due(stats.epoch):
+                cadence.save(trainer, stats.epoch)
 
         trainer.train(x, y, on_epoch_end=epoch_end)
         self.generator = g.eval()

@@ -1,6 +1,6 @@
 """Labelled feature vectors (MFCCs by default) for the feature GAN: loaders and a writer.
 
-Sources: the feature seed's JSON (``features`` or ``mfcc`` key; ``labels`` as class names or
+Sources: the reference recipe's JSON (docs/REFERENCE.md F1) (``features`` or ``mfcc`` key; ``labels`` as class names or
 indices; an optional ``mapping`` of class names), where each sample is a 1-D vector or a 2-D
 ``frames × n_mfcc`` array reduced by a documented choice (``mean`` of the frames, or
 ``mean_std``: the mean then the standard deviation of each coefficient) — 2-D data is never
@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from feature_gan.config import REDUCTIONS, FeatureInput
 from training.errors import ConfigError, DataError
 
-__all__ = ["FeatureData", "load_features", "expand_columns", "REDUCTIONS"]
-
-REDUCTIONS = ("mean", "mean_std")
+__all__ = ["FeatureData", "load_features", "load_input", "expand_columns", "REDUCTIONS"]
 
 
 @dataclass
@@ -165,7 +164,7 @@ def _is_float(text: str) -> bool:
 
 def load_features(path: str | Path, *, reduce: str = "mean", feature_columns: str = "mfcc{1..13}_mean",
                   label_column: str = "label", min_per_class: int = 2) -> FeatureData:
-    """Read a feature JSON (the seed's) or CSV table (by extension) and validate it."""
+    """Read a feature JSON (the reference recipe's) or CSV table (by extension) and validate it."""
     if reduce not in REDUCTIONS:
         raise ConfigError(f"reduce must be one of {', '.join(REDUCTIONS)}, but got {reduce!r}")
     path = Path(path)
@@ -173,3 +172,8 @@ def load_features(path: str | Path, *, reduce: str = "mean", feature_columns: st
         raise DataError(f"{path}: no such file")
     data = _load_csv(path, feature_columns, label_column) if path.suffix.lower() == ".csv" else _load_json(path, reduce)
     return data.check(min_per_class=min_per_class)
+
+
+def load_input(path: str | Path, table: FeatureInput | None = None, *, min_per_class: int = 2) -> FeatureData:
+    """``load_features`` with the reading options of a ``FeatureInput`` (default: its defaults)."""
+    return load_features(path, **(table or FeatureInput()).to_dict(), min_per_class=min_per_class)

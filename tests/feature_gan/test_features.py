@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from training.config import FeatureGANConfig
-from training.cwgan_gp import FeatureScaler, GanDiscriminator, GanGenerator, gradient_penalty, one_hot
+from feature_gan.config import FeatureGANConfig
+from feature_gan.data import expand_columns, load_features
+from feature_gan.networks import FeatureScaler, GanDiscriminator, GanGenerator, gradient_penalty, one_hot
+from feature_gan.synthesizer import FeatureSynthesizer
 from training.errors import DataError
-from training.feature_gan import FeatureSynthesizer
-from training.features import expand_columns, load_features
 
 
 def write_json(path, doc):
@@ -103,7 +103,7 @@ def test_scaler_exact_and_synthesizer_round_trip(tmp_path):
     x, y = class_data()
     scaler = FeatureScaler().fit(x)
     np.testing.assert_allclose(scaler.inverse_transform(scaler.transform(x).astype(np.float64)), x, rtol=1e-6, atol=1e-5)
-    from training.features import FeatureData
+    from feature_gan.data import FeatureData
 
     data = FeatureData(x, y, ["a", "b", "c"], [f"f{i}" for i in range(13)], "mem")
     s = FeatureSynthesizer(FeatureGANConfig(epochs=2, hidden_dim=16, batch_size=16)).fit(data)
@@ -112,3 +112,24 @@ def test_scaler_exact_and_synthesizer_round_trip(tmp_path):
     loaded = FeatureSynthesizer.load(tmp_path / "m")
     np.testing.assert_array_equal(loaded.sample("b", 20, seed=3), s.sample("b", 20, seed=3))
     assert loaded.sample("b", 7).shape == (7, 13)
+
+
+def test_train_features_options_come_from_the_dataclasses():
+    """CLI defaults and MLproject defaults of train-features are the dataclasses' (one source)."""
+    import dataclasses
+    from pathlib import Path
+
+    import yaml
+
+    from feature_gan.config import FeatureGANConfig, FeatureInput, FeatureRunOptions
+    from ganflow.cli import main
+
+    cli = {p.name: p.default for p in main.commands["train-features"].params}
+    entry = yaml.safe_load((Path(__file__).resolve().parents[2] / "MLproject").read_text())["entry_points"]
+    declared = entry["train_features"]["parameters"]
+    for cls in (FeatureGANConfig, FeatureInput, FeatureRunOptions):
+        for f in dataclasses.fields(cls):
+            assert cli[f.name] == f.default, f.name
+            if f.name in declared:
+                assert type(f.default)(declared[f.name]["default"]) == f.default, f.name
+    assert cli["register_as"] == "mfcc-wgan-gp" and cli["resume"] == ""
