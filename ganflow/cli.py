@@ -234,20 +234,24 @@ def compare(runs, as_json, log_run, experiment) -> None:
               show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True,
               help="the same seed (and --streams) gives the same rows, whatever --shards/--workers")
-@click.option("--engine", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
-              help="auto: onnxruntime for ONNX models, torch otherwise; onnx: export a torch model on the fly")
+@click.option("--engine", type=click.Choice(["auto", "onnx", "torch", "spark"]), default="auto", show_default=True,
+              help="auto: onnxruntime for ONNX models, torch otherwise; onnx: export a torch model on the fly; "
+                   "spark: one Spark task per stream, written as OUTPUT/stream=K/ parts (README: Spark)")
 @click.option("--streams", type=int, default=1, show_default=True,
               help="carried-state models: independent streams, written one after another (in parallel with --workers)")
 @click.option("--shards", type=int, default=1, show_default=True,
               help="models of independent windows: contiguous block ranges of the one stream, written in parallel")
 @click.option("--workers", type=int, default=1, show_default=True, help="worker processes for the streams or shards")
+@click.option("--rows_per_stream", "--rows-per-stream", type=int, default=0, show_default=True,
+              help="--engine spark: rows of each stream (0: --num_entries split over the streams)")
+@click.option("--master", default="", help="--engine spark: the Spark master (default: spark-submit's, else local[*])")
 @click.option("--overwrite", is_flag=True, help="replace an existing output file")
 @click.option("--progress/--no-progress", default=None, help="progress bar on stderr (default: when it is a terminal)")
 @click.option("--lineage/--no-lineage", default=True, show_default=True, help="record an MLflow run of what was written")
 @click.option("--device", default="cpu", show_default=True)
 @handle_errors
-def generate(model_uri, num_entries, output_synth, fmt, seed, engine, streams, shards, workers, overwrite, progress,
-             lineage, device) -> None:
+def generate(model_uri, num_entries, output_synth, fmt, seed, engine, streams, shards, workers, rows_per_stream, master,
+             overwrite, progress, lineage, device) -> None:
     """Write a synthetic trace of any length from a trained model, in constant memory."""
     _quiet_mlflow()
     from serving.registry import load_any
@@ -256,6 +260,12 @@ def generate(model_uri, num_entries, output_synth, fmt, seed, engine, streams, s
 
     if num_entries < 0:
         raise ConfigError(f"num_entries must be >= 0, but got num_entries={num_entries}")
+    if engine == "spark":
+        if shards != 1 or workers != 1:
+            raise ConfigError("--shards and --workers are the local engine's; with --engine spark the master's "
+                              "cores run the streams (--master local[N] or the cluster's)")
+        return _generate_on_spark(model_uri, num_entries, output_synth, fmt, seed, streams, rows_per_stream, master,
+                                  overwrite, lineage)
     _check_output(output_synth, overwrite)
     loaded = load_any(model_uri, device=device, engine=engine)
     model = loaded.synthesizer
@@ -267,6 +277,24 @@ def generate(model_uri, num_entries, output_synth, fmt, seed, engine, streams, s
     if lineage:
         run_id = log_lineage(stats, model_uri=model_uri, lineage=loaded.lineage, seed=seed)
         _report(f"lineage run {run_id}")
+
+
+def _generate_on_spark(model_uri, num_entries, output, fmt, seed, streams, rows_per_stream, master, overwrite,
+                       lineage) -> None:
+    from serving.spark import generate_on_spark, spark_session
+    from serving.synthesize import log_lineage
+
+    spark = spark_session(master)
+    stats = generate_on_spark(spark, model_uri, streams=streams, rows_per_stream=rows_per_stream,
+                              num_rows=0 if rows_per_stream else num_entries, output=output, fmt=fmt, seed=seed,
+                              overwrite=overwrite)
+    _report(f"wrote {stats.rows} rows to {stats.path}/stream=0..{stats.streams - 1} ({stats.rows_per_second:,.0f} rows/s "
+            f"on Spark {stats.master}, {stats.model_engine}; per-task model load {min(stats.load_seconds):.1f}-"
+            f"{max(stats.load_seconds):.1f} s)")
+    if lineage:
+        from serving.registry import resolve_version
+
+        _report(f"lineage run {log_lineage(stats, model_uri=model_uri, lineage=resolve_version(model_uri), seed=seed)}")
 
 
 @main.command()
