@@ -42,17 +42,23 @@ def balance_counts(counts: dict[str, int], method: str, target: int | None = Non
     raise ConfigError(f"method must be one of {', '.join(METHODS)}, but got {method!r}")
 
 
-def _synthesize(model: FeatureSynthesizer, data: FeatureData, after: dict[str, int], seed: int) -> tuple[np.ndarray, list[str]]:
+def _synthesize(model: FeatureSynthesizer, data: FeatureData, after: dict[str, int], seed: int,
+                use_filter: bool = False) -> tuple[np.ndarray, list[str]]:
     if data.x.shape[1] != len(model.feature_names):
         raise ModelError(f"model makes {len(model.feature_names)} features, {data.source} has {data.x.shape[1]}")
     missing = [c for c in data.classes if c not in model.classes]
     if missing:
         raise ModelError(f"model does not know classes {missing} of {data.source}; it knows {model.classes}")
     blocks, labels = [], []
+    if use_filter:
+        from feature_gan.quality import SampleFilter
+
+        sample_filter = SampleFilter(data, seed=seed)
     for c, total in after.items():
         n = total - data.counts()[c]
         if n > 0:
-            blocks.append(model.sample(c, n, seed=seed))
+            blocks.append(sample_filter.sample(model, data.classes.index(c), n, seed=seed, label=c)[0] if use_filter
+                          else model.sample(c, n, seed=seed))
             labels += [c] * n
     return (np.vstack(blocks) if blocks else np.empty((0, data.x.shape[1]))), labels
 
@@ -92,16 +98,17 @@ def _write_csv(data: FeatureData, synth: np.ndarray, labels: list[str], meta: di
 
 def augment_file(model: FeatureSynthesizer, input_path: str | Path, output_path: str | Path, *, method: str,
                  target_samples: int | None = None, seed: int = 0, source_model: dict | None = None,
-                 overwrite: bool = False, **load_kw) -> dict:
-    """Balance ``input_path`` with ``model`` and write ``output_path``; returns the metadata."""
+                 overwrite: bool = False, use_filter: bool = False, **load_kw) -> dict:
+    """Balance ``input_path`` with ``model`` and write ``output_path``; returns the metadata.
+    ``use_filter``: generated vectors must pass ``feature_gan.quality.SampleFilter`` fitted on the input."""
     data = load_features(input_path, **load_kw)
     before = data.counts()
     after = balance_counts(before, method, target_samples)
-    synth, labels = _synthesize(model, data, after, seed)
+    synth, labels = _synthesize(model, data, after, seed, use_filter)
     n0 = len(data.y)
     meta = {"augmented": True, "augmentation_method": method, "original_samples": n0, "synthetic_samples": len(labels),
             "augmentation_ratio": len(labels) / n0, "class_counts_before": before, "class_counts_after": after,
-            "source_model": source_model or {}, "seed": seed}
+            "source_model": source_model or {}, "seed": seed, "filtered": use_filter}
     writer = _write_csv if data.schema["format"] == "csv" else _write_json
     writer(data, synth, labels, meta, Path(output_path), overwrite)
     return meta

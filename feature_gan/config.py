@@ -11,7 +11,7 @@ from typing import Any
 from training.config import cli_meta
 from training.errors import ConfigError
 
-__all__ = ["FeatureGANConfig", "FeatureInput", "FeatureRunOptions", "REDUCTIONS"]
+__all__ = ["FeatureGANConfig", "FeatureInput", "FeatureRunOptions", "FeatureTuneOptions", "REDUCTIONS"]
 
 REDUCTIONS = ("mean", "mean_std")
 
@@ -81,3 +81,28 @@ class FeatureRunOptions:
     def __post_init__(self) -> None:
         if self.checkpoint_every < 0:
             raise ConfigError(f"checkpoint_every must be >= 0, but got checkpoint_every={self.checkpoint_every}")
+
+
+@dataclass(frozen=True)
+class FeatureTuneOptions:
+    """``ganflow tune-features``: an Optuna search of the feature GAN scored by downstream utility
+    on validation splits carved from the data it is given (feature_gan.tune)."""
+
+    study_name: str = field(default="feature-gan", metadata=cli_meta(help="Optuna study (and parent run) name"))
+    storage: str = field(default="", metadata=cli_meta(
+        help="Optuna storage URL (sqlite:///…, postgresql://…); empty: in memory"))
+    n_trials: int = field(default=24, metadata=cli_meta(help="trials of this invocation"))
+    timeout: float = field(default=0.0, metadata=cli_meta(help="stop starting trials after this many seconds; 0 = no limit"))
+    val_fraction: float = field(default=0.25, metadata=cli_meta(
+        help="share of each class held out for validation in every split (stratified)"))
+    val_splits: int = field(default=2, metadata=cli_meta(help="validation splits per trial (the objective is their mean)"))
+    experiment: str = field(default="feature-gan-tune", metadata=cli_meta(help="MLflow experiment"))
+    register_as: str = field(default="mfcc-wgan-gp", metadata=cli_meta(
+        help="register the best configuration, trained on all the data (empty: do not)"))
+    seed: int = field(default=0, metadata=cli_meta(help="seeds the sampler and the validation splits"))
+
+    def __post_init__(self) -> None:
+        if self.n_trials < 1 or self.val_splits < 1 or not 0 < self.val_fraction < 1 or self.timeout < 0:
+            raise ConfigError(f"need n_trials, val_splits >= 1, 0 < val_fraction < 1, timeout >= 0, but got "
+                              f"n_trials={self.n_trials}, val_splits={self.val_splits}, val_fraction={self.val_fraction}, "
+                              f"timeout={self.timeout}")

@@ -1,13 +1,15 @@
-"""Does GAN augmentation help a classifier? Imbalanced real data vs random oversampling vs SMOTE vs GAN.
+"""Does GAN augmentation help a classifier? Imbalanced real data vs the oversamplers users would
+try (random, SMOTE, Borderline-SMOTE, ADASYN) vs the GAN, unfiltered and filtered.
 
-Per seed: a stratified train/test split; imbalance induced in the training part only, by a
-recorded recipe (half the classes, chosen with the random seed, keep ``keep_fraction`` of their training
-samples, at least ``min_keep``); the same classifiers (logistic regression on standardised
-features, random forest; fixed seeds) trained on (a) the imbalanced data, (b) + random
-oversampling, (c) + SMOTE, (d) + GAN samples (a feature GAN trained on the imbalanced training
-part only), each balanced up to the majority count; all evaluated on the untouched real test
-split. Reported as mean ± sd over seeds: per-class recall, minority-class recall, macro-F1 and
-balanced accuracy. Logged as one MLflow parent run with a child run per seed.
+Per seed: a stratified train/test split (or one split for every seed, ``split``); imbalance
+induced in the training part only, by a recorded recipe (half the classes, chosen with the
+random seed, keep ``keep_fraction`` of their training samples, at least ``min_keep``); the same
+classifiers (logistic regression on standardised features, random forest; fixed seeds) trained
+on each method's balanced set (every class up to the majority count; the GAN is trained on the
+imbalanced training part only); all evaluated on the untouched real test split. Reported as
+mean ± sd over seeds: per-class recall, minority-class recall, macro-F1 and balanced accuracy.
+Logged as one MLflow parent run (summary JSON, table, plot) with a child run per seed.
+docs/FEATURES.md has what it measured on GTZAN.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from feature_gan.data import FeatureData
 __all__ = ["evaluate_augmentation", "METHODS", "CLASSIFIERS"]
 
 log = logging.getLogger(__name__)
-METHODS = ("imbalanced", "random_oversampling", "smote", "gan")
+METHODS = ("imbalanced", "random_oversampling", "smote", "borderline_smote", "adasyn", "gan", "gan_filtered")
 CLASSIFIERS = ("logreg", "forest")
 
 
@@ -51,23 +53,61 @@ def _classifier(name: str, seed: int):
     return RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1)
 
 
-def _balanced(method: str, x, y, classes, seed: int, gan_config: FeatureGANConfig):
-    from imblearn.over_sampling import SMOTE, RandomOverSampler
+def oversample(method: str, x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every class up to the majority count with an imbalanced-learn sampler (``imbalanced``: as is).
+    A sampler that cannot run on this data (ADASYN finds no class borders) leaves it as is, logged."""
+    from imblearn.over_sampling import ADASYN, SMOTE, BorderlineSMOTE, RandomOverSampler
 
     if method == "imbalanced":
         return x, y
-    if method == "random_oversampling":
-        return RandomOverSampler(random_state=seed).fit_resample(x, y)
-    if method == "smote":
-        k = max(1, min(5, int(np.bincount(y).min()) - 1))
-        return SMOTE(random_state=seed, k_neighbors=k).fit_resample(x, y)
+    k = max(1, min(5, int(np.bincount(y).min()) - 1))
+    sampler = {"random_oversampling": lambda: RandomOverSampler(random_state=seed),
+               "smote": lambda: SMOTE(random_state=seed, k_neighbors=k),
+               "borderline_smote": lambda: BorderlineSMOTE(random_state=seed, k_neighbors=k, m_neighbors=max(k, 5)),
+               "adasyn": lambda: ADASYN(random_state=seed, n_neighbors=k)}[method]()
+    try:
+        return sampler.fit_resample(x, y)
+    except (ValueError, RuntimeError) as exc:
+        log.warning("%s could not resample (seed %d): %s; its row is the imbalanced data", method, seed, exc)
+        return x, y
+
+
+def gan_balance(gan, x: np.ndarray, y: np.ndarray, *, seed: int, sample_filter=None) -> tuple[np.ndarray, np.ndarray]:
+    """Every class up to the majority count with generated vectors (filtered when a filter is given)."""
+    top = int(np.bincount(y).max())
+    extra = []
+    for c in range(len(gan.classes)):
+        need = top - int((y == c).sum())
+        v = sample_filter.sample(gan, c, need, seed=seed)[0] if sample_filter is not None else gan.sample(c, need, seed=seed)
+        extra.append((v, c))
+    return np.vstack([x, *(e for e, _ in extra)]), np.concatenate([y, *(np.full(len(e), c) for e, c in extra)])
+
+
+def fit_gan(x: np.ndarray, y: np.ndarray, classes: list[str], config: FeatureGANConfig, seed: int):
     from feature_gan.synthesizer import FeatureSynthesizer
 
     data = FeatureData(x, y, classes, [f"f{i}" for i in range(x.shape[1])], "train-split")
-    gan = FeatureSynthesizer(replace(gan_config, seed=seed)).fit(data)
-    top = int(np.bincount(y).max())
-    extra = [(gan.sample(c, top - int((y == c).sum()), seed=seed), c) for c in range(len(classes))]
-    return (np.vstack([x, *(e for e, _ in extra)]), np.concatenate([y, *(np.full(len(e), c) for e, c in extra)]))
+    return FeatureSynthesizer(replace(config, seed=seed)).fit(data)
+
+
+def utility(x_tr, y_tr, x_te, y_te, classes: list[str], minority: list[str], *, seed: int,
+            methods: tuple[str, ...] = METHODS, gan_config: FeatureGANConfig | None = None) -> dict:
+    """``{method/classifier: scores}`` of each method's balanced training set, scored on (x_te, y_te)."""
+    out, gan, filt = {}, None, None
+    for method in methods:
+        if method.startswith("gan"):
+            gan = gan or fit_gan(x_tr, y_tr, classes, gan_config or FeatureGANConfig(), seed)
+            if method == "gan_filtered":
+                from feature_gan.quality import SampleFilter
+
+                filt = filt or SampleFilter(FeatureData(x_tr, y_tr, classes, gan.feature_names), seed=seed)
+            xb, yb = gan_balance(gan, x_tr, y_tr, seed=seed, sample_filter=filt if method == "gan_filtered" else None)
+        else:
+            xb, yb = oversample(method, x_tr, y_tr, seed)
+        for clf_name in CLASSIFIERS:
+            clf = _classifier(clf_name, seed).fit(xb, yb)
+            out[f"{method}/{clf_name}"] = _scores(y_te, clf.predict(x_te), classes, minority)
+    return out
 
 
 def _scores(y_true, y_pred, classes, minority: list[str]) -> dict:
@@ -80,27 +120,38 @@ def _scores(y_true, y_pred, classes, minority: list[str]) -> dict:
             "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)), **per_class}
 
 
-def run_seed(data: FeatureData, seed: int, *, keep_fraction: float, min_keep: int, test_size: float,
-             gan_config: FeatureGANConfig) -> tuple[dict, dict]:
+def split_seed(data: FeatureData, seed: int, *, keep_fraction: float, min_keep: int = 6, test_size: float = 0.3,
+               split: int | None = None) -> tuple[FeatureData, FeatureData, dict]:
+    """Seed ``seed``'s imbalanced training part and untouched test part (the test split drawn with
+    ``split`` when given, so every seed shares one test split), and the imbalance recipe."""
     from sklearn.model_selection import train_test_split
 
-    x_tr, x_te, y_tr, y_te = train_test_split(data.x, data.y, test_size=test_size, stratify=data.y, random_state=seed)
+    x_tr, x_te, y_tr, y_te = train_test_split(data.x, data.y, test_size=test_size, stratify=data.y,
+                                              random_state=seed if split is None else split)
     keep, recipe = _induce(y_tr, data.classes, np.random.default_rng(seed), keep_fraction, min_keep)
     x_tr, y_tr = x_tr[keep], y_tr[keep]
     recipe["train_counts"] = {c: int((y_tr == i).sum()) for i, c in enumerate(data.classes)}
-    out = {}
-    for method in METHODS:
-        xb, yb = _balanced(method, x_tr, y_tr, data.classes, seed, gan_config)
-        for clf_name in CLASSIFIERS:
-            clf = _classifier(clf_name, seed).fit(xb, yb)
-            out[f"{method}/{clf_name}"] = _scores(y_te, clf.predict(x_te), data.classes, recipe["minority_classes"])
+    part = lambda x, y, what: FeatureData(x, y, list(data.classes), list(data.feature_names), f"{data.source}#{what}")  # noqa: E731
+    return part(x_tr, y_tr, f"train-{seed}"), part(x_te, y_te, f"test-{seed}"), recipe
+
+
+def run_seed(data: FeatureData, seed: int, *, keep_fraction: float, min_keep: int, test_size: float,
+             gan_config: FeatureGANConfig, methods: tuple[str, ...] = METHODS,
+             split: int | None = None) -> tuple[dict, dict]:
+    train, test, recipe = split_seed(data, seed, keep_fraction=keep_fraction, min_keep=min_keep, test_size=test_size,
+                                     split=split)
+    out = utility(train.x, train.y, test.x, test.y, data.classes, recipe["minority_classes"], seed=seed,
+                  methods=methods, gan_config=gan_config)
     return out, recipe
 
 
 def evaluate_augmentation(data: FeatureData, *, seeds: int = 5, keep_fraction: float = 0.2, min_keep: int = 6,
                           test_size: float = 0.3, gan_config: FeatureGANConfig | None = None, log_run: bool = True,
-                          experiment: str = "augmentation-eval") -> dict:
-    """Mean ± sd over ``seeds`` of every method × classifier; see the module docstring."""
+                          experiment: str = "augmentation-eval", methods: tuple[str, ...] = METHODS,
+                          split: int | None = None, gan_label: str = "") -> dict:
+    """Mean ± sd over ``seeds`` of every method × classifier; see the module docstring. ``split``
+    fixes one test split for every seed (what a tuned GAN needs: tuning saw only its training
+    part); ``gan_label`` says where the GAN's config came from (e.g. a tuning study)."""
     import mlflow
 
     from training.tracking import lineage_tags, tracked_run
@@ -108,12 +159,15 @@ def evaluate_augmentation(data: FeatureData, *, seeds: int = 5, keep_fraction: f
     gan_config = gan_config or FeatureGANConfig(epochs=300)
     per_seed, recipes = [], []
     description = (f"Augmentation utility on {data.source}: {seeds} seeds, minority classes cut to {keep_fraction:.0%}; "
-                   "classifiers trained on each balanced set, scored on the untouched test split.")
+                   f"classifiers trained on each balanced set ({', '.join(methods)}), scored on the untouched test "
+                   f"split{' (one split for all seeds)' if split is not None else ''}."
+                   f"{' GAN: ' + gan_label + '.' if gan_label else ''}")
     with (tracked_run(experiment=experiment, run_name=f"augment-eval-{Path(data.source).stem}", tags=lineage_tags(),
                       description=description) if log_run else contextlib.nullcontext()) as run:
         if run:
             mlflow.log_params({"seeds": seeds, "keep_fraction": keep_fraction, "min_keep": min_keep, "test_size": test_size,
-                               "data": data.source, **{f"gan_{k}": v for k, v in gan_config.to_dict().items()}})
+                               "data": data.source, "methods": ",".join(methods), "split": split, "gan_label": gan_label,
+                               "features": data.x.shape[1], **{f"gan_{k}": v for k, v in gan_config.to_dict().items()}})
             from feature_gan.pipeline import log_feature_table
 
             log_feature_table(data, "evaluation")
@@ -122,7 +176,7 @@ def evaluate_augmentation(data: FeatureData, *, seeds: int = 5, keep_fraction: f
         seed_bar = progress.bar(seeds, "seeds", unit="seed")
         for seed in range(seeds):
             scores, recipe = run_seed(data, seed, keep_fraction=keep_fraction, min_keep=min_keep, test_size=test_size,
-                                      gan_config=gan_config)
+                                      gan_config=gan_config, methods=methods, split=split)
             seed_bar.update(1)
             per_seed.append(scores)
             recipes.append(recipe)
@@ -137,7 +191,35 @@ def evaluate_augmentation(data: FeatureData, *, seeds: int = 5, keep_fraction: f
         if run:
             mlflow.log_metrics({f"{k.replace('/', '.')}.{m}_mean": v[0] for k, d in summary.items() for m, v in d.items()})
             mlflow.log_dict({"summary": summary, "recipes": recipes, "per_seed": per_seed}, "augmentation_eval.json")
+            mlflow.log_text(format_table(summary), "augmentation_eval.txt")
+            mlflow.log_figure(plot_summary(summary, title=f"{Path(data.source).name}, {seeds} seeds"),
+                              "augmentation_eval.png")
     return {"summary": summary, "recipes": recipes, "run_id": run.info.run_id if run else None}
+
+
+def plot_summary(summary: dict, *, title: str = ""):
+    """Minority recall and macro-F1 per method (mean ± sd over seeds), one bar per classifier."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = list(dict.fromkeys(k.split("/")[0] for k in summary))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=False)
+    width = 0.8 / len(CLASSIFIERS)
+    for ax, metric in zip(axes, ("minority_recall", "macro_f1")):
+        for i, clf in enumerate(CLASSIFIERS):
+            keys = [f"{m}/{clf}" for m in methods]
+            ax.bar(np.arange(len(methods)) + i * width, [summary[k][metric][0] for k in keys], width,
+                   yerr=[summary[k][metric][1] for k in keys], capsize=3, label=clf)
+        ax.set_xticks(np.arange(len(methods)) + width * (len(CLASSIFIERS) - 1) / 2, methods, rotation=30, ha="right")
+        ax.set_title(metric.replace("_", " "))
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
 
 
 def format_table(summary: dict) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -104,12 +105,12 @@ def resume_spec(run_id: str) -> tuple[str, FeatureInput, FeatureGANConfig]:
 
 
 def train_features(data: FeatureData, config: FeatureGANConfig, options: FeatureRunOptions | None = None, *,
-                   table: FeatureInput | None = None, resume_run_id: str | None = None):
+                   table: FeatureInput | None = None, resume_run_id: str | None = None, nested: bool = False):
     """Train the conditional WGAN-GP in one MLflow run; returns (run_id, model_uri, synthesizer, version).
 
     ``table`` says how ``data`` was read (recorded for a resume); ``resume_run_id`` reopens that
     run and continues from its newest checkpoint (``data`` and ``config`` must be its own:
-    ``resume_spec``).
+    ``resume_spec``). ``nested``: a child of the active run (tuning's final model).
     """
     options, table = options or FeatureRunOptions(), table or FeatureInput()
     seed_everything(config.seed)
@@ -123,7 +124,7 @@ def train_features(data: FeatureData, config: FeatureGANConfig, options: Feature
     if resume_run_id:
         check_same_data(resume_run_id, {"data_sha256": sha, "data_source": data.source})
     with tracked_run(experiment=options.experiment, run_name=name, tags=lineage_tags(), description=description,
-                     run_id=resume_run_id, system_metrics=True) as run:
+                     run_id=resume_run_id, nested=nested, system_metrics=not nested) as run:
         local = Path(options.save_dir) / f"feature_gan_{run.info.run_id}"
         checkpoint = resume_point(resume_run_id, local / "checkpoints") if resume_run_id else None
         if not resume_run_id:
@@ -135,6 +136,7 @@ def train_features(data: FeatureData, config: FeatureGANConfig, options: Feature
             mlflow.log_dict({"data": {"path": str(Path(data.source).resolve()), "input": table.to_dict()},
                              "config": config.to_dict()}, RUN_CONFIG)
         synth = _fit(data, config, options, local, checkpoint)
+        _log_quality(synth, data)
         return _log_result(synth, local, name, description, run.info.run_id, options)
 
 
@@ -157,6 +159,18 @@ def _fit(data: FeatureData, config: FeatureGANConfig, options: FeatureRunOptions
             on_checkpoint=lambda p: mlflow.log_artifact(str(p), "checkpoints"), resume_from=checkpoint)
     finally:
         bar.close()
+
+
+def _log_quality(synth: FeatureSynthesizer, data: FeatureData) -> None:
+    """What the generator makes, per class, against the training data (feature_gan.quality)."""
+    from feature_gan.quality import SampleFilter, quality_report
+
+    report = quality_report(synth, data, seed=synth.config.seed, sample_filter=SampleFilter(data, seed=synth.config.seed))
+    mlflow.log_metrics({f"quality_{k}": v for k, v in report.items() if k != "per_class" and np.isfinite(v)})
+    safe = {c: re.sub(r"[^\w.-]", "_", c) for c in report["per_class"]}
+    mlflow.log_metrics({f"quality.{safe[c]}.{m}": v for c, row in report["per_class"].items()
+                        for m, v in row.items() if np.isfinite(v)})
+    mlflow.log_dict(report, "quality.json")
 
 
 def _epoch_of(checkpoint: Path | None) -> int:

@@ -229,7 +229,8 @@ def compare(runs, as_json, log_run, experiment) -> None:
 @click.option("--model", "model_uri", required=True,
               help="models:/NAME@ALIAS, models:/NAME/N, runs:/ID/model, a saved-synthesizer folder or a .onnx file")
 @click.option("--num_entries", "--num-entries", type=int, default=100_000, show_default=True, help="rows to write")
-@click.option("--output_synth", "--output-synth", required=True, help="output file (written atomically)")
+@click.option("--output_synth", "--output-synth", required=True,
+              help="output file (written atomically); --engine spark: a folder of stream=K/ parts")
 @click.option("--format", "--output_format", "--output-format", "fmt", type=_writers(), default="text4",
               show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True,

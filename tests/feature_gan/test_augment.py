@@ -155,6 +155,13 @@ def test_evaluate_augmentation_reports_every_method(tracking_uri, tmp_path):
         assert all(0 <= v[0] <= 1 for v in values.values())
     runs = mlflow.search_runs(experiment_names=["augmentation-eval"], output_format="list")
     assert len(runs) == 3 and sum("mlflow.parentRunId" in r.data.tags for r in runs) == 2
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    arts = {a.path for a in mlflow.MlflowClient().list_artifacts(parent.info.run_id)}
+    assert {"augmentation_eval.png", "augmentation_eval.txt", "augmentation_eval.json"} <= arts
+    # one test split for every seed: the seeds differ only in the imbalance and the models
+    fixed = evaluate_augmentation(data, seeds=2, keep_fraction=0.25, methods=("imbalanced", "smote"), split=0,
+                                  log_run=False)
+    assert set(fixed["summary"]) == {f"{m}/{c}" for m in ("imbalanced", "smote") for c in CLASSIFIERS}
 
 
 def test_evaluate_augmentation_command(tmp_path):
@@ -166,5 +173,49 @@ def test_evaluate_augmentation_command(tmp_path):
                                     "--no-log-run"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     lines = res.output.strip().splitlines()
-    assert lines[0].split()[0] == "method/classifier" and len(lines) == 1 + 8
+    assert lines[0].split()[0] == "method/classifier" and len(lines) == 1 + 14  # 7 methods × 2 classifiers
     assert CliRunner().invoke(main, ["evaluate-augmentation", "--data", str(path), "--seeds", "0"]).exit_code == 2
+
+
+def test_tune_features_registers_the_best_and_compares_with_the_champion(tracking_uri, tmp_path):
+    rng = np.random.default_rng(3)
+    x = np.vstack([rng.normal(2 * i, 1, (n, 4)) for i, n in enumerate((40, 40, 12, 12))])
+    path = tmp_path / "imbalanced.json"
+    path.write_text(json.dumps({"features": x.tolist(), "labels": [c for c, n in zip("abcd", (40, 40, 12, 12))
+                                                                   for _ in range(n)]}))
+    args = ["tune-features", "--data", str(path), "--n_trials", "2", "--val_splits", "1", "--epochs_cap", "2"]
+    res = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "2 finished trials" in res.output and "registered models:/mfcc-wgan-gp/1 @champion" in res.output
+    runs = mlflow.search_runs(experiment_names=["feature-gan-tune"], output_format="list")
+    parent = next(r for r in runs if r.data.tags.get("mlflow.runName") == "tune-features-feature-gan")
+    trials = [r for r in runs if r.data.tags.get("mlflow.runName", "").startswith("trial-")]
+    assert len(trials) == 2 and all(0 <= r.data.metrics["objective"] <= 1 for r in trials)
+    assert parent.data.metrics["best_objective"] == max(r.data.metrics["objective"] for r in trials)
+    assert "best_lr" in parent.data.params and parent.data.params["samples"] == "104"
+    version = mlflow.MlflowClient().get_model_version("mfcc-wgan-gp", "1")
+    assert float(version.tags["val_objective"]) == pytest.approx(parent.data.metrics["best_objective"], abs=1e-6)
+    # a second study: its best is compared with the champion's configuration on the same splits
+    res = CliRunner().invoke(main, [*args, "--study_name", "again", "--seed", "1"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "registered models:/mfcc-wgan-gp/2 @" in res.output
+    alias = res.output.split("registered models:/mfcc-wgan-gp/2 @")[1].split()[0]
+    assert alias in ("champion", "challenger")
+
+
+def test_quality_measures_and_filter():
+    from feature_gan.data import FeatureData
+    from feature_gan.quality import SampleFilter, class_mmd2, prdc
+
+    rng = np.random.default_rng(0)
+    real, same, far = rng.normal(0, 1, (300, 4)), rng.normal(0, 1, (300, 4)), rng.normal(6, 1, (300, 4))
+    good, bad = prdc(real, same), prdc(real, far)
+    assert good["precision"] > 0.8 and good["recall"] > 0.8 and good["coverage"] > 0.8
+    assert bad["precision"] < 0.05 and bad["coverage"] < 0.05
+    assert class_mmd2(real, same) < 0.02 < class_mmd2(real, far)
+    x = np.vstack([rng.normal(0, 1, (100, 3)), rng.normal(5, 1, (100, 3))])
+    data = FeatureData(x, np.repeat([0, 1], 100), ["a", "b"], ["f0", "f1", "f2"], "toy")
+    f = SampleFilter(data)
+    assert f.accept(x[:100], 0).mean() > 0.85  # real vectors of a pass as a
+    assert not f.accept(x[100:], 0).any()  # b's vectors are not a's
+    assert not f.accept(np.full((5, 3), 30.0), 1).any()  # outside b's support

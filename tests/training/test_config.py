@@ -81,7 +81,8 @@ def test_cli_defaults_match_dataclasses():
             assert defaults[f.name] == expected, f.name
 
 
-@pytest.mark.parametrize("name", ["export", "generate", "tune", "train_features", "augment", "evaluate_augmentation"])
+@pytest.mark.parametrize("name", ["export", "generate", "tune", "train_features", "augment", "evaluate_augmentation",
+                                  "tune_features"])
 def test_mlproject_serving_entry_points_reach_the_command(name):
     from ganflow.cli import main
 
