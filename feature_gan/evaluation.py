@@ -215,9 +215,9 @@ def plot_summary(summary: dict, *, title: str = ""):
         ax.set_xticks(np.arange(len(methods)) + width * (len(CLASSIFIERS) - 1) / 2, methods, rotation=30, ha="right")
         ax.set_title(metric.replace("_", " "))
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(loc="upper left")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper right", ncol=len(CLASSIFIERS))
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     plt.close(fig)
     return fig
 

@@ -119,7 +119,8 @@ def train_features(data: FeatureData, config: FeatureGANConfig, options: Feature
     name = f"wgan-gp-lr{lr_label(config.lr)}-s{config.seed}"
     description = (f"Conditional WGAN-GP on {Path(data.source).name}: {len(data.y):,} samples of {data.x.shape[1]} "
                    f"features in {len(data.classes)} classes ({', '.join(data.classes)}); {config.epochs} epochs, "
-                   f"n_critic {config.n_critic}, lambda {config.lambda_gp}, seed {config.seed}.")
+                   f"n_critic {config.n_critic}, lambda {config.lambda_gp:.4g}, lr {config.lr:.3g}, "
+                   f"{config.num_layers} × {config.hidden_dim} units, batch {config.batch_size}, seed {config.seed}.")
     sha = _table_sha(data)
     if resume_run_id:
         check_same_data(resume_run_id, {"data_sha256": sha, "data_source": data.source})

@@ -150,7 +150,7 @@ def tune_features(data: FeatureData, options: FeatureTuneOptions, base: FeatureG
                                 load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=options.seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0))
     description = (f"Feature-GAN tuning on {data.source}: {options.n_trials} trials, objective = mean of macro-F1 and "
-                   f"minority recall of LR and RF on the augmented set, {options.val_splits} validation splits of "
+                   f"minority recall of LR and RF on the augmented set, {options.val_splits} validation split(s) of "
                    f"{options.val_fraction:.0%}; minority classes {', '.join(minority_classes(data))}.")
     with tracked_run(experiment=options.experiment, run_name=f"tune-features-{options.study_name}",
                      tags=lineage_tags(), description=description) as parent:
@@ -159,8 +159,20 @@ def tune_features(data: FeatureData, options: FeatureTuneOptions, base: FeatureG
         from feature_gan.pipeline import log_feature_table
 
         log_feature_table(data, "tuning")
-        study.optimize(_trial_objective(data, base, options, epochs_cap), n_trials=options.n_trials,
-                       timeout=options.timeout or None, catch=())
+        from training import progress
+
+        bar = progress.bar(options.n_trials, "trials", unit="trial")
+
+        def tick(study, trial) -> None:
+            bar.update(1)
+            best = [t.value for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+            bar.set_postfix_str(f"best objective {max(best):.4f}" if best else trial.state.name.lower())
+
+        try:
+            study.optimize(_trial_objective(data, base, options, epochs_cap), n_trials=options.n_trials,
+                           timeout=options.timeout or None, catch=(), callbacks=[tick])
+        finally:
+            bar.close()
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
         result = TuneResult(options.study_name, len(done), None, {}, parent.info.run_id, pruned=pruned)
