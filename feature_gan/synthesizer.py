@@ -117,7 +117,7 @@ class GanTrainer(TrainerState):
 
     def _load_extra_state(self, state: dict) -> None:
         if "torch_rng" in state:
-            torch.set_rng_state(state["torch_rng"])
+            torch.set_rng_state(state["torch_rng"].cpu())
 
 
 class FeatureSynthesizer:

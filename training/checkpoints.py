@@ -77,7 +77,7 @@ class TrainerState:
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
-        self.rng.set_state(state["rng"])
+        self.rng.set_state(state["rng"].cpu())  # the CPU generator's state, whatever map_location moved it to
         self.epoch = int(state["epoch"])
         self.history = [self.epoch_type(**h) for h in state["history"]]
         self._load_extra_state(state)
