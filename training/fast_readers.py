@@ -30,8 +30,10 @@ def _read(path: Path, *, names: list[str] | None, skip: int, delimiter: str, typ
           convert) -> dict[str, np.ndarray] | None:
     """Parse at most ``rows`` rows (0 = all); ``convert(table)`` turns each batch into NumPy columns
     (a dict) or None. A whole file is parsed a piece at a time (``_pieces``), each batch released
-    once converted and the columns joined at the end, so memory stays near twice the parsed
-    columns instead of the file's text plus the whole Arrow table beside them. None if the C parser
+    once converted (its Arrow buffers handed back to the pool) and the columns joined at the end:
+    peak memory is the parsed columns, one piece's text and table, and one column's join — 2.9x
+    the parsed columns for a 10M-row MSR trace (bench/read_speed.py), not the file's text plus
+    the whole Arrow table beside them. None if the C parser
     or ``convert`` refuses anything, or there are no rows."""
     import pyarrow as pa
     import pyarrow.csv as pv
@@ -56,6 +58,7 @@ def _read(path: Path, *, names: list[str] | None, skip: int, delimiter: str, typ
                     return None
                 for key, value in got.items():
                     parts.setdefault(key, []).append(value)
+                pa.default_memory_pool().release_unused()  # give the piece's Arrow buffers back now
                 n += count
                 if rows and n >= rows:
                     break
@@ -76,24 +79,26 @@ def _pieces(src, read, parse, options):
     rest, first = b"", True
     while True:
         data = src.read(_PIECE)
-        text = rest + data if data else rest
-        cut = text.rfind(b"\n") + 1 if data else len(text)
+        more = bool(data)
+        text = (rest + data if rest else data) if more else rest
+        del data  # one copy of the text at a time
+        cut = text.rfind(b"\n") + 1 if more else len(text)
         if not text:
             return
         if cut == 0:  # no line end yet: read more
             rest = text
             continue
-        piece, rest = text[:cut], text[cut:]
+        rest = text[cut:]
         if not first:
             read = pv.ReadOptions(column_names=read.column_names, block_size=_BATCH, use_threads=True)
-        batches = pv.read_csv(pa.py_buffer(piece), read_options=read, parse_options=parse,
-                              convert_options=options).to_batches()
-        del piece, text
+        batches = pv.read_csv(pa.py_buffer(memoryview(text)[:cut]), read_options=read, parse_options=parse,
+                              convert_options=options).to_batches()  # the piece is a view, not a copy
+        del text
         first = False
         batches.reverse()
         while batches:
             yield batches.pop()
-        if not data:
+        if not more:
             return
 
 
