@@ -58,7 +58,7 @@ def main() -> None:
     from feature_gan.evaluation import evaluate_augmentation, format_table, split_seed
     from feature_gan.quality import SampleFilter, quality_report
     from feature_gan.synthesizer import FeatureSynthesizer
-    from feature_gan.tune import tune_features
+    from feature_gan.tune import config_of, tune_features
 
     data = load_features(GTZAN, feature_columns=TABLES[args.table], label_column="label")
     train0, _, recipe0 = split_seed(data, 0, keep_fraction=args.keep_fraction, split=0)
@@ -76,8 +76,7 @@ def main() -> None:
         print(f"tuning: {args.trials} trials ({result.trials} complete, {result.pruned} pruned) in "
               f"{out['tuning_seconds']:.0f} s; best validation objective "
               f"{result.best_value:.4f} with {result.best_params}", flush=True)
-        params = {k: v for k, v in result.best_params.items() if k != "filter"}
-        tuned, tuned_filter = FeatureGANConfig(**{**reference.to_dict(), **params}), result.best_params["filter"]
+        tuned, tuned_filter = config_of(result.best_params, reference)
     base = evaluate_augmentation(data, seeds=args.seeds, keep_fraction=args.keep_fraction, gan_config=reference,
                                  split=0, log_run=False)
     print(f"\nreference constants, {args.gan_epochs} epochs (gan, gan_filtered), and the oversamplers:")

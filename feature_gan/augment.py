@@ -23,7 +23,7 @@ from feature_gan.synthesizer import FeatureSynthesizer
 from training.errors import ConfigError, ModelError
 from training.utils import atomic_output
 
-__all__ = ["METHODS", "balance_counts", "augment_file", "GanAugmenter"]
+__all__ = ["METHODS", "balance_counts", "synthesize_counts", "augment_file", "GanAugmenter"]
 
 METHODS = ("equal", "upsample", "custom")
 
@@ -42,8 +42,10 @@ def balance_counts(counts: dict[str, int], method: str, target: int | None = Non
     raise ConfigError(f"method must be one of {', '.join(METHODS)}, but got {method!r}")
 
 
-def _synthesize(model: FeatureSynthesizer, data: FeatureData, after: dict[str, int], seed: int,
-                use_filter: bool = False) -> tuple[np.ndarray, list[str]]:
+def synthesize_counts(model: FeatureSynthesizer, data: FeatureData, after: dict[str, int], seed: int,
+                      use_filter: bool = False) -> tuple[np.ndarray, list[str]]:
+    """Generated vectors taking each class of ``data`` up to ``after`` (filtered with
+    ``feature_gan.quality.SampleFilter`` fitted on ``data`` when asked), and their labels."""
     if data.x.shape[1] != len(model.feature_names):
         raise ModelError(f"model makes {len(model.feature_names)} features, {data.source} has {data.x.shape[1]}")
     missing = [c for c in data.classes if c not in model.classes]
@@ -54,8 +56,9 @@ def _synthesize(model: FeatureSynthesizer, data: FeatureData, after: dict[str, i
         from feature_gan.quality import SampleFilter
 
         sample_filter = SampleFilter(data, seed=seed)
+    have = data.counts()
     for c, total in after.items():
-        n = total - data.counts()[c]
+        n = total - have[c]
         if n > 0:
             blocks.append(sample_filter.sample(model, data.classes.index(c), n, seed=seed, label=c)[0] if use_filter
                           else model.sample(c, n, seed=seed))
@@ -104,7 +107,7 @@ def augment_file(model: FeatureSynthesizer, input_path: str | Path, output_path:
     data = load_features(input_path, **load_kw)
     before = data.counts()
     after = balance_counts(before, method, target_samples)
-    synth, labels = _synthesize(model, data, after, seed, use_filter)
+    synth, labels = synthesize_counts(model, data, after, seed, use_filter)
     n0 = len(data.y)
     meta = {"augmented": True, "augmentation_method": method, "original_samples": n0, "synthetic_samples": len(labels),
             "augmentation_ratio": len(labels) / n0, "class_counts_before": before, "class_counts_after": after,

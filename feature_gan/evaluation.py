@@ -72,15 +72,12 @@ def oversample(method: str, x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np
         return x, y
 
 
-def gan_balance(gan, x: np.ndarray, y: np.ndarray, *, seed: int, sample_filter=None) -> tuple[np.ndarray, np.ndarray]:
-    """Every class up to the majority count with generated vectors (filtered when a filter is given)."""
-    top = int(np.bincount(y).max())
-    extra = []
-    for c in range(len(gan.classes)):
-        need = top - int((y == c).sum())
-        v = sample_filter.sample(gan, c, need, seed=seed)[0] if sample_filter is not None else gan.sample(c, need, seed=seed)
-        extra.append((v, c))
-    return np.vstack([x, *(e for e, _ in extra)]), np.concatenate([y, *(np.full(len(e), c) for e, c in extra)])
+def gan_balance(gan, data: FeatureData, *, seed: int, use_filter: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Every class of ``data`` up to the majority count with generated vectors (``augment``'s ``equal``)."""
+    from feature_gan.augment import balance_counts, synthesize_counts
+
+    extra, labels = synthesize_counts(gan, data, balance_counts(data.counts(), "equal"), seed, use_filter)
+    return np.vstack([data.x, extra]), np.concatenate([data.y, [data.classes.index(c) for c in labels]]).astype(np.int64)
 
 
 def fit_gan(x: np.ndarray, y: np.ndarray, classes: list[str], config: FeatureGANConfig, seed: int):
@@ -93,15 +90,12 @@ def fit_gan(x: np.ndarray, y: np.ndarray, classes: list[str], config: FeatureGAN
 def utility(x_tr, y_tr, x_te, y_te, classes: list[str], minority: list[str], *, seed: int,
             methods: tuple[str, ...] = METHODS, gan_config: FeatureGANConfig | None = None) -> dict:
     """``{method/classifier: scores}`` of each method's balanced training set, scored on (x_te, y_te)."""
-    out, gan, filt = {}, None, None
+    out, gan = {}, None
     for method in methods:
         if method.startswith("gan"):
             gan = gan or fit_gan(x_tr, y_tr, classes, gan_config or FeatureGANConfig(), seed)
-            if method == "gan_filtered":
-                from feature_gan.quality import SampleFilter
-
-                filt = filt or SampleFilter(FeatureData(x_tr, y_tr, classes, gan.feature_names), seed=seed)
-            xb, yb = gan_balance(gan, x_tr, y_tr, seed=seed, sample_filter=filt if method == "gan_filtered" else None)
+            xb, yb = gan_balance(gan, FeatureData(x_tr, y_tr, classes, gan.feature_names), seed=seed,
+                                 use_filter=method == "gan_filtered")
         else:
             xb, yb = oversample(method, x_tr, y_tr, seed)
         for clf_name in CLASSIFIERS:
@@ -131,8 +125,11 @@ def split_seed(data: FeatureData, seed: int, *, keep_fraction: float, min_keep: 
     keep, recipe = _induce(y_tr, data.classes, np.random.default_rng(seed), keep_fraction, min_keep)
     x_tr, y_tr = x_tr[keep], y_tr[keep]
     recipe["train_counts"] = {c: int((y_tr == i).sum()) for i, c in enumerate(data.classes)}
-    part = lambda x, y, what: FeatureData(x, y, list(data.classes), list(data.feature_names), f"{data.source}#{what}")  # noqa: E731
-    return part(x_tr, y_tr, f"train-{seed}"), part(x_te, y_te, f"test-{seed}"), recipe
+    return _part(data, x_tr, y_tr, f"train-{seed}"), _part(data, x_te, y_te, f"test-{seed}"), recipe
+
+
+def _part(data: FeatureData, x: np.ndarray, y: np.ndarray, what: str) -> FeatureData:
+    return FeatureData(x, y, list(data.classes), list(data.feature_names), f"{data.source}#{what}")
 
 
 def run_seed(data: FeatureData, seed: int, *, keep_fraction: float, min_keep: int, test_size: float,

@@ -9,8 +9,8 @@ variance over the training rows), so no feature dominates by its unit.
   2020, k nearest neighbours): precision = share of generated vectors inside some real vector's
   k-NN ball (fidelity), recall = share of real vectors inside some generated vector's ball
   (diversity), coverage = share of real vectors whose ball holds a generated one.
-* ``tstr_accuracy``: train on synthetic, test on real — logistic regression fitted on N
-  generated vectors per class, accuracy on real vectors.
+* ``tstr_accuracy``: train on synthetic, test on real — logistic regression fitted on the
+  generated vectors of every class, accuracy on real vectors.
 * ``SampleFilter``: keeps a generated vector of class c only if a classifier trained on the real
   training data assigns it to c, and it lies within class c's real support (its distance to the
   nearest real vector of c is at most the 95th percentile of the real vectors' own
@@ -66,14 +66,13 @@ def class_mmd2(real: np.ndarray, fake: np.ndarray) -> float:
     return float(mmd2_unbiased(real, fake, median_bandwidth(real, real)))
 
 
-def tstr_accuracy(synth, data: FeatureData, *, per_class: int = 200, seed: int = 0) -> float:
-    """Logistic regression trained on ``per_class`` generated vectors of each class, accuracy on ``data``."""
+def tstr_accuracy(fakes: list[np.ndarray], data: FeatureData, *, seed: int = 0) -> float:
+    """Logistic regression trained on generated vectors (``fakes[c]``: class c's), accuracy on ``data``."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    x = np.vstack([synth.sample(c, per_class, seed=seed) for c in range(len(synth.classes))])
-    y = np.repeat(np.arange(len(synth.classes)), per_class)
+    x, y = np.vstack(fakes), np.concatenate([np.full(len(f), c) for c, f in enumerate(fakes)])
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, random_state=seed)).fit(x, y)
     return float((clf.predict(data.x) == data.y).mean())
 
@@ -139,14 +138,14 @@ def quality_report(synth, data: FeatureData, *, per_class: int = 200, seed: int 
     vectors are drawn unfiltered, so the report measures the generator itself."""
     std = Standardiser(data.x)
     out: dict = {"per_class": {}}
-    for c, name in enumerate(synth.classes):
+    fakes = [synth.sample(c, per_class, seed=seed) for c in range(len(synth.classes))]
+    for c, (name, fake) in enumerate(zip(synth.classes, fakes)):
         real = data.x[data.y == c]
-        fake = synth.sample(c, per_class, seed=seed)
         row = {"mmd2": class_mmd2(std(real), std(fake)), **prdc(std(real), std(fake))}
         if sample_filter is not None:
             row["accepted"] = float(sample_filter.accept(fake, c).mean())
         out["per_class"][name] = row
     for key in next(iter(out["per_class"].values())):
         out[f"mean_{key}"] = float(np.nanmean([r[key] for r in out["per_class"].values()]))
-    out["tstr_accuracy"] = tstr_accuracy(synth, data, per_class=per_class, seed=seed)
+    out["tstr_accuracy"] = tstr_accuracy(fakes, data, seed=seed)  # the same vectors as the per-class lines
     return out

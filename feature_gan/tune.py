@@ -25,7 +25,7 @@ import numpy as np
 from feature_gan.config import FeatureGANConfig, FeatureInput, FeatureRunOptions, FeatureTuneOptions
 from feature_gan.data import FeatureData
 
-__all__ = ["suggest", "validation_objective", "tune_features", "TuneResult", "minority_classes"]
+__all__ = ["suggest", "config_of", "validation_objective", "tune_features", "TuneResult", "minority_classes"]
 
 @dataclass
 class TuneResult:
@@ -55,6 +55,11 @@ def suggest(trial, base: FeatureGANConfig, epochs_cap: int = 0) -> tuple[Feature
                      batch_size=trial.suggest_categorical("batch_size", [16, 32, 64]),
                      epochs=trial.suggest_categorical("epochs", epochs))
     return config, trial.suggest_categorical("filter", [False, True])
+
+
+def config_of(params: dict, base: FeatureGANConfig) -> tuple[FeatureGANConfig, bool]:
+    """A trial's params (``suggest``'s names) as the configuration and the filter choice."""
+    return replace(base, **{k: v for k, v in params.items() if k != "filter"}), bool(params.get("filter", False))
 
 
 def minority_classes(data: FeatureData) -> list[str]:
@@ -194,8 +199,7 @@ def _register(result: TuneResult, data: FeatureData, base: FeatureGANConfig, opt
 
     from feature_gan.pipeline import train_features
 
-    params = {k: v for k, v in best.params.items() if k != "filter"}
-    config = replace(base, **params)
+    config, _ = config_of(best.params, base)
     result.champion_value = _champion_value(options.register_as, data, options)
     alias = "champion" if result.champion_value is None or best.value > result.champion_value else "challenger"
     run_id, uri, synth, _ = train_features(data, config, FeatureRunOptions(experiment=options.experiment,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import click
 
 from ganflow._options import dataclass_options, handle_errors, split_kwargs
-from ganflow.cli import _check_output, _quiet_mlflow, _report, main
+from ganflow.cli import _quiet_mlflow, _report, main
+from training.utils import check_output
 
 
 def _input_options(fn):
@@ -75,7 +76,7 @@ def train_features(data, resume, **kwargs) -> None:
 def augment(model_uri, input_path, output, method, target_samples, seed, overwrite, use_filter, reduce, feature_columns,
             label_column) -> None:
     """Balance an imbalanced feature dataset with a trained feature GAN."""
-    _check_output(output, overwrite)
+    check_output(output, overwrite)
     _quiet_mlflow()
     from feature_gan.augment import augment_file
     from feature_gan.pipeline import load_feature_model
@@ -182,7 +183,7 @@ def generate_features(model_uri, class_name, n, seed, output, overwrite) -> None
 
     if n < 0:
         raise ConfigError(f"n must be >= 0, but got n={n}")
-    _check_output(output, overwrite)
+    check_output(output, overwrite)
     model = load_feature_model(model_uri)
     x = model.sample(class_name, n, seed=seed)
     buf = io.StringIO()

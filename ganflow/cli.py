@@ -30,6 +30,7 @@ from training.config import (
     TraceGANConfig,
 )
 from training.readers import reader_names
+from training.utils import check_output
 
 _OUTPUT_FORMATS = ["text4", "csv", "parquet"]  # serving.writers.WRITERS, without importing pyarrow
 
@@ -77,13 +78,6 @@ def _report(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def _check_output(path: str, overwrite: bool) -> None:
-    """Before any work: the output rule of ``training.utils.check_output`` (no torch import)."""
-    from training.utils import check_output
-
-    check_output(path, overwrite)
-
-
 def _tune_options(fn):
     from tuning.options import PRUNERS, TuneOptions
 
@@ -113,7 +107,7 @@ def train(ctx: click.Context, seed_recipe: bool, resume: str, **kwargs) -> None:
     data, config, options, rest = split_kwargs(kwargs)  # DataConfig, TraceGANConfig, RunOptions
     if rest["num_entries"] < 0:
         raise ConfigError(f"num_entries must be >= 0, but got num_entries={rest['num_entries']}")
-    _check_output(rest["output_synth"], rest["overwrite"])
+    check_output(rest["output_synth"], rest["overwrite"])
     _quiet_mlflow()
     if resume:  # the run's own data and config; options given here (save_dir, register_as, ...) apply
         from training.pipeline import resume_spec
@@ -267,7 +261,7 @@ def generate(model_uri, num_entries, output_synth, fmt, seed, engine, streams, s
                               "cores run the streams (--master local[N] or the cluster's)")
         return _generate_on_spark(model_uri, num_entries, output_synth, fmt, seed, streams, rows_per_stream, master,
                                   overwrite, lineage)
-    _check_output(output_synth, overwrite)
+    check_output(output_synth, overwrite)
     loaded = load_any(model_uri, device=device, engine=engine)
     model = loaded.synthesizer
     stats = synthesize_to_file(model, num_entries, output_synth, fmt=fmt, seed=seed, shards=shards, streams=streams,
@@ -308,7 +302,7 @@ def _generate_on_spark(model_uri, num_entries, output, fmt, seed, streams, rows_
 @handle_errors
 def export(model_uri: str, register_as: str, output: str, experiment: str, overwrite: bool) -> None:
     """Export a trace GAN to ONNX (noise in, real units out), check parity, log and register it."""
-    _check_output(output, overwrite)
+    check_output(output, overwrite)
     _quiet_mlflow()
     from serving.export import export_model
 
@@ -403,7 +397,7 @@ def sample_trace(output: str, rows: int, seed: int, fmt: str, overwrite: bool) -
 
     if rows < 1:
         raise ConfigError(f"rows must be >= 1, but got rows={rows}")
-    _check_output(output, overwrite)
+    check_output(output, overwrite)
     write_trace_frame(make_sample_trace(rows, seed=seed), output, fmt, overwrite=overwrite)
     _report(f"wrote {rows} sample rows to {output} ({fmt})")
 

@@ -75,11 +75,14 @@ class SparkStats:
 
     master: str = ""
     model_engine: str = ""  # torch or onnxruntime, in the executors
-    manifest: str = MANIFEST
 
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
+
+    def fingerprint_file(self) -> Path:
+        """The file whose sha256 stands for the output: the manifest of the parts."""
+        return Path(self.path) / MANIFEST
 
     def params(self) -> dict:
         """How the rows were written, for the lineage run (``serving.synthesize.log_lineage``)."""
@@ -168,7 +171,7 @@ def _pinned(model_uri: str) -> tuple[str, dict]:
 def _prepare_output(output: Path, overwrite: bool) -> None:
     if output.is_file():
         raise ConfigError(f"{output}: is a file; the Spark engine writes a folder of parts (stream=K/)")
-    old = [p for p in output.glob("stream=*")] + [p for p in [output / MANIFEST] if p.exists()]
+    old = [*output.glob("stream=*"), *(p for p in [output / MANIFEST] if p.exists())]
     if old and not overwrite:
         raise ConfigError(f"{output}: output exists; pass --overwrite to replace it")
     for p in old:

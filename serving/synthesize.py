@@ -64,6 +64,10 @@ class SynthesisStats:
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
 
+    def fingerprint_file(self) -> Path:
+        """The file whose sha256 stands for the output."""
+        return Path(self.path)
+
     def params(self) -> dict:
         """How the rows were written, for the lineage run."""
         return {"engine": "local", "shards": self.shards, "workers": self.workers}
@@ -255,7 +259,7 @@ def synthesize_to_file(model: Sampler, n_rows: int, path: str | Path, *, fmt: st
 def log_lineage(stats, *, model_uri: str, lineage: dict, seed: int, experiment: str = "trace-gan-synthesis") -> str:
     """One MLflow run recording what was synthesized from which model version: ``stats`` is a
     ``SynthesisStats`` or a ``serving.spark.SparkStats`` (rows, seconds, path, fmt, ``params()``,
-    ``metrics()``); a folder of parts is fingerprinted by its manifest."""
+    ``metrics()``, ``fingerprint_file()``)."""
     import mlflow
 
     from training.tracking import lineage_tags, source_keys, tracked_run
@@ -270,6 +274,5 @@ def log_lineage(stats, *, model_uri: str, lineage: dict, seed: int, experiment: 
         mlflow.log_params({"model_uri": model_uri, "rows": stats.rows, "seed": seed, "format": stats.fmt,
                            **stats.params(), "output": os.path.abspath(stats.path), **source_keys(lineage)})
         mlflow.log_metrics({"rows_per_second": stats.rows_per_second, "seconds": stats.seconds, **stats.metrics()})
-        fingerprint = Path(stats.path) / stats.manifest if Path(stats.path).is_dir() else Path(stats.path)
-        mlflow.set_tag("output_sha256", sha256_file(fingerprint))
+        mlflow.set_tag("output_sha256", sha256_file(stats.fingerprint_file()))
         return run.info.run_id
