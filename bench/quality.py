@@ -53,8 +53,10 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_quantile_wgan": dict(feature_mode="typed", continuous="quantile", **_LR, loss="wgan-gp", beta2=0.9),
     # part 2: explicit locality (LRU-stack actions), carried LSTM state, joined windows
     "typed_lru": dict(_LRU),  # independent windows
-    "typed_lru_carry": dict(_LRU, carry_state=True),  # the default (TraceGANConfig())
+    "typed_lru_carry": dict(_LRU, carry_state=True),  # fresh state every window in training (join_windows 1)
     "typed_lru_carry_join4": dict(_LRU, carry_state=True, join_windows=4),
+    # G's fakes continue their streams through the epoch: the default since calibration (TraceGANConfig())
+    "typed_lru_carry_join0": dict(_LRU, carry_state=True, join_windows=0),
     "typed_lru_carry_b16": dict(_LRU, carry_state=True, reuse_buckets=16),
     "typed_lru_carry_b4": dict(_LRU, carry_state=True, reuse_buckets=4),
     "typed_lru_pages_carry": dict(_LRU, carry_state=True, locality="lru-pages"),
@@ -80,7 +82,7 @@ def train_variant(frame, overrides: dict, budget: float, validator, seed: int = 
     from training.trainer import StopTraining
 
     config = replace(TraceGANConfig(**SEED_HYPER), num_epochs=100_000, seed=seed, **overrides)
-    synth = Synthesizer(config)
+    synth = Synthesizer(replace(config, calibrate=False))  # calibrated after the uncalibrated model is scored
     curve, spent = [], [0.0]
 
     def on_epoch(stats) -> None:
@@ -91,8 +93,8 @@ def train_variant(frame, overrides: dict, budget: float, validator, seed: int = 
         if spent[0] >= budget:
             raise StopTraining("budget")
 
-    synth.fit(frame, on_epoch_end=on_epoch)
-    return synth, curve
+    data = synth.fit(frame, on_epoch_end=on_epoch)
+    return synth, curve, data, config.calibrate and config.feature_mode == "typed"
 
 
 def ripple(timestamps, seq_len: int = 12) -> float:
@@ -187,18 +189,23 @@ def main() -> None:
     for variant in args.variants.split(","):
         for seed in seeds:
             name = variant if len(seeds) == 1 else f"{variant}@{seed}"
-            synth, curve = train_variant(frame, VARIANTS[variant], budget, validator, seed)
+            synth, curve, data, calibrate = train_variant(frame, VARIANTS[variant], budget, validator, seed)
             reached = next((t for t, v in curve if v <= seed_val), None)
-            rows = validator.synthetic(synth)
-            report[name] = score(TraceData.from_matrix(rows), rows)[0] | {
-                "epochs": len(curve), "model_epoch": synth.meta["epoch"], "best_val_mmd2": min(v for _, v in curve),
-                "seconds_to_seed_val_mmd2": reached,
-                "fraction_of_seed_time": None if reached is None else round(reached / budget, 3)}
-            print(json.dumps({name: report[name]}), flush=True)
+            common = {"epochs": len(curve), "model_epoch": synth.meta["epoch"], "best_val_mmd2": min(v for _, v in curve),
+                      "seconds_to_seed_val_mmd2": reached,
+                      "fraction_of_seed_time": None if reached is None else round(reached / budget, 3)}
+            # the same trained generator before and after its marginal calibration (training.calibration)
+            for label in ("uncalibrated", "calibrated") if calibrate else ("uncalibrated",):
+                if label == "calibrated":
+                    synth.calibrate(data)
+                key = name if label == "calibrated" or not calibrate else f"{name}~uncalibrated"
+                rows = validator.synthetic(synth)
+                report[key] = score(TraceData.from_matrix(rows), rows)[0] | common
+                print(json.dumps({key: report[key]}), flush=True)
         if len(seeds) > 1:
             spread = {}
             for key in ("val_mmd2", "val_fields", "test_fields"):
-                vals = [report[f"{variant}@{s}"][key] for s in seeds]
+                vals = [report[f"{variant}@{s}"][key] for s in seeds]  # as registered (calibrated if it is)
                 spread[key] = {"values": vals, "max_over_min": max(vals) / min(vals)}
             report[f"{variant}_spread"] = spread
             print(json.dumps({f"{variant}_spread": report[f"{variant}_spread"]}), flush=True)

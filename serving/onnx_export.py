@@ -37,7 +37,10 @@ from training.transform import TraceTransformer
 __all__ = ["export_onnx", "OnnxSynthesizer", "PARITY_ATOL", "OPSET"]
 
 OPSET = 17
-PARITY_ATOL = 1e-5  # on the [-1, 1] scale of each column (times its span in real units)
+# On the [-1, 1] scale of each column (times its span in real units). onnxruntime's float32 LSTM differs
+# from torch's by ~1e-7; a calibrated column's rank map (training.calibration) stretches that by its
+# slope: 1.1-1.7e-5 of the latency span measured on tiny test models. A wrong graph is off by >1e-2.
+PARITY_ATOL = 1e-4
 _META_CONFIG, _META_TRANSFORMER = "ganflow.config", "ganflow.transformer"
 
 

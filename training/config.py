@@ -34,7 +34,7 @@ CONTINUOUS_ENCODINGS = ("log", "quantile", "normal")
 LOSSES = ("bce", "wgan-gp")
 # Keys a config saved before they existed lacks, with the behaviour it was trained with.
 _LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False, "locality": "none", "carry_state": False,
-                                    "join_windows": 1, "moment_weight": 0.0}
+                                    "join_windows": 1, "moment_weight": 0.0, "calibrate": False}
 LOCALITY = ("lru", "lru-pages", "none")
 MOMENT_WEIGHT = 0.0  # off: measured as a trade, not a win (docs/QUALITY.md); tune searches 0 and 1
 
@@ -48,7 +48,8 @@ def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's w
 # defaults (batch 128, hidden 66, latent 16, seq 12, 50 epochs) are already its own.
 SEED_RECIPE: dict[str, Any] = {"feature_mode": "absolute", "log1p": (), "lr_g": 2e-5, "lr_d": 3e-5, "d_updates": 1,
                                "g_updates": 2, "loss": "bce", "keep_best": False, "carry_state": False,
-                               "moment_weight": 0.0}
+                               "join_windows": 1,
+                               "moment_weight": 0.0, "calibrate": False}
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,11 @@ class TraceGANConfig:
     carry_state: bool = field(default=True, metadata=cli_meta(
         help="sampling: carry G's LSTM state from window to window, so a trace is one stream; off = independent "
              "seq_len windows laid end to end (the reference recipe)"))
-    join_windows: int = field(default=1, metadata=cli_meta(
+    join_windows: int = field(default=0, metadata=cli_meta(
         help="training: G's fakes continue its LSTM state over this many consecutive windows (truncated "
-             "back-propagation, state detached between windows), so windows join; 1 = fresh state each window"))
+             "back-propagation, state detached between windows), so windows join; 0 = through the whole epoch, so "
+             "G learns from the states a long sampled stream reaches (a stream stays one stream); 1 = fresh state "
+             "each window"))
     seq_len: int = field(default=12, metadata=cli_meta(help="rows per training sequence"))
     stride: int = field(default=0, metadata=cli_meta(help="window step in rows; 0 = seq_len (non-overlapping, as the reference recipe)"))
     latent_dim: int = field(default=16, metadata=cli_meta(help="noise dimension per time step"))
@@ -107,6 +110,10 @@ class TraceGANConfig:
     keep_best: bool = field(default=True, metadata=cli_meta(
         help="keep and register the generator of the validated epoch with the lowest val_fields (the mean "
              "distance of the fields' distributions: README), not the last one"))
+    calibrate: bool = field(default=True, metadata=cli_meta(
+        help="typed mode: after training, match the generator's marginals to the training part's (per-category "
+             "logit biases for sizes, opcode and address actions; a rank-preserving map for inter-arrival time and "
+             "latency), keeping which rows the generator makes long, slow or reused (README: calibration)"))
     val_fraction: float = field(default=0.2, metadata=cli_meta(
         help="last fraction of the trace (in time) held out; 0 trains on all rows as the reference recipe"))
     seed: int = field(default=42, metadata=cli_meta(help="seeds data order, noise and initial weights"))
@@ -139,10 +146,13 @@ class TraceGANConfig:
             raise ConfigError(f"log1p={','.join(self.log1p)} needs feature_mode='delta' (absolute mode is the reference "
                               "recipe's exact scaling)")
         for name in ("seq_len", "latent_dim", "hidden_dim", "num_layers", "batch_size", "num_epochs",
-                     "d_updates", "g_updates", "reuse_buckets", "join_windows"):
+                     "d_updates", "g_updates", "reuse_buckets"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, but got {name}={value!r}")
+        if not isinstance(self.join_windows, int) or isinstance(self.join_windows, bool) or self.join_windows < 0:
+            raise ConfigError(f"join_windows must be an integer >= 0 (0 = the whole epoch), but got "
+                              f"join_windows={self.join_windows!r}")
         if self.seq_len < 2:
             raise ConfigError(f"seq_len must be at least 2, but got seq_len={self.seq_len}")
         if self.stride < 0:

@@ -14,10 +14,31 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["LSTMGenerator", "LSTMDiscriminator"]
+__all__ = ["LSTMGenerator", "LSTMDiscriminator", "calibrated"]
 
 
 TAU = 1.0
+
+
+def _lerp(table: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """Rows of ``table`` (one per last-axis column of ``pos``, uniform grids) at fractional indices ``pos``."""
+    n = table.shape[1]
+    pos = pos.clamp(0.0, n - 1.0)
+    i = torch.floor(pos).clamp(max=n - 2)
+    frac = pos - i
+    flat = table.reshape(-1)
+    at = i.long() + torch.arange(table.shape[0], device=pos.device) * n
+    return flat[at] * (1.0 - frac) + flat[at + 1] * frac
+
+
+def calibrated(pre: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, cdf: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Calibrated continuous outputs (``training.calibration``): per column ``k`` with ``hi > lo``,
+    the generator's own CDF of its pre-activation (``cdf[k]`` on a uniform grid over [lo, hi]),
+    then the training column's encoded quantile at that probability (``q[k]``); ``tanh`` elsewhere."""
+    on = hi > lo
+    pos = (pre - lo) * ((cdf.shape[1] - 1) / torch.where(on, hi - lo, torch.ones_like(hi)))
+    value = _lerp(q, _lerp(cdf, pos) * (q.shape[1] - 1))
+    return torch.where(on, value, torch.tanh(pre))
 
 
 class LSTMGenerator(nn.Module):
@@ -32,23 +53,40 @@ class LSTMGenerator(nn.Module):
         self.lstm = nn.LSTM(latent_dim, hidden_dim, num_layers=num_layers, batch_first=True)
         self.fc = nn.Linear(hidden_dim, n_features)
 
+    def set_calibration(self, lo, hi, cdf, q) -> None:
+        """Install (or replace) the continuous columns' calibration tables as buffers (saved with the
+        weights and traced into the ONNX graph); ``lo``/``hi`` ``(n_continuous,)``, ``cdf``/``q`` one row
+        per continuous column, ``hi <= lo`` leaving a column as plain tanh."""
+        for name, value in (("cal_lo", lo), ("cal_hi", hi), ("cal_cdf", cdf), ("cal_q", q)):
+            self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32).to(self.fc.weight.device))
+
     def forward(self, z: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None, *,
                 return_state: bool = False):
         """Features for noise ``z``; ``state`` continues the LSTM from an earlier call, and with
         ``return_state`` the new state ``(h, c)`` is returned too (a stream carried across calls)."""
-        hidden, new_state = self.lstm(z[..., :self.latent_dim] if self.heads else z, state)
-        out = self._features(hidden, z)
+        out, new_state = self.preactivations(z, state)
+        out = self._features(out, z)
         return (out, new_state) if return_state else out
 
-    def _features(self, hidden: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def preactivations(self, z: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
+        """The output layer before tanh and the heads' Gumbel noise (the continuous columns' tanh
+        inputs, then the heads' logits), and the new LSTM state: what ``training.calibration`` reads."""
+        hidden, new_state = self.lstm(z[..., :self.latent_dim] if self.heads else z, state)
+        return self.fc(hidden), new_state
+
+    def _features(self, out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         if not self.heads:
-            return torch.tanh(self.fc(hidden))
-        out = self.fc(hidden)
+            return torch.tanh(out)
         if self.training:  # the heads' own logits, before the Gumbel noise: the trainer's moment term reads them
             self.head_logits = out[..., self.n_continuous:]
         u = (0.5 * (1.0 + torch.erf(z[..., self.latent_dim:] * 0.7071067811865476))).clamp(1e-6, 1.0 - 1e-6)
         logits = out[..., self.n_continuous:] - torch.log(-torch.log(u))
-        parts, start = [torch.tanh(out[..., :self.n_continuous])], 0
+        cont = out[..., :self.n_continuous]
+        if hasattr(self, "cal_cdf"):
+            cont = calibrated(cont, self.cal_lo, self.cal_hi, self.cal_cdf, self.cal_q)
+        else:
+            cont = torch.tanh(cont)
+        parts, start = [cont], 0
         for k in self.heads:
             group = logits[..., start:start + k]
             hard = (group == group.max(-1, keepdim=True).values).to(group.dtype)

@@ -263,6 +263,13 @@ def _fit_and_log(synth: Synthesizer, frame: TraceFrame, logger: _EpochLogger, op
         kept["model_val_mmd2"] = result.model_val_mmd2
     if "best_val" in synth.meta:
         kept["model_val_fields"] = synth.meta["best_val"]
+    cal = synth.meta.get("calibration")
+    if cal:  # the kept generator after training.calibration: its category error and, on the same rows, its scores
+        kept.update(calibration_head_error_before=cal["head_error_before"],
+                    calibration_head_error_after=cal["head_error_after"])
+        if logger.validator is not None:
+            kept.update({f"calibrated_{k}": v for k, v in logger.validator.scores(synth).items()})
+        mlflow.set_tag("calibrated", ", ".join(cal["columns"] + ["categories"]))
     mlflow.log_metrics(kept)
     mlflow.set_tag("model_epoch", str(result.model_epoch))
     if prepared.validation is not None:

@@ -42,8 +42,11 @@ def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
         address = (f"addresses as LRU-stack actions ({config.locality}, {config.reuse_buckets} buckets)"
                    if config.locality != "none" else "LBA scaled")
         log1p = f" ({config.continuous} inter-arrival/latency, sizes and opcode categorical, {address})"
-    joined = f", {config.join_windows} windows joined in training" if config.join_windows > 1 else ""
+    joined = {0: ", streams carried through each epoch in training", 1: ""}.get(
+        config.join_windows, f", {config.join_windows} windows joined in training")
     log1p += f"; sampled as one stream (LSTM state carried{joined})" if config.carry_state else "; sampled as independent windows"
+    if config.feature_mode == "typed" and config.calibrate:
+        log1p += "; marginals calibrated to the training part after training"
     if config.loss == "wgan-gp":
         log1p += f"; WGAN-GP (penalty {config.gp_weight:g})"
     held = f"the last {config.val_fraction:.0%} held out for validation" if config.val_fraction > 0 else "no hold-out"

@@ -337,8 +337,19 @@ def _references(real: TraceData, rate: float, kw: dict) -> tuple[dict[str, _Prof
     return _REFERENCES[key]
 
 
+# The smallest floor a ratio is taken against: where two halves of the real trace agree exactly
+# (a floor of 0, e.g. the byte miss ratio of a small trace), an error of 0.002 is not "furthest".
+RESOLUTION = 0.01
+
+
 def _within(error: float, floor: float) -> bool:
     return bool(np.isfinite(error) and np.isfinite(floor) and error <= 2 * floor + 1e-9)
+
+
+def furthest(lines: dict[str, dict]) -> str | None:
+    """The metric furthest from its floor, as ``error / max(floor, RESOLUTION)``; None if none is finite."""
+    ratios = {k: m["error"] / max(m["floor"], RESOLUTION) for k, m in lines.items() if np.isfinite(m["error"])}
+    return max(ratios, key=ratios.get) if ratios else None
 
 
 def _assemble(main: dict, floor: dict, base: dict, profiles: dict[str, _Profile], sizes: np.ndarray,
@@ -354,8 +365,7 @@ def _assemble(main: dict, floor: dict, base: dict, profiles: dict[str, _Profile]
                       "floor": f, "marginals": m, "within_2x_floor": _within(err, f)}
     head = [k for k in HEADLINE if k in lines]
     ok = [k for k in head if lines[k]["within_2x_floor"]]
-    ratios = {k: lines[k]["error"] / max(lines[k]["floor"], 1e-12) for k in head if np.isfinite(lines[k]["error"])}
-    worst = max(ratios, key=ratios.get) if ratios else None
+    worst = furthest({k: lines[k] for k in head})
     verdict = f"{len(ok)} of {len(head)} headline metrics within 2x of the real-vs-real floor"
     if worst and not lines[worst]["within_2x_floor"]:
         verdict += f"; furthest: {worst} ({lines[worst]['error']:.3g} vs floor {lines[worst]['floor']:.3g})"
@@ -380,13 +390,13 @@ COMPOSITE = ("hrc_mae", "byte_mr_mae", "reuse_rate", "stack_w1", "size_tv", "rea
 
 def composite_score(report: dict) -> float:
     """One number for tuning: the mean over ``COMPOSITE`` metrics (those present) of
-    ``log2(max(error, floor) / floor)``: 0 when every one is within its floor, +1 for each doubling
-    beyond it, so no metric's units dominate."""
+    ``log2(max(error, floor) / floor)`` (the floor at least ``RESOLUTION``): 0 when every one is
+    within its floor, +1 for each doubling beyond it, so no metric's units dominate."""
     terms = []
     for key in COMPOSITE:
         m = report["metrics"].get(key)
         if m and np.isfinite(m["error"]) and np.isfinite(m["floor"]):
-            floor = max(m["floor"], 1e-6)
+            floor = max(m["floor"], RESOLUTION)
             terms.append(math.log2(max(m["error"], floor) / floor))
     return float(np.mean(terms)) if terms else float("nan")
 

@@ -228,7 +228,46 @@ class Synthesizer:
             self.meta.update(epoch=self.best.restore(self.generator), best_val=self.best.value)
             log.info("kept the generator of epoch %d (val %.6g)", self.best.epoch, self.best.value)
         self.best = None
+        if self.config.calibrate and self.transformer.heads:
+            self.calibrate(data)
         return data
+
+    def calibrated_copy(self, data: PreparedData) -> Synthesizer:
+        """A copy of this synthesizer with its generator calibrated (``calibrate``); this one is untouched."""
+        import copy
+
+        self._require_fitted()
+        other = copy.copy(self)
+        other.generator, other.meta = self._generator(self.generator.state_dict()), dict(self.meta)
+        other.calibrate(data)
+        return other
+
+    def _generator(self, weights: dict):
+        """A generator for this config and transformer holding ``weights`` (calibration buffers included), in eval mode."""
+        from training.models import LSTMGenerator
+
+        c = self.config
+        gen = LSTMGenerator(c.latent_dim, c.hidden_dim, len(self.transformer.feature_names), num_layers=c.num_layers,
+                            heads=self.transformer.heads)
+        if "cal_cdf" in weights:  # a calibrated generator (training.calibration)
+            gen.set_calibration(*(weights[k] for k in ("cal_lo", "cal_hi", "cal_cdf", "cal_q")))
+        gen.load_state_dict(weights)
+        return gen.to(self.device).eval()
+
+    def calibrate(self, data: PreparedData) -> dict:
+        """Match the generator's marginals to the training windows' (``training.calibration``);
+        the record of what changed goes to ``meta["calibration"]`` and is returned."""
+        from training.calibration import calibrate, head_error
+
+        self._require_fitted()
+        report = calibrate(self, data.train_windows)
+        self.meta["calibration"] = {"rows": report["rows"], "columns": report["columns"],
+                                    "head_error_before": round(head_error(report, "before"), 6),
+                                    "head_error_after": round(head_error(report, "after"), 6)}
+        log.info("calibrated %s and %d heads (largest category error %.4f -> %.4f)",
+                 ", ".join(report["columns"]) or "no column", len(report["heads"]),
+                 self.meta["calibration"]["head_error_before"], self.meta["calibration"]["head_error_after"])
+        return report
 
     def _require_fitted(self) -> None:
         if self.generator is None or self.transformer is None:
@@ -279,8 +318,6 @@ class Synthesizer:
     @classmethod
     def load(cls, directory: str | Path, *, device: str = "cpu") -> Synthesizer:
         """Inverse of ``save``; weights are loaded with ``weights_only=True``."""
-
-        from training.models import LSTMGenerator
         from training.utils import load_tensors
 
         d = Path(directory)
@@ -292,11 +329,7 @@ class Synthesizer:
             raise ModelError(f"{d}: synthesizer format_version {meta.get('format_version')!r} is not {_FORMAT_VERSION}")
         obj = cls(TraceGANConfig.from_dict(json.loads((d / "config.json").read_text())), device=device)
         obj.transformer = TraceTransformer.load(d / "transformer.json")
-        c = obj.config
-        gen = LSTMGenerator(c.latent_dim, c.hidden_dim, len(obj.transformer.feature_names), num_layers=c.num_layers,
-                            heads=obj.transformer.heads)
-        gen.load_state_dict(load_tensors(d / "generator.pt", device=device))
-        obj.generator = gen.to(device).eval()
+        obj.generator = obj._generator(load_tensors(d / "generator.pt", device=device))
         obj.history = meta.pop("history", [])
         obj.meta = meta
         return obj

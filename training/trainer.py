@@ -15,10 +15,12 @@ Beyond the recipe:
 * ``ema > 0``: a second copy of G follows the trained one as an exponential moving average of
   its weights after every G step (``ema_g = ema * ema_g + (1 - ema) * g``); that copy is what is
   sampled, validated and saved (``sampler``).
-* ``join_windows > 1``: G's fake batches continue the LSTM state of the previous fake batch (one
-  carried state for D's fakes, one for G's) for ``join_windows`` windows, detached in between
-  (truncated back-propagation through time), so G learns windows that follow windows, which is
-  how a carried-state sample is drawn.
+* ``join_windows != 1``: G's fake batches continue the LSTM state of the previous fake batch (one
+  carried state for D's fakes, one for G's) for ``join_windows`` windows (0: until the epoch's
+  short last batch ends the streams), detached in between (truncated back-propagation through
+  time), so G learns windows that follow windows, which is how a carried-state sample is drawn.
+  With fresh states only (1), a stream sampled for thousands of windows reaches LSTM states
+  training never saw, and its output drifts (docs/QUALITY.md).
 * ``BestGenerator`` keeps the weights of the epoch with the best validation score.
 """
 
@@ -41,6 +43,7 @@ from training.models import LSTMDiscriminator, LSTMGenerator
 __all__ = ["GANTrainer", "EpochStats", "StopTraining", "BestGenerator", "moment_gap"]
 
 log = logging.getLogger(__name__)
+_WHOLE_EPOCH = 1 << 62  # join_windows=0: windows a carried fake stream may run (ended by a short batch)
 
 
 class StopTraining(Exception):  # noqa: N818 - a signal, not an error
@@ -110,15 +113,15 @@ class GANTrainer(TrainerState):
         self.bce = nn.BCEWithLogitsLoss()
         self.epoch = 0
         self.history: list[EpochStats] = []
-        self.carry: dict[str, tuple] = {}  # role -> (LSTM state, windows left), join_windows > 1
+        self.carry: dict[str, tuple] = {}  # role -> (LSTM state, windows left), join_windows != 1
 
     def fake(self, batch: int, role: str) -> torch.Tensor:
-        """A fake batch from fresh noise; with ``join_windows > 1`` it continues ``role``'s stream."""
-        if self.config.join_windows == 1:
+        """A fake batch from fresh noise; with ``join_windows != 1`` it continues ``role``'s stream."""
+        if self.config.join_windows == 1 or not self.config.carry_state:  # sampled as windows: trained as windows
             return self.generator(self.noise(batch))
         state, left = self.carry.get(role, (None, 0))
         if state is None or left == 0 or state[0].size(1) < batch:
-            state, left = None, self.config.join_windows
+            state, left = None, self.config.join_windows or _WHOLE_EPOCH
         else:
             state = tuple(s[:, :batch] for s in state)
         out, new = self.generator(self.noise(batch), state, return_state=True)

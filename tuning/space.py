@@ -30,7 +30,7 @@ class SearchSpace:
     latent_dim: tuple[int, ...] = field(default=())
     continuous: tuple[str, ...] = field(default=())
     reuse_buckets: tuple[int, ...] = (4, 8, 16)
-    join_windows: tuple[int, ...] = (1, 4)
+    join_windows: tuple[int, ...] = (0, 1)
     moment_weight: tuple[float, ...] = (0.0, 1.0)
 
     def __post_init__(self) -> None:

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from ganflow.cli import main
+from serving.onnx_export import PARITY_ATOL
 from tests.conftest import free_port, stop_process, wait_http
 
 TINY = ["--num_epochs", "1", "--hidden_dim", "8", "--latent_dim", "4", "--seq_len", "8", "--batch_size", "64"]
@@ -37,7 +38,7 @@ def test_export_registers_onnx_and_generate_uses_it(registered, tmp_path):
     client = mlflow.MlflowClient()
     version = client.get_model_version_by_alias("trace-gan-onnx", "champion")
     assert version.tags["source_model_name"] == "trace-gan" and version.tags["source_model_version"] == "1"
-    assert float(version.tags["parity"]) < 1e-5
+    assert float(version.tags["parity"]) < PARITY_ATOL
     assert "onnx" in mlflow.models.get_model_info("models:/trace-gan-onnx@champion").flavors
 
     out_reg, out_file, out_fly = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"

@@ -163,6 +163,30 @@ def test_joined_windows_train_and_resume_bit_for_bit(tmp_path):
     one = GANTrainer(replace(config, join_windows=1), 4)
     one.train_epoch(data)
     assert one.carry == {}
+    windows = GANTrainer(replace(config, join_windows=0, carry_state=False), 4)  # sampled as windows: no carry
+    windows.train_epoch(data)
+    assert windows.carry == {}
+
+
+def test_join_windows_0_carries_fake_streams_through_the_epoch():
+    from training.trainer import GANTrainer
+
+    config = TraceGANConfig(num_epochs=2, batch_size=16, hidden_dim=8, latent_dim=3, seq_len=6, join_windows=0)
+    trainer = GANTrainer(config, 4)
+    seen = []
+    fake = trainer.fake
+
+    def spy(batch, role):
+        before = trainer.carry.get(role)
+        out = fake(batch, role)
+        seen.append((role, batch, before is not None and before[0][0].size(1) >= batch))
+        return out
+
+    trainer.fake = spy
+    trainer.train_epoch(torch.rand(50, 6, 4) * 2 - 1)  # batches of 16, 16, 16 and 2
+    g = [(batch, continued) for role, batch, continued in seen if role == "g"]
+    assert g == [(16, False), (16, True), (16, True), (2, True)]  # one stream each, all epoch long
+    assert trainer.carry["g"][0][0].size(1) == 2  # the short last batch ends the streams: the next epoch starts fresh
 
 
 def test_a_typed_model_saved_before_locality_loads_and_samples_the_same():

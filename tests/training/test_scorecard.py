@@ -15,6 +15,7 @@ from training.scorecard import (
     TraceData,
     composite_score,
     format_scorecard,
+    furthest,
     halves,
     headline_metrics,
     marginals,
@@ -190,6 +191,17 @@ def test_another_draw_is_near_the_floor_and_beats_the_marginals():
     assert 0 <= composite_score(card) < composite_score(scorecard(real, marginals(real, seed=2), detection=False))
     text = format_scorecard(card)
     assert text[-1].startswith("verdict: ") and any(line.startswith("hrc_mae_arc ") for line in text)
+
+
+def test_a_zero_floor_does_not_make_a_tiny_error_the_furthest():
+    """Two halves of a small real trace can agree exactly (a byte-miss-ratio floor of 0): an error of
+    0.002 there is not further off than a read fraction 0.3 away from a floor of 0.05."""
+    lines = {"byte_mr_mae": {"error": 0.002, "floor": 0.0}, "read_fraction": {"error": 0.3, "floor": 0.05},
+             "size_tv": {"error": float("nan"), "floor": 0.1}}
+    assert furthest(lines) == "read_fraction"
+    assert furthest({"size_tv": lines["size_tv"]}) is None
+    card = {"metrics": {k: v for k, v in lines.items() if k != "size_tv"}}
+    assert composite_score(card) == pytest.approx((0.0 + np.log2(0.3 / 0.05)) / 2)
 
 
 def test_from_frame_drops_an_unknown_opcode():

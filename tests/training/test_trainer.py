@@ -73,7 +73,7 @@ def test_generator_loss_adds_the_weighted_moment_gap(tiny_config):
     real = torch.rand(8, tiny_config.seq_len, 5) * 2 - 1
     losses, gaps = [], []
     for weight in (0.0, 2.5):
-        trainer = GANTrainer(replace(tiny_config, moment_weight=weight), 5, heads=(2,))
+        trainer = GANTrainer(replace(tiny_config, moment_weight=weight, join_windows=1), 5, heads=(2,))
         real[..., 3:] = torch.nn.functional.one_hot(torch.arange(8 * tiny_config.seq_len) % 2, 2).float().view(8, -1, 2)
         state = trainer.rng.get_state()
         with torch.no_grad():  # the fake batch the step will draw, and its opcode head's logits

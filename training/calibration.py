@@ -1,0 +1,149 @@
+"""Marginal calibration of a trained typed generator: its own dependence, the training data's marginals.
+
+A GAN judged one window at a time keeps a trace's shape but not always its mix: a one-hot head
+can settle on one category (the opcode head writing 100% reads where the trace has 66%), a
+continuous column can lose its tail (inter-arrival times whose p99 is 1% of the real one).
+After training, ``calibrate`` rolls the generator out (the same noise path as sampling) and
+fits two corrections, both part of the generator's weights, so torch and ONNX apply them alike:
+
+* **continuous columns** (inter-arrival time, latency, the LBA without locality): the generator's
+  own CDF of the column's pre-activation, ``p = F_G(x)`` (a table on a uniform grid over the
+  rollout's range: no tanh rounding, so a saturated output is still ranked), then the training
+  column's encoded quantile at ``p``. The map is rank-preserving: which rows are long or slow stays
+  the generator's choice, only the values' distribution becomes the training one (the copula stays,
+  the marginal is fixed, as quantile mapping corrects a climate model's output). The tables are
+  buffers of the generator (``LSTMGenerator.set_calibration``, ``training.models.calibrated``), so
+  they are saved with its weights and traced into the ONNX graph. ``length`` is not calibrated: it is
+  used only for the ``size=other`` category.
+* **one-hot heads** (size, opcode, address action): a bias per category added to the logits,
+  found by iterative proportional fitting so that the mean of ``softmax(logits + bias)`` over the
+  rollout — the Gumbel-max sampling frequencies — equals the training frequencies. It is folded
+  into the output layer's bias, so the saved weights and the ONNX graph carry it unchanged.
+
+Nothing of the training rows themselves is kept: only per-column quantiles and per-category
+frequencies, which the transformer already holds in the same form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["calibrate", "fit_continuous", "fit_head_bias", "head_error", "GRID", "LEVELS"]
+
+GRID = 1024  # points of the generator's CDF table over its pre-activation
+LEVELS = 512  # quantiles of the training column's encoded values
+ROWS = 1 << 16  # rollout rows the calibration is fitted on
+STREAMS = 4  # a carried-state model's rollout: this many streams from a zero state, as sampling starts
+_SEED = 1 << 20  # the rollout's noise seed, apart from any sample's
+
+
+def fit_continuous(pre: np.ndarray, real: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray] | None:
+    """``(lo, hi, cdf, q)`` for one column (``training.models.calibrated``): the mid-rank CDF of the
+    generator's pre-activations ``pre`` on ``GRID`` points over their range, and ``LEVELS``
+    quantiles of the training column's encoded values ``real``; None when ``pre`` is constant."""
+    z = np.sort(np.asarray(pre, np.float64))
+    lo, hi = float(z[0]), float(z[-1])
+    if not hi - lo > 1e-6 * max(1.0, abs(lo)):
+        return None
+    grid = np.linspace(lo, hi, GRID)
+    # mid-rank: a run of equal outputs maps to the middle of its ranks
+    cdf = (np.searchsorted(z, grid, "left") + np.searchsorted(z, grid, "right")) / (2.0 * len(z))
+    q = np.quantile(np.asarray(real, np.float64), np.linspace(0.0, 1.0, LEVELS))
+    return lo, hi, cdf, q
+
+
+def fit_head_bias(logits: np.ndarray, target: np.ndarray, *, tol: float = 1e-4, max_iter: int = 500) -> np.ndarray:
+    """Per-category bias ``b`` with ``mean(softmax(logits + b)) == target`` (iterative proportional
+    fitting; ``target`` is clipped away from 0 so every bias stays finite)."""
+    logits = np.asarray(logits, np.float64)
+    target = np.maximum(np.asarray(target, np.float64), 1e-7)
+    target /= target.sum()
+    b = np.zeros(logits.shape[1])
+    for _ in range(max_iter):
+        x = logits + b
+        x -= x.max(axis=1, keepdims=True)
+        p = np.exp(x)
+        mean = (p / p.sum(axis=1, keepdims=True)).mean(axis=0)
+        if np.abs(mean - target).max() < tol:
+            break
+        b += np.log(target) - np.log(np.maximum(mean, 1e-300))
+        b -= b.max()
+    return b
+
+
+def _rollout(synth, rows: int) -> np.ndarray:
+    """The generator's output layer before tanh and Gumbel noise, ``(rows, features)`` float32,
+    from the sampling noise path (``block_noise``) of a seed no sample uses."""
+    import torch
+
+    from training.synthesizer import BLOCK_SEQUENCES, block_noise, noise_dim
+
+    c, gen = synth.config, synth.generator
+    dim, per_block = noise_dim(c, synth.transformer), BLOCK_SEQUENCES * c.seq_len
+    out = []
+    device = next(gen.parameters()).device
+    with torch.inference_mode():
+        if c.carry_state:
+            blocks = max(1, -(-rows // (STREAMS * per_block)))
+            for stream in range(STREAMS):
+                state = None
+                for block in range(blocks):
+                    z = block_noise(c, _SEED, block, dim, stream=stream).reshape(1, per_block, dim)
+                    pre, state = gen.preactivations(torch.from_numpy(z).to(device), state)
+                    out.append(pre.reshape(-1, pre.shape[-1]).float().cpu().numpy())
+        else:
+            for block in range(max(1, -(-rows // per_block))):
+                pre, _ = gen.preactivations(torch.from_numpy(block_noise(c, _SEED, block, dim)).to(device))
+                out.append(pre.reshape(-1, pre.shape[-1]).float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def calibrate(synth, train_windows: np.ndarray, *, rows: int = ROWS) -> dict[str, Any]:
+    """Fit and install the calibration of ``synth`` (a fitted typed model) against the encoded
+    training windows; returns what changed, for the run's record: the calibrated columns and, per
+    head, the generator's category frequencies before and after and the training ones."""
+    import torch
+
+    t, gen = synth.transformer, synth.generator
+    pre = _rollout(synth, rows)
+    real = np.asarray(train_windows, np.float32).reshape(-1, train_windows.shape[-1])
+    names, n_cont = t.continuous_names, gen.n_continuous
+    report: dict[str, Any] = {"rows": len(pre), "columns": [], "heads": {}}
+    lo, hi = np.zeros(n_cont), np.zeros(n_cont)  # hi <= lo: the column stays plain tanh
+    cdf, q = np.zeros((n_cont, GRID)), np.zeros((n_cont, LEVELS))
+    for j, name in enumerate(names):
+        fitted = None if name == "length" else fit_continuous(pre[:, j], real[:, j])
+        if fitted is not None:
+            lo[j], hi[j], cdf[j], q[j] = fitted
+            report["columns"].append(name)
+    gen.set_calibration(lo, hi, cdf, q)
+    groups = t.feature_names[n_cont:]
+    start = 0
+    bias = np.zeros(pre.shape[1] - n_cont)
+    for k in t.heads:
+        logits = pre[:, n_cont + start:n_cont + start + k].astype(np.float64)
+        target = real[:, n_cont + start:n_cont + start + k].mean(axis=0)
+        b = fit_head_bias(logits, target)
+        bias[start:start + k] = b
+        name = groups[start].split("=")[0]
+        report["heads"][name] = {"before": _softmax_mean(logits), "after": _softmax_mean(logits + b),
+                                 "target": (target / target.sum()).tolist()}
+        start += k
+    with torch.no_grad():
+        gen.fc.bias[n_cont:] += torch.as_tensor(bias, dtype=gen.fc.bias.dtype, device=gen.fc.bias.device)
+    return report
+
+
+def _softmax_mean(x: np.ndarray) -> list[float]:
+    x = x - x.max(axis=1, keepdims=True)
+    p = np.exp(x)
+    return (p / p.sum(axis=1, keepdims=True)).mean(axis=0).tolist()
+
+
+def head_error(report: dict[str, Any], when: str) -> float:
+    """Largest |frequency - training frequency| over the categories of every head, ``before`` or ``after``."""
+    errs = [max(abs(a - b) for a, b in zip(h[when], h["target"])) for h in report["heads"].values()]
+    return max(errs) if errs else 0.0
+
