@@ -10,8 +10,9 @@ process, its peak RSS over the bare process's, against the size of the parsed co
 
 ``--formats msr,alibaba,oracle_general`` also writes the same requests as an Alibaba block trace
 (device, opcode R/W, offset, length, timestamp in µs; read with ``--volume all``) and as
-libCacheSim oracleGeneral binary records (object id = 4 KiB page of the offset), whose baseline is
-``numpy.fromfile`` of the same file instead of pyarrow.
+libCacheSim oracleGeneral binary records (object id = 4 KiB page of the offset); ``vscsi`` as
+CloudPhysics VSCSI v2 records. The binary formats' baseline is ``numpy.fromfile`` of the same file
+instead of pyarrow, and their "again" is the median of five reads.
 
 Usage: python bench/read_speed.py [--rows 1000000,10000000] [--careful_max 1000000] [--formats msr,alibaba]
 """
@@ -51,28 +52,44 @@ def _write(path: Path, rows: int, fmt: str = "msr") -> None:
             out.write("".join(line(t + k * span, rest) + "\n" for t, rest in ((int(a), b) for a, b in take)))
 
 
-def _binary_speed(path: Path, rows: int) -> dict:
+def _binary_speed(path: Path, rows: int, fmt: str) -> dict:
+    """The web0 requests as oracleGeneral records (object id = 4 KiB page) or VSCSI v2 records
+    (READ(10)/WRITE(10), µs); first read, then the median of 5 more, beside ``numpy.fromfile``."""
     import gzip
+    import statistics
 
     from training.published_formats import ORACLE_GENERAL
     from training.readers import read_trace
+    from training.vscsi import V2
 
     with gzip.open(require(MSR), "rt") as fh:
         parts = [line.split(",") for line in fh if line.strip()]
-    one = np.zeros(len(parts), ORACLE_GENERAL)
-    one["time"] = [(int(p[0]) - int(parts[0][0])) // 10**7 for p in parts]
-    one["obj_id"], one["size"], one["next"] = [int(p[4]) // 4096 for p in parts], [int(p[5]) for p in parts], -1
+    t0 = int(parts[0][0])
+    if fmt == "oracle_general":
+        dtype, time_field, tick = ORACLE_GENERAL, "time", 10**7  # seconds
+        one = np.zeros(len(parts), dtype)
+        one["obj_id"], one["size"], one["next"] = [int(p[4]) // 4096 for p in parts], [int(p[5]) for p in parts], -1
+    else:
+        dtype, time_field, tick = V2, "ts", 10  # µs
+        one = np.zeros(len(parts), dtype)
+        one["cmd"] = [0x28 if p[3] == "Read" else 0x2A for p in parts]
+        one["ver"], one["len"], one["lbn"] = 2 << 8, [int(p[5]) for p in parts], [int(p[4]) // 512 for p in parts]
+        one["rt"] = [int(p[6]) // 10 for p in parts]
+    one[time_field] = [(int(p[0]) - t0) // tick for p in parts]
     reps = -(-rows // len(one))
     recs = np.concatenate([one] * reps)[:rows]
-    recs["time"] += np.repeat(np.arange(reps, dtype=np.uint32) * (int(one["time"][-1]) + 1), len(one))[:rows]
+    recs[time_field] += np.repeat(np.arange(reps, dtype=recs[time_field].dtype) * (int(one[time_field][-1]) + 1),
+                                  len(one))[:rows]
     recs.tofile(path)
-    _, base_s = _time(lambda: np.fromfile(path, ORACLE_GENERAL))
-    frame, first_s = _time(lambda: read_trace(path, "oracle_general"))
-    _, again_s = _time(lambda: read_trace(path, "oracle_general"))
+    del recs
+    _, base_s = _time(lambda: np.fromfile(path, dtype))
+    frame, first_s = _time(lambda: read_trace(path, fmt))
     assert len(frame) == rows
+    del frame
+    again_s = statistics.median(_time(lambda: read_trace(path, fmt))[1] for _ in range(5))
     path.unlink()
-    return {"format": "oracle_general", "rows": rows, "numpy_fromfile_s": round(base_s, 3), "ganflow_first_s": round(first_s, 2),
-            "ganflow_again_s": round(again_s, 2), "ganflow_rows_per_s": round(rows / again_s)}
+    return {"format": fmt, "rows": rows, "numpy_fromfile_s": round(base_s, 3), "ganflow_first_s": round(first_s, 2),
+            "ganflow_again_median_s": round(again_s, 2), "ganflow_rows_per_s": round(rows / again_s)}
 
 
 def _time(fn) -> tuple[object, float]:
@@ -110,8 +127,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         for fmt, rows in ((f, int(r)) for f in args.formats.split(",") for r in args.rows.split(",")):
-            if fmt == "oracle_general":
-                print(json.dumps(_binary_speed(Path(tmp) / f"og_{rows}.bin", rows)), flush=True)
+            if fmt in ("oracle_general", "vscsi"):
+                print(json.dumps(_binary_speed(Path(tmp) / f"{fmt}_{rows}.bin", rows, fmt)), flush=True)
                 continue
             path = Path(tmp) / f"{fmt}_{rows}.csv"
             _write(path, rows, fmt)

@@ -12,6 +12,8 @@ import io
 import lzma
 from pathlib import Path
 
+import numpy as np
+
 from training.errors import DataError
 
 __all__ = ["codec", "open_binary", "arrow_stream", "read_bytes", "DECOMPRESS_ERRORS"]
@@ -76,12 +78,16 @@ def arrow_stream(path: Path, kind: str | None = "?"):
     return pa.input_stream(str(path), compression=kind)
 
 
-def read_bytes(path: Path) -> bytes:
-    """The whole decompressed file (binary traces, read with ``numpy.frombuffer``)."""
+def read_bytes(path: Path) -> bytes | np.ndarray:
+    """The whole decompressed file (binary traces, read with ``numpy.frombuffer``): a plain file
+    straight into one NumPy buffer (one copy, not two), a compressed one through its codec."""
     import pyarrow as pa
 
+    kind = codec(path)
     try:
-        with arrow_stream(path) as src:
+        if kind is None:
+            return np.fromfile(path, np.uint8)
+        with arrow_stream(path, kind) as src:
             return src.read()
     except (*DECOMPRESS_ERRORS, pa.ArrowInvalid) as exc:
         raise DataError(f"{path}: cannot read the file ({type(exc).__name__}: {exc})") from None

@@ -22,7 +22,7 @@ import numpy as np
 from training.compressed import read_bytes
 from training.errors import DataError
 from training.readers import TraceFrame, time_order
-from training.units import to_ns
+from training.units import NS_PER, canonical_units
 
 __all__ = ["V1", "V2", "read_vscsi", "SCSI_READ", "SCSI_WRITE"]
 
@@ -32,6 +32,8 @@ V2 = np.dtype([("cmd", "<u2"), ("ver", "<u2"), ("sn", "<u4"), ("len", "<u4"), ("
                ("lbn", "<u8"), ("ts", "<u8"), ("rt", "<u8")])
 SCSI_READ = (0x08, 0x28, 0xA8, 0x88)
 SCSI_WRITE = (0x0A, 0x2A, 0xAA, 0x8A)
+_OPCODE = np.full(1 << 16, -1, np.int8)  # cmd -> 0 read, 1 write, -1 not a data command
+_OPCODE[list(SCSI_READ)], _OPCODE[list(SCSI_WRITE)] = 0, 1
 
 
 def _version(raw: bytes, path: Path) -> tuple[int, np.dtype]:
@@ -58,19 +60,29 @@ def read_vscsi(path: Path, *, max_lines: int = 0, order: str = "check") -> Trace
         i = int(wrong[0])
         raise DataError(f"{path}: record {i + 1} (byte {i * size:,}) has version byte {rec['ver'][i] >> 8}, not "
                         f"{version} like the first records: a corrupt file, or records of another size")
-    is_read, is_write = np.isin(rec["cmd"], SCSI_READ), np.isin(rec["cmd"], SCSI_WRITE)
-    keep = is_read | is_write
-    rec, op = rec[keep], np.where(is_write[keep], 1, 0).astype(np.int8)
+    # one pass per column (10M records: ~0.05-0.1 s a pass): the opcode from a table, no copy of the
+    # records when every one is a request, times scaled in place
+    op = _OPCODE[rec["cmd"]]
+    keep = op >= 0
+    skipped = len(keep) - int(np.count_nonzero(keep))
+    if skipped:
+        rec, op = rec[keep], op[keep]
     ts = rec["ts"].astype(np.int64)
-    records = np.flatnonzero(keep)  # a request's record number, for the message
-    perm = time_order(ts, order, lambda i: f"{path}: record {records[i] + 1}: time {ts[i]} µs is earlier than the "
-                                           f"request before it ({ts[i - 1]} µs)")
-    latency = rec["rt"].astype(np.float64) if version == 2 else np.zeros(len(rec))
+    perm = time_order(ts, order, lambda i: f"{path}: record {np.flatnonzero(keep)[i] + 1}: time {ts[i]} µs is earlier "
+                                           f"than the request before it ({ts[i - 1]} µs)")
     zero = int(ts.min()) if len(ts) else 0
-    frame = TraceFrame.from_columns((ts - zero)[perm], rec["len"].astype(np.float64)[perm],
-                                    rec["lbn"].astype(np.float64)[perm], latency[perm], op[perm],
-                                    source=str(path), origin=zero)
-    frame.skipped = int((~keep).sum())
+    ts -= zero
+    if len(ts) and int(ts.max()) >= 2**63 // NS_PER["us"]:
+        raise DataError(f"{path}: a time span of {int(ts.max())} us does not fit in 64-bit nanoseconds")
+    ts *= NS_PER["us"]
+    latency = rec["rt"].astype(np.float64) if version == 2 else np.zeros(len(rec))
+    latency *= NS_PER["us"]
+    columns = [ts, rec["len"].astype(np.float64), rec["lbn"].astype(np.float64), latency, op]
+    if not isinstance(perm, slice):
+        columns = [c[perm] for c in columns]
+    frame = TraceFrame.from_columns(*columns, source=str(path), origin=zero)
+    frame.skipped = skipped
     frame.meta["skipped_why"] = "non-data SCSI commands"
     frame.meta["vscsi_version"] = version
-    return to_ns(frame, "us", latency=version == 2)
+    frame.meta["units"] = canonical_units("us", latency=version == 2)
+    return frame
