@@ -239,13 +239,18 @@ def read_published(path: Path, fmt: str, *, max_lines: int = 0, volume: str = ""
             c = None  # the careful reader names the lines
         c = c if c is not None else _careful(path, spec, max_lines)
     keep, kept = select_volumes(c.volume, c.volume_names, path, fmt, volume)
+    keep = slice(None) if keep.all() else keep  # one volume, or all: no copies (10M rows: ~0.05 s a column)
     raw = np.asarray(c.ts)[keep]
     lines = c.lines[keep] if c.lines is not None else None
     perm = time_order(raw, order, lambda i: (f"{path}:{lines[i]}" if lines is not None else str(path))
                       + f": timestamp goes back ({raw[i]} {spec.time_unit} after {raw[i - 1]})")
-    latency = np.asarray(c.latency, np.float64)[keep] if c.latency is not None else np.zeros(int(keep.sum()))
-    length = np.asarray(c.size, np.float64)[keep] * spec.size_bytes
-    lba = np.floor(np.asarray(c.offset, np.float64)[keep] * spec.offset_bytes / 512)
+    latency = np.asarray(c.latency, np.float64)[keep] if c.latency is not None else np.zeros(len(raw))
+    length = np.asarray(c.size, np.float64)[keep]
+    if spec.size_bytes != 1:
+        length = length * spec.size_bytes
+    lba = np.asarray(c.offset, np.float64)[keep] * spec.offset_bytes  # a new array, scaled in place below
+    lba /= 512
+    np.floor(lba, out=lba)
     raw = raw[perm]
     zero = raw.min() if len(raw) else 0
     frame = TraceFrame.from_columns(raw - zero, length[perm], lba[perm], latency[perm], c.opcode[keep][perm],

@@ -40,14 +40,20 @@ UNSTATED = {"text6": ("the file's ticks (100 ns in the reference recipe's MSR da
 
 def to_ns(frame, unit: str, *, latency: bool = True):
     """Scale ``frame``'s relative timestamps and latency from ``unit`` to integer nanoseconds, in place
-    (``origin`` stays in the source's unit: it is where the file's clock started)."""
+    (``origin`` stays in the source's unit: it is where the file's clock started). ``latency=False``:
+    the format has none (its column is zeros) and it is left alone."""
     if unit not in NS_PER:
         raise DataError(f"--time_unit {unit}: not a time unit; valid units: {', '.join(TIME_UNITS)}")
     factor = NS_PER[unit]
     ts = frame.timestamp
     if len(ts) and float(np.max(ts)) * factor >= 2**63:
         raise DataError(f"{frame.source}: a time span of {np.max(ts)} {unit} does not fit in 64-bit nanoseconds")
-    frame.timestamp = ts * factor if np.issubdtype(ts.dtype, np.integer) else np.rint(ts * factor).astype(np.int64)
-    frame.latency = frame.latency * factor
+    if not np.issubdtype(ts.dtype, np.integer):
+        frame.timestamp = np.rint(ts * factor).astype(np.int64)
+    elif factor != 1:  # in place where the frame's column is its own (10M rows: one copy less)
+        frame.timestamp = np.multiply(ts, factor, out=ts if ts.flags.writeable else None)
+    if latency and factor != 1:  # without latency the column is the readers' zeros
+        lat = frame.latency
+        frame.latency = np.multiply(lat, factor, out=lat if lat.flags.writeable else None)
     frame.meta["units"] = canonical_units(unit, latency=latency)
     return frame
