@@ -65,6 +65,8 @@ class TrainResult:
     val_mmd2: dict[int, float] = field(default_factory=dict)
     fidelity: dict = field(default_factory=dict)
     description: str = ""
+    calibrated: dict[str, float] = field(default_factory=dict)  # val_mmd2 / val_fields after calibration
+
 
     @property
     def model_epoch(self) -> int:
@@ -79,8 +81,10 @@ class TrainResult:
 
     @property
     def final_val_mmd2(self) -> float | None:
-        """The value a run is judged by: ``model_val_mmd2``, else the last validated epoch's (None
-        without validation)."""
+        """The value a run is judged by — the logged generator's: after calibration its calibrated
+        val_mmd2, else ``model_val_mmd2``, else the last validated epoch's (None without validation)."""
+        if "val_mmd2" in self.calibrated:
+            return self.calibrated["val_mmd2"]
         kept = self.model_val_mmd2
         return kept if kept is not None else last_value(self.val_mmd2)
 
@@ -215,7 +219,8 @@ def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None =
         saved: list[Path] = []
         try:
             result = _fit_and_log(synth, frame, logger, options, local, run_id, data_info, checkpoint, saved)
-            result.description = f"{description} {result_summary(result.val_mmd2, result.fidelity, result.model_epoch)}".strip()
+            summary = result_summary(result.val_mmd2, result.fidelity, result.model_epoch, result.calibrated)
+            result.description = f"{description} {summary}".strip()
             mlflow.set_tag("mlflow.note.content", result.description)
             if result.registered_version:
                 describe_model(options.register_as, f"From run {run.info.run_name} ({run_id}). {result.description}",
@@ -268,7 +273,8 @@ def _fit_and_log(synth: Synthesizer, frame: TraceFrame, logger: _EpochLogger, op
         kept.update(calibration_head_error_before=cal["head_error_before"],
                     calibration_head_error_after=cal["head_error_after"])
         if logger.validator is not None:
-            kept.update({f"calibrated_{k}": v for k, v in logger.validator.scores(synth).items()})
+            result.calibrated = logger.validator.scores(synth)
+            kept.update({f"calibrated_{k}": v for k, v in result.calibrated.items()})
         mlflow.set_tag("calibrated", ", ".join(cal["columns"] + ["categories"]))
     mlflow.log_metrics(kept)
     mlflow.set_tag("model_epoch", str(result.model_epoch))

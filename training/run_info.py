@@ -57,9 +57,10 @@ def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
             f"seed {config.seed}.")
 
 
-def result_summary(val_mmd2: dict[int, float], fidelity: dict, model_epoch: int | None = None) -> str:
-    """``val_mmd2 0.038 at epoch 40, the generator kept (last 0.056 at epoch 50); scorecard: …``
-    or '' without validation."""
+def result_summary(val_mmd2: dict[int, float], fidelity: dict, model_epoch: int | None = None,
+                   calibrated: dict | None = None) -> str:
+    """``val_mmd2 0.038 at epoch 40, the generator kept (last 0.056 at epoch 50); after calibration
+    val_mmd2 0.041, val_fields 0.10; scorecard: …`` or '' without validation."""
     if not val_mmd2:
         return ""
     last = max(val_mmd2)
@@ -67,6 +68,9 @@ def result_summary(val_mmd2: dict[int, float], fidelity: dict, model_epoch: int 
     text = f"val_mmd2 {val_mmd2[kept]:.4g} at epoch {kept}, the generator kept"
     if kept != last:
         text += f" (last {val_mmd2[last]:.4g} at epoch {last})"
+    if calibrated:
+        text += (f"; after calibration val_mmd2 {calibrated['val_mmd2']:.4g}, val_fields "
+                 f"{calibrated['val_fields']:.3g}")
     card = fidelity.get("scorecard")
     if card:
         m = card["metrics"]
