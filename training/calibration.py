@@ -20,8 +20,8 @@ fits two corrections, both part of the generator's weights, so torch and ONNX ap
   rollout — the Gumbel-max sampling frequencies — equals the training frequencies. It is folded
   into the output layer's bias, so the saved weights and the ONNX graph carry it unchanged.
 
-Nothing of the training rows themselves is kept: only per-column quantiles and per-category
-frequencies, which the transformer already holds in the same form.
+Nothing of the training rows themselves is kept: only 512 quantiles per column (as the quantile
+encoding already stores) and, folded into the biases, per-category frequencies.
 """
 
 from __future__ import annotations
@@ -146,4 +146,3 @@ def head_error(report: dict[str, Any], when: str) -> float:
     """Largest |frequency - training frequency| over the categories of every head, ``before`` or ``after``."""
     errs = [max(abs(a - b) for a, b in zip(h[when], h["target"])) for h in report["heads"].values()]
     return max(errs) if errs else 0.0
-

@@ -48,8 +48,7 @@ def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's w
 # defaults (batch 128, hidden 66, latent 16, seq 12, 50 epochs) are already its own.
 SEED_RECIPE: dict[str, Any] = {"feature_mode": "absolute", "log1p": (), "lr_g": 2e-5, "lr_d": 3e-5, "d_updates": 1,
                                "g_updates": 2, "loss": "bce", "keep_best": False, "carry_state": False,
-                               "join_windows": 1,
-                               "moment_weight": 0.0, "calibrate": False}
+                               "join_windows": 1, "moment_weight": 0.0, "calibrate": False}
 
 
 @dataclass(frozen=True)
