@@ -295,8 +295,10 @@ def _register(result: TrainResult, options: RunOptions, data_info: dict) -> None
     tags = {"data_sha256": str(data_info.get("data_sha256", "")), "epochs": str(last["epoch"]),
             "model_epoch": str(result.model_epoch), "final_d_loss": f"{last['d_loss']:.6f}",
             "final_g_loss": f"{last['g_loss']:.6f}", "source_run_id": result.run_id}
-    if result.model_val_mmd2 is not None:
-        tags["val_mmd2"] = repr(result.model_val_mmd2)
+    if result.model_val_mmd2 is not None:  # the registered generator's: after calibration, if it was calibrated
+        tags["val_mmd2"] = repr(result.final_val_mmd2)
+        if result.calibrated:
+            tags["val_mmd2_before_calibration"] = repr(result.model_val_mmd2)
     version, alias = register_model(result.model_uri, options.register_as, tags=tags, alias=options.alias,
                                     model_description=MODEL_DESCRIPTION)
     result.registered_version, result.alias = version.version, alias or None

@@ -67,7 +67,8 @@ def test_the_registered_generator_is_the_best_validated_epoch(tracking_uri, samp
     assert result.model_epoch == best and result.model_val_mmd2 == result.val_mmd2[best]
     version = client.get_model_version("m", result.registered_version)
     assert version.tags["model_epoch"] == str(best) and version.tags["epochs"] == "4"
-    assert float(version.tags["val_mmd2"]) == result.val_mmd2[best]
+    assert float(version.tags["val_mmd2_before_calibration"]) == result.val_mmd2[best]
+    assert float(version.tags["val_mmd2"]) == result.final_val_mmd2  # the registered (calibrated) generator's
     run = client.get_run(result.run_id)
     assert run.data.metrics["model_epoch"] == best and run.data.tags["model_epoch"] == str(best)
     assert run.data.metrics["model_val_mmd2"] == result.val_mmd2[best] and run.data.metrics["model_val_fields"] == fields[best]
