@@ -95,8 +95,9 @@ class SampleFilter:
             self.radius[int(c)] = float(np.quantile(_kth_distances(zc, 1), quantile)) if len(zc) > 1 else np.inf
 
     def badness(self, x: np.ndarray, c: int) -> np.ndarray:
-        """Distance to class c's nearest real vector over c's support radius, + 1 when the
-        classifier says another class: a vector is accepted at <= 1."""
+        """Distance to class c's nearest real vector over c's support radius, + 1e6 when the
+        classifier says another class (never accepted, and ranked last when the rest fill up): a
+        vector is accepted at <= 1."""
         if len(x) == 0:
             return np.zeros(0)
         z = self.std(x)

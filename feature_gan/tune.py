@@ -27,6 +27,7 @@ from feature_gan.data import FeatureData
 
 __all__ = ["suggest", "config_of", "validation_objective", "tune_features", "TuneResult", "minority_classes"]
 
+
 @dataclass
 class TuneResult:
     study_name: str

@@ -119,9 +119,10 @@ def train(ctx: click.Context, seed_recipe: bool, resume: str, **kwargs) -> None:
 
     result = run_training(data, config, options, frame=frame, data_info=data_info, resume_run_id=resume or None)
     last = result.synthesizer.history[-1]
-    kept, after = result.model_val_mmd2, result.calibrated.get("val_mmd2")
-    val = f", val_mmd2 {kept:.6g} (generator of epoch {result.model_epoch}" if kept is not None else ""
-    val += f"; {after:.6g} calibrated)" if after is not None else ")" if val else ""
+    kept, val = result.model_val_mmd2, ""
+    if kept is not None:
+        after = f"; {result.calibrated['val_mmd2']:.6g} calibrated" if result.calibrated else ""
+        val = f", val_mmd2 {kept:.6g} (generator of epoch {result.model_epoch}{after})"
     _report(f"run {result.run_id}: {last['epoch']} epochs, d_loss {last['d_loss']:.4f}, g_loss {last['g_loss']:.4f}"
             f"{val}; {result.data_info['rows_read']} rows, {result.data_info['distinct_timestamps']} distinct timestamps")
     if result.registered_version:

@@ -62,10 +62,7 @@ def fit_head_bias(logits: np.ndarray, target: np.ndarray, *, tol: float = 1e-4, 
     target /= target.sum()
     b = np.zeros(logits.shape[1])
     for _ in range(max_iter):
-        x = logits + b
-        x -= x.max(axis=1, keepdims=True)
-        p = np.exp(x)
-        mean = (p / p.sum(axis=1, keepdims=True)).mean(axis=0)
+        mean = _softmax_mean(logits + b)
         if np.abs(mean - target).max() < tol:
             break
         b += np.log(target) - np.log(np.maximum(mean, 1e-300))
@@ -128,7 +125,7 @@ def calibrate(synth, train_windows: np.ndarray, *, rows: int = ROWS) -> dict[str
         b = fit_head_bias(logits, target)
         bias[start:start + k] = b
         name = groups[start].split("=")[0]
-        report["heads"][name] = {"before": _softmax_mean(logits), "after": _softmax_mean(logits + b),
+        report["heads"][name] = {"before": _softmax_mean(logits).tolist(), "after": _softmax_mean(logits + b).tolist(),
                                  "target": (target / target.sum()).tolist()}
         start += k
     with torch.no_grad():
@@ -136,10 +133,10 @@ def calibrate(synth, train_windows: np.ndarray, *, rows: int = ROWS) -> dict[str
     return report
 
 
-def _softmax_mean(x: np.ndarray) -> list[float]:
-    x = x - x.max(axis=1, keepdims=True)
-    p = np.exp(x)
-    return (p / p.sum(axis=1, keepdims=True)).mean(axis=0).tolist()
+def _softmax_mean(x: np.ndarray) -> np.ndarray:
+    """The mean over rows of ``softmax(x)``: each category's Gumbel-max sampling frequency."""
+    p = np.exp(x - x.max(axis=1, keepdims=True))
+    return (p / p.sum(axis=1, keepdims=True)).mean(axis=0)
 
 
 def head_error(report: dict[str, Any], when: str) -> float:

@@ -42,7 +42,7 @@ import numpy as np
 from training.compressed import read_bytes
 from training.errors import DataError
 from training.readers import _OPCODES, TraceFrame, parse_number, time_order
-from training.units import NS_PER, canonical_units, to_ns
+from training.units import to_ns
 
 __all__ = ["PUBLISHED", "Published", "read_published", "select_volumes"]
 
@@ -279,7 +279,7 @@ def read_oracle_general(path: Path, *, max_lines: int = 0, order: str = "check")
     perm = time_order(ts, order, lambda i: f"{path}: record {i + 1}: time {ts[i]} s is earlier than {ts[i - 1]} s in record {i}")
     import pandas as pd
 
-    # each pass over the records counts (10M records: ~0.05-0.1 s a pass), so the columns are made once
+    # each pass over the records counts (10M records: ~0.05-0.1 s a pass), so each column is made once
     code, ids = pd.factorize(rec["obj_id"])  # hashing, codes in order of first appearance
     length = rec["size"].astype(np.float64)
     widest = np.ones(len(ids))
@@ -289,10 +289,8 @@ def read_oracle_general(path: Path, *, max_lines: int = 0, order: str = "check")
     lba = first_sector[code]
     ts = ts[perm]
     zero = int(ts.min()) if len(ts) else 0
-    ts -= zero
-    ts *= NS_PER["s"]  # to ns in place (uint32 seconds always fit), instead of to_ns's copy
-    frame = TraceFrame.from_columns(ts, length[perm], lba[perm], np.zeros(len(rec)), None, source=str(path),
+    frame = TraceFrame.from_columns(ts - zero, length[perm], lba[perm], np.zeros(len(rec)), None, source=str(path),
                                     origin=zero)
-    frame.meta["units"] = canonical_units("s", latency=False)
+    to_ns(frame, "s", latency=False)
     frame.meta["units"]["lba"] = "512-byte sectors (one range per object)"
     return frame
