@@ -5,8 +5,9 @@ The files are MSR Cambridge CSVs made from the shared web0 trace: N/100,000 copi
 time to follow the previous one, written once to a temporary folder (plain text, as published).
 The per-line path is timed only up to ``--careful_max`` rows (it is the explain-an-error path).
 "first" is the first read in the process (it pays pyarrow's one-time start-up), "again" a second
-read of the same file, beside a second ``pyarrow.csv.read_csv``. Memory: one read in a fresh
-process, its peak RSS over the bare process's, against the size of the parsed columns.
+read of the same file, beside a second ``pyarrow.csv.read_csv``. Memory and ``fresh_process_read_s``:
+one read in a fresh process (as ``ganflow`` reads a trace: lazy imports included, the file in the
+page cache), its peak RSS over the bare process's, against the size of the parsed columns.
 
 ``--formats msr,alibaba,oracle_general`` also writes the same requests as an Alibaba block trace
 (device, opcode R/W, offset, length, timestamp in µs; read with ``--volume all``) and as
@@ -87,9 +88,21 @@ def _binary_speed(path: Path, rows: int, fmt: str) -> dict:
     assert len(frame) == rows
     del frame
     again_s = statistics.median(_time(lambda: read_trace(path, fmt))[1] for _ in range(5))
+    fresh = _memory(path, fmt, {})
+    fresh["fresh_process_fromfile_s"] = _fresh_fromfile(path)
     path.unlink()
     return {"format": fmt, "rows": rows, "numpy_fromfile_s": round(base_s, 3), "ganflow_first_s": round(first_s, 2),
-            "ganflow_again_median_s": round(again_s, 2), "ganflow_rows_per_s": round(rows / again_s)}
+            "ganflow_again_median_s": round(again_s, 2), "ganflow_rows_per_s": round(rows / again_s),
+            "fresh_process_rows_per_s": round(rows / fresh["fresh_process_read_s"])} | fresh
+
+
+def _fresh_fromfile(path: Path) -> float:
+    """``numpy.fromfile`` of the whole file in a fresh process: what the machine charges for the
+    bytes alone (fresh pages), the floor under a fresh process's read."""
+    import subprocess
+
+    code = f"import time, numpy; t = time.perf_counter(); numpy.fromfile({str(path)!r}, numpy.uint8); print(time.perf_counter() - t)"
+    return round(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout), 2)
 
 
 def _time(fn) -> tuple[object, float]:
@@ -104,15 +117,17 @@ def _memory(path: Path, fmt: str, kw: dict) -> dict:
     import subprocess
 
     hwm = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 2**20"
-    code = ("import pyarrow.csv; from training.readers import read_trace; "  # VmHWM: this process image's peak (ru_maxrss survives exec)
-            f"base = {hwm}; f = read_trace({str(path)!r}, {fmt!r}, **{kw!r}); "
+    # VmHWM: this process image's peak (ru_maxrss survives exec)
+    code = ("import time, pyarrow.csv; from training.readers import read_trace; "
+            f"base = {hwm}; t = time.perf_counter(); f = read_trace({str(path)!r}, {fmt!r}, **{kw!r}); "
+            "s = time.perf_counter() - t; "
             "cols = sum(getattr(f, c).nbytes for c in ('timestamp', 'length', 'lba', 'latency', 'opcode')); "
-            f"print(base, {hwm}, cols / 2**30)")
+            f"print(base, {hwm}, cols / 2**30, s)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
-    base, peak, cols = (float(v) for v in out.stdout.split())
+    base, peak, cols, seconds = (float(v) for v in out.stdout.split())
     return {"peak_rss_gib": round(peak, 2), "bare_process_gib": round(base, 2), "columns_gib": round(cols, 2),
-            "rss_over_columns": round((peak - base) / cols, 2)}
+            "rss_over_columns": round((peak - base) / cols, 2), "fresh_process_read_s": round(seconds, 2)}
 
 
 def main() -> None:

@@ -287,9 +287,10 @@ def read_oracle_general(path: Path, *, max_lines: int = 0, order: str = "check")
     first_sector = np.zeros(len(ids))
     np.cumsum(widest[:-1] * 8.0, out=first_sector[1:])  # objects end to end, in 512-byte sectors
     lba = first_sector[code]
-    ts = ts[perm]
+    ts = ts[perm]  # our own array: made relative in place
     zero = int(ts.min()) if len(ts) else 0
-    frame = TraceFrame.from_columns(ts - zero, length[perm], lba[perm], np.zeros(len(rec)), None, source=str(path),
+    ts -= zero
+    frame = TraceFrame.from_columns(ts, length[perm], lba[perm], np.zeros(len(rec)), None, source=str(path),
                                     origin=zero)
     to_ns(frame, "s", latency=False)
     frame.meta["units"]["lba"] = "512-byte sectors (one range per object)"

@@ -70,9 +70,10 @@ class TraceFrame:
     def from_columns(cls, timestamp: np.ndarray, length: np.ndarray, lba: np.ndarray,
                      latency: np.ndarray, opcode: np.ndarray | None = None, *, source: str = "",
                      origin: int | float = 0) -> TraceFrame:
-        """Build a frame from arrays, casting each column to its documented dtype."""
+        """Build a frame from arrays, casting each column to its documented dtype (the arrays
+        themselves where they have it: a 10M-row column copy is ~0.1 s and 80 MB)."""
         ts = np.asarray(timestamp)
-        ts = ts.astype(np.int64) if np.issubdtype(ts.dtype, np.integer) else ts.astype(np.float64)
+        ts = ts.astype(np.int64 if np.issubdtype(ts.dtype, np.integer) else np.float64, copy=False)
         n = len(ts)
         op = np.full(n, -1, np.int8) if opcode is None else np.asarray(opcode, dtype=np.int8)
         return cls(ts, np.asarray(length, np.float64), np.asarray(lba, np.float64),

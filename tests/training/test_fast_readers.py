@@ -99,3 +99,23 @@ def test_pieces_of_text_join_exactly(tmp_path, monkeypatch, piece, fmt, name, te
     monkeypatch.setattr(fast, "_PIECE", piece)
     assert fast_read(path, fmt, 0, columns, "keep") is not None
     _same(read_trace(path, fmt, columns=columns), read_trace(path, fmt, columns=columns, fast=False))
+
+
+@pytest.mark.parametrize("fmt, name, text, columns", CASES)
+def test_columns_grow_and_promote_across_pieces(tmp_path, monkeypatch, fmt, name, text, columns):
+    """Columns are copied into place as pieces arrive: room that runs out grows (with the rows kept),
+    and a column whose later piece pyarrow reads as floats (ints before) becomes float, as the careful
+    reader's does, instead of truncating the later values."""
+    import training.fast_readers as fast
+
+    monkeypatch.setattr(fast, "_PIECE", 256)
+    monkeypatch.setattr(fast, "_estimate_rows", lambda path: 3)
+    path = tmp_path / name
+    path.write_text(text)
+    _same(read_trace(path, fmt, columns=columns), read_trace(path, fmt, columns=columns, fast=False))
+    floats = tmp_path / "late_float.txt"
+    floats.write_text(SYNTH + "5000.5 4096 8 51\n")
+    assert fast_read(floats, "text4", 0, "", "keep") is not None  # the fast path read it
+    fast_frame = read_trace(floats, "text4")
+    assert fast_frame.timestamp.dtype == np.float64 and fast_frame.timestamp[-1] == 5000.5 - fast_frame.origin
+    _same(fast_frame, read_trace(floats, "text4", fast=False))
