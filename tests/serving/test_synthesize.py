@@ -61,6 +61,20 @@ def test_streams_are_the_same_bytes_whatever_workers(stream_model, tmp_path, fmt
     np.testing.assert_allclose(three.lba[:len(first)], first[:, 2])
 
 
+@pytest.mark.parametrize("engine", ["torch", "onnx"])
+def test_threads_ahead_give_the_rows_of_one_thread(stream_model, delta_model, engine):
+    """Noise drawn in one thread and the network run in another (a carried stream), or blocks on
+    a pool (windows): the very rows of drawing and running each block in turn."""
+    for model in (stream_model, delta_model):
+        model = OnnxSynthesizer(export_onnx(model), threads=1) if engine == "onnx" else model
+        n = 3 * BLOCK_SEQUENCES * 8 + 123
+        one = np.concatenate(list(model.sample_chunks(n, seed=9, threads=1)))
+        for threads in (2, 3):
+            chunks = list(model.sample_chunks(n, seed=9, threads=threads))
+            assert [len(c) for c in chunks] == [BLOCK_SEQUENCES * 8] * 3 + [123]
+            np.testing.assert_array_equal(np.concatenate(chunks), one)
+
+
 def test_a_carried_stream_is_not_sharded_and_windows_are_not_streams(stream_model, delta_model, tmp_path):
     from training.errors import ConfigError
 
