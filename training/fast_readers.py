@@ -125,6 +125,7 @@ def _pieces(src, read, parse, options):
             return
         cut = buf.rfind(b"\n", 0, end) + 1 if more else end
         if cut == 0:  # no line end yet: read more
+            del view  # (a buffer with a view on it cannot grow)
             have = end
             continue
         if not first:

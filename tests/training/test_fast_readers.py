@@ -88,7 +88,7 @@ def test_seed_format_is_always_careful(tmp_path):
     assert fast_read(path, "text6", 0, "", "check") is None
 
 
-@pytest.mark.parametrize("piece", [64, 101, 4096])
+@pytest.mark.parametrize("piece", [16, 64, 101, 4096])  # 16: lines longer than a piece
 @pytest.mark.parametrize("fmt, name, text, columns", CASES)
 def test_pieces_of_text_join_exactly(tmp_path, monkeypatch, piece, fmt, name, text, columns):
     """A whole file is parsed a piece of text at a time: cuts fall at line ends, whatever the size."""
