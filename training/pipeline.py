@@ -219,7 +219,8 @@ def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None =
         saved: list[Path] = []
         try:
             result = _fit_and_log(synth, frame, logger, options, local, run_id, data_info, checkpoint, saved)
-            summary = result_summary(result.val_mmd2, result.fidelity, result.model_epoch, result.calibrated)
+            summary = result_summary(result.val_mmd2, result.fidelity, result.model_epoch, result.calibrated,
+                                     synth.meta.get("best_val"))
             result.description = f"{description} {summary}".strip()
             mlflow.set_tag("mlflow.note.content", result.description)
             if result.registered_version:

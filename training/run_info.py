@@ -58,15 +58,20 @@ def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
 
 
 def result_summary(val_mmd2: dict[int, float], fidelity: dict, model_epoch: int | None = None,
-                   calibrated: dict | None = None) -> str:
+                   calibrated: dict | None = None, kept_val_fields: float | None = None) -> str:
     """``val_mmd2 0.038 at epoch 40, the generator kept (last 0.056 at epoch 50); after calibration
-    val_mmd2 0.041, val_fields 0.10; scorecard: …`` or '' without validation."""
+    val_mmd2 0.041, val_fields 0.10; scorecard: …`` or '' without validation. ``kept_val_fields``:
+    keep_best chose the epoch by its val_fields, said so (else a kept epoch whose val_mmd2 is above
+    the last one's looks like a mistake)."""
     if not val_mmd2:
         return ""
     last = max(val_mmd2)
     kept = model_epoch if model_epoch in val_mmd2 else last
     text = f"val_mmd2 {val_mmd2[kept]:.4g} at epoch {kept}, the generator kept"
-    if kept != last:
+    if kept_val_fields is not None:
+        text += f" for the lowest val_fields ({kept_val_fields:.3g}"
+        text += f"; last epoch {last}: val_mmd2 {val_mmd2[last]:.4g})" if kept != last else ")"
+    elif kept != last:
         text += f" (last {val_mmd2[last]:.4g} at epoch {last})"
     if calibrated:
         text += (f"; after calibration val_mmd2 {calibrated['val_mmd2']:.4g}, val_fields "

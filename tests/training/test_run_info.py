@@ -23,6 +23,10 @@ def test_description_and_summary():
     summary = result_summary({5: 0.2, 10: 0.1, 15: 0.3}, {}, 10)
     assert summary == "val_mmd2 0.1 at epoch 10, the generator kept (last 0.3 at epoch 15)."
     assert result_summary({5: 0.2, 10: 0.1}, {}) == "val_mmd2 0.1 at epoch 10, the generator kept."
+    chosen = result_summary({5: 0.2, 10: 0.4, 15: 0.1}, {}, 10, kept_val_fields=0.2691)
+    assert chosen == "val_mmd2 0.4 at epoch 10, the generator kept for the lowest val_fields (0.269; last epoch 15: val_mmd2 0.1)."
+    assert result_summary({5: 0.2}, {}, 5, kept_val_fields=0.3) == ("val_mmd2 0.2 at epoch 5, the generator kept for the "
+                                                                    "lowest val_fields (0.3).")
 
 
 def test_params_keep_four_significant_digits_and_source_keys_are_not_doubled():
