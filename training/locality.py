@@ -5,6 +5,9 @@ Every request is one of
 * ``SEQ`` — it starts where the previous request ended (``lba = prev_lba + ceil(prev_bytes / 512)``);
 * ``NEW`` — its first 4 KiB page has not been seen; its address is a signed stride in sectors
   from the previous request's end, aligned and wrapped into the training trace's address range;
+* ``JUMP`` (decoding only) — a ``NEW`` request whose address is given outright (the typed
+  transformer's far jumps: the outermost stride buckets land where the training trace's far jumps
+  land, ``training.encodings._jump_table``), aligned and wrapped like a stride;
 * ``REUSE`` — its first page has been touched before; the action carries the page's LRU stack
   distance ``d`` (distinct pages touched since; 0 = the previous request's last page) and the
   request starts at the address that last touched that page: a request's own start for its first
@@ -33,9 +36,9 @@ from numba import njit
 from training.cachesim import MAX_PAGES_PER_REQUEST as MAX_PAGES
 from training.cachesim import page_spans
 
-__all__ = ["SEQ", "NEW", "REUSE", "PAGE_SECTORS", "MAX_PAGES", "encode", "stack_distances", "Stack"]
+__all__ = ["SEQ", "NEW", "REUSE", "JUMP", "PAGE_SECTORS", "MAX_PAGES", "encode", "stack_distances", "Stack"]
 
-SEQ, NEW, REUSE = 0, 1, 2
+SEQ, NEW, REUSE, JUMP = 0, 1, 2, 3  # JUMP: decode only, a NEW request placed at an address given outright
 PAGE_SECTORS = 8  # 4 KiB pages of 512-byte sectors
 _MIN_CAPACITY = 2 * MAX_PAGES  # room for the largest request after a compaction
 
@@ -139,6 +142,9 @@ def _decode(action, stride, dist, nbytes, bound, out, state, tree, keys, vals, a
             lba = addr_at[_kth(tree, n_live - d)]
         elif a == 0:
             lba = prev_end
+        elif a == 3:  # JUMP: the stride column holds the destination itself
+            lba = stride[i]
+            lba -= lba % align
         else:
             lba = prev_end + stride[i]
             lba -= lba % align

@@ -136,7 +136,7 @@ def test_fit_calibrates_by_default_and_not_in_seed_recipe(tiny_config, sample_fr
     s = Synthesizer(replace(tiny_config, num_epochs=1))
     s.fit(sample_frame)
     assert s.meta["calibration"]["columns"] == ["interarrival", "latency"]
-    assert "cal_cdf" in s.generator.state_dict() and s.transformer.to_dict()["format_version"] == 3
+    assert "cal_cdf" in s.generator.state_dict() and s.transformer.to_dict()["format_version"] == 4
     seed = Synthesizer(replace(tiny_config, num_epochs=1, **SEED_RECIPE))
     seed.fit(sample_frame)
     assert "calibration" not in seed.meta

@@ -60,6 +60,17 @@ def test_new_addresses_wrap_into_the_range_and_keep_the_alignment():
     assert all(1000 <= v < 2000 and (v - 1000) % 8 == 0 for v in lba), lba
 
 
+def test_a_jump_lands_at_its_destination_aligned_and_in_range():
+    """JUMP (decoding only): the stride column holds the address itself; aligned, wrapped like NEW."""
+    from training.locality import JUMP
+
+    stack = Stack(start=800, lo=0, hi=10_000, align=8)
+    lba = stack.decode(np.array([NEW, JUMP, SEQ, JUMP, JUMP, REUSE], np.int8), np.array([0, 5004, 0, 12_345, 96, 0]),
+                       np.array([0, 0, 0, 0, 0, 1]), np.full(6, 4096))
+    # 800; jump to 5004 -> 5000 (aligned); continues at 5008; 12,344 wraps to 2,344; 96; distance 1: 2,344's page
+    np.testing.assert_array_equal(lba, [800, 5000, 5008, 2344, 96, 2344])
+
+
 def _trace(n, rng, offsets=(0,)):
     pages = rng.zipf(1.3, n) % 700 + rng.integers(0, 3, n) * 1000
     lba = np.where(rng.random(n) < 0.2, 0, pages * 8 + rng.choice(offsets, n))
@@ -108,6 +119,7 @@ def test_typed_features_round_trip_the_addresses(locality):
     frame = _frame(lba, length)
     t = TypedTransformer(continuous="quantile", locality=locality, reuse_buckets=4).fit(frame)
     assert t.heads[-1] == 1 + len(t.new_) + len(t.reuse_) and 1 <= len(t.new_) <= 4 and 1 <= len(t.reuse_) <= 4
+    assert t.jump_ is not None and len(t.jump_) == 257 and np.all(np.diff(t.jump_) >= 0)  # far jumps: quantiles
     assert t.feature_names[-t.heads[-1]:][:2] == ("addr=seq", "addr=new0")
     y = t.transform(frame).astype(np.float64)
     rows = t.inverse_features(y)
@@ -119,6 +131,27 @@ def test_typed_features_round_trip_the_addresses(locality):
     np.testing.assert_array_equal(again.addresses(np.column_stack([again.inverse_features(y), u]), again.new_stack()),
                                   frame.lba)
     assert t.inverse_transform(y).shape == (n, 5)  # without the uniforms: mid-bucket values
+
+
+def test_far_jumps_land_in_the_traces_own_regions():
+    """A trace that works in two narrow regions far apart: its longest strides are the jumps between
+    them, and a decoded far jump lands in one of the regions, not at a far stride from wherever the
+    stream is (which, wrapped into the range, drifts to anywhere in it)."""
+    from training.encodings import TypedTransformer
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    region = np.where(rng.random(n) < 0.5, 1_000_000, 50_000_000)
+    lba = region + rng.integers(0, 500, n) * 8
+    t = TypedTransformer(continuous="quantile", locality="lru", reuse_buckets=4).fit(_frame(lba, np.full(n, 4096)))
+    far_heads = np.where(rng.random(n) < 0.5, 1, len(t.new_))
+    rows = np.zeros((n, 7))
+    rows[:, 1], rows[:, 5], rows[:, 6] = 4096, far_heads, rng.random(n)
+    out = t.addresses(rows, t.new_stack())
+    # (a jump drawn between the last quantile of one region and the first of the next lands just past the first)
+    inside = ((out >= 1_000_000) & (out < 1_008_000)) | ((out >= 50_000_000) & (out < 50_008_000))
+    assert inside.all(), out[~inside][:5]
+    assert 0.3 < np.mean(out < 2_000_000) < 0.7  # both regions, as the trace's jumps land
 
 
 @pytest.fixture(scope="module")
