@@ -59,6 +59,7 @@ NORMAL_SCALE = 3.2905267314918945  # -Φ⁻¹(0.0005): probability 0.0005 maps t
 _FORMAT_VERSION = 4
 _READS = (2, 3, 4)  # format versions this code reads (2: before locality, 3: before far jumps)
 JUMP_LEVELS = 257  # quantiles of the far jumps' destinations (_jump_table)
+JUMP_REACH = 64  # a stride bucket is a far jump when its median stride is beyond 1/64 of the address range
 _CONTINUOUS = ("interarrival", "length", "lba", "latency")
 
 
@@ -167,21 +168,31 @@ class _Buckets:
         return np.sign(w) * np.expm1(np.abs(w))
 
 
-def _jump_table(lba: np.ndarray, action: np.ndarray, stride: np.ndarray, new: _Buckets) -> np.ndarray | None:
-    """Where a trace's far jumps land: ``JUMP_LEVELS`` quantiles of the addresses of the new requests
-    in the outermost stride buckets (the longest strides back and forth), or None (fewer than three
-    buckets, or too few such requests). A far stride added to the previous address and wrapped into
-    the range, as decoded before, makes a long stream's addresses drift towards uniform over the
-    whole range (MSR web0: a 10k-row rollout's LBA quantiles 25/50/75% at 0.16/0.43/0.77 of the range
-    against the real 0.05/0.09/0.46, and one LBA alone told a synthetic row from a real one 90% of
-    the time); landing where the trace's own jumps land keeps its hot regions."""
-    if len(new) < 3:
-        return None
+def _far_buckets(new: _Buckets, stride: np.ndarray, span: int) -> np.ndarray:
+    """The stride buckets that are far jumps: the median stride of the training's new requests in
+    them at least ``span / JUMP_REACH`` one way (MSR web0: the outermost two, beyond ±2.07M of 71M
+    sectors; the bundled sample, whose runs start in random regions of a 128M-sector volume: 6 of 8)."""
     b, _ = new.encode(stride)
-    far = (action == NEW) & ((b == 0) | (b == len(new) - 1))
-    if np.count_nonzero(far) < 16:
+    far = [k for k in range(len(new)) if (b == k).any() and abs(np.median(stride[b == k])) >= span / JUMP_REACH]
+    return np.array(far, np.int64)
+
+
+def _jump_table(lba: np.ndarray, action: np.ndarray, stride: np.ndarray, new: _Buckets,
+                span: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where a trace's far jumps land: (the far buckets, ``JUMP_LEVELS`` quantiles of the addresses
+    of the new requests in them), or None (no far bucket, or too few such requests). A far stride
+    added to the previous address and wrapped into the range, as decoded before, makes a long
+    stream's addresses drift towards uniform over the whole range (MSR web0: a 10k-row rollout's LBA
+    quantiles 25/50/75% at 0.16/0.43/0.77 of the range against the real 0.05/0.09/0.46, and one LBA
+    alone told a synthetic row from a real one 90% of the time); landing where the trace's own
+    jumps land keeps its hot regions."""
+    new_rows = action == NEW
+    buckets = _far_buckets(new, stride[new_rows], span)
+    b, _ = new.encode(stride)
+    far = new_rows & np.isin(b, buckets)
+    if not len(buckets) or np.count_nonzero(far) < 16:
         return None
-    return np.quantile(lba[far], np.linspace(0.0, 1.0, JUMP_LEVELS), method="inverted_cdf").astype(np.int64)
+    return buckets, np.quantile(lba[far], np.linspace(0.0, 1.0, JUMP_LEVELS), method="inverted_cdf").astype(np.int64)
 
 
 def _jump_steps(table: np.ndarray) -> tuple[np.ndarray, float]:
@@ -228,6 +239,7 @@ class TypedTransformer(TraceTransformer):
         self.reuse_: _Buckets | None = None  # LRU stack distances of reuses
         self.new_: _Buckets | None = None  # strides of new pages
         self.jump_: np.ndarray | None = None  # where far jumps land (_jump_table); None: models saved before
+        self.far_: np.ndarray = np.zeros(0, np.int64)  # the stride buckets that are far jumps
         self.lba_range_ = (0, 1, 1, 0, 0)  # lowest LBA, end of the highest, alignment, a stream's start, phase
 
     # -- layout ---------------------------------------------------------------------------
@@ -309,7 +321,8 @@ class TypedTransformer(TraceTransformer):
         action, stride, dist = self._actions(frame)
         self.new_ = _Buckets.fit(stride[action == NEW], self.reuse_buckets)
         self.reuse_ = _Buckets.fit(dist[action == REUSE], self.reuse_buckets)
-        self.jump_ = _jump_table(lba, action, stride, self.new_)
+        table = _jump_table(lba, action, stride, self.new_, self.lba_range_[1] - self.lba_range_[0])
+        self.far_, self.jump_ = table if table is not None else (np.zeros(0, np.int64), None)
         return action, stride, dist
 
     def _actions(self, frame: TraceFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -382,7 +395,7 @@ class TypedTransformer(TraceTransformer):
         jump, the place of its address among the jump table's quantiles)."""
         head, u = self._heads(self._actions(frame))
         if self.jump_ is not None:
-            far = (head == 1) | (head == len(self.new_))
+            far = np.isin(head, 1 + self.far_)
             u[far] = jump_uniforms(self.jump_, frame.lba[far])
         return head, u
 
@@ -412,8 +425,8 @@ class TypedTransformer(TraceTransformer):
         n_new = len(self.new_)
         action = np.where(head == 0, SEQ, np.where(head <= n_new, NEW, REUSE)).astype(np.int8)
         stride = np.where(action == NEW, self.new_.decode(head - 1, pos), 0.0)
-        if self.jump_ is not None:  # the outermost stride buckets land where the trace's far jumps do
-            far = (action == NEW) & ((head == 1) | (head == n_new))
+        if self.jump_ is not None:  # the far stride buckets land where the trace's far jumps do
+            far = (action == NEW) & np.isin(head, 1 + self.far_)
             action[far] = JUMP
             stride = np.where(far, jump_addresses(self.jump_, (pos + 1.0) * 0.5), stride)
         dist = np.where(action == REUSE, self.reuse_.decode(head - 1 - n_new, pos), 0.0)
@@ -430,7 +443,8 @@ class TypedTransformer(TraceTransformer):
                 "reuse_buckets": self.reuse_buckets, "lba_range": list(self.lba_range_),
                 **({"new_edges": self.new_.edges.tolist(), "reuse_edges": self.reuse_.edges.tolist()}
                    if self.locality != "none" else {}),
-                **({"jump_quantiles": self.jump_.tolist()} if self.jump_ is not None else {}),
+                **({"jump_quantiles": self.jump_.tolist(), "jump_buckets": self.far_.tolist()}
+                   if self.jump_ is not None else {}),
                 **({"units": self.units_} if self.units_ else {})}
 
     @classmethod
@@ -442,6 +456,7 @@ class TypedTransformer(TraceTransformer):
         if obj.locality != "none":
             obj.new_, obj.reuse_ = _Buckets(data["new_edges"]), _Buckets(data["reuse_edges"])
             obj.jump_ = np.array(data["jump_quantiles"], np.int64) if "jump_quantiles" in data else None
+            obj.far_ = np.array(data.get("jump_buckets", [0, len(obj.new_) - 1]), np.int64)
         obj.lba_range_ = tuple(int(v) for v in data.get("lba_range", (0, 1, 1, 0, 0)))
         obj.time_quantum_ = float(data["time_quantum"])
         obj.sizes_ = np.array(data["sizes"], np.float64)

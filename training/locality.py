@@ -6,7 +6,7 @@ Every request is one of
 * ``NEW`` — its first 4 KiB page has not been seen; its address is a signed stride in sectors
   from the previous request's end, aligned and wrapped into the training trace's address range;
 * ``JUMP`` (decoding only) — a ``NEW`` request whose address is given outright (the typed
-  transformer's far jumps: the outermost stride buckets land where the training trace's far jumps
+  transformer's far jumps: stride buckets whose median stride is far land where the training trace's far jumps
   land, ``training.encodings._jump_table``), aligned and wrapped like a stride;
 * ``REUSE`` — its first page has been touched before; the action carries the page's LRU stack
   distance ``d`` (distinct pages touched since; 0 = the previous request's last page) and the
