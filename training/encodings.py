@@ -430,6 +430,9 @@ class TypedTransformer(TraceTransformer):
             action[far] = JUMP
             stride = np.where(far, jump_addresses(self.jump_, (pos + 1.0) * 0.5), stride)
         dist = np.where(action == REUSE, self.reuse_.decode(head - 1 - n_new, pos), 0.0)
+        if self.jump_ is not None:  # a reuse deeper than the stream's stack is of a page from before the stream
+            stride = np.where(action == REUSE, jump_addresses(self.jump_, (pos + 1.0) * 0.5), stride)
+            return stack.decode(action, stride, dist, rows[:, 1], beyond=True)
         return stack.decode(action, stride, dist, rows[:, 1])
 
     # -- persistence ----------------------------------------------------------------------

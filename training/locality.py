@@ -9,7 +9,8 @@ Every request is one of
   transformer's far jumps: stride buckets whose median stride is far land where the training trace's far jumps
   land, ``training.encodings._jump_table``), aligned and wrapped like a stride;
 * ``REUSE`` — its first page has been touched before; the action carries the page's LRU stack
-  distance ``d`` (distinct pages touched since; 0 = the previous request's last page) and the
+  distance ``d`` (distinct pages touched since; 0 = the previous request's last page; deeper than
+  the stack holds, with ``beyond``: a page from before the stream began, placed like a jump) and the
   request starts at the address that last touched that page: a request's own start for its first
   page, for the others the page's start plus the trace's usual offset within a page (``phase``:
   the most common ``lba % 8``, 7 on MSR web0, whose volume is misaligned by a partition offset).
@@ -127,7 +128,7 @@ def _encode(lba, sectors, pages, start, phase, tree, keys, vals, addr_at, action
 
 @njit(cache=True)
 def _decode(action, stride, dist, nbytes, bound, out, state, tree, keys, vals, addr_at, lo, hi, align, phase, spans,
-            max_pages):
+            max_pages, beyond):
     """``state`` = [time, prev_end, live pages]; returns the index of the first row not decoded
     (the time axis is full: compact and call again)."""
     t, prev_end, n_live = state[0], state[1], state[2]
@@ -137,7 +138,10 @@ def _decode(action, stride, dist, nbytes, bound, out, state, tree, keys, vals, a
             state[0], state[1], state[2] = t, prev_end, n_live
             return i
         a = action[i]
-        if a == 2 and n_live > 0:
+        if a == 2 and beyond and dist[i] >= n_live:  # deeper than the stack: a page from before the stream began
+            lba = stride[i]
+            lba -= lba % align
+        elif a == 2 and n_live > 0:
             d = min(max(dist[i], 0), n_live - 1)
             lba = addr_at[_kth(tree, n_live - d)]
         elif a == 0:
@@ -219,8 +223,12 @@ class Stack:
         self.addr_at = np.empty(len(self.tree) - 1, np.int64)
         self.keys, self.vals = _table(1024)
 
-    def decode(self, action: np.ndarray, stride: np.ndarray, dist: np.ndarray, length: np.ndarray) -> np.ndarray:
-        """Addresses (float64 sectors) of the next requests; ``action`` as in ``encode``."""
+    def decode(self, action: np.ndarray, stride: np.ndarray, dist: np.ndarray, length: np.ndarray, *,
+               beyond: bool = False) -> np.ndarray:
+        """Addresses (float64 sectors) of the next requests; ``action`` as in ``encode``. A reuse
+        deeper than the stack holds is of its deepest page, or with ``beyond`` of a page from before
+        the stream began, at the address its ``stride`` holds (placed like a ``JUMP``): a stream
+        starts cold, a real trace's window does not."""
         action = np.ascontiguousarray(action, np.int8)
         stride = np.ascontiguousarray(np.rint(stride), np.int64)
         dist = np.ascontiguousarray(np.rint(dist), np.int64)
@@ -233,7 +241,7 @@ class Stack:
         while done < len(action):
             done += _decode(action[done:], stride[done:], dist[done:], nbytes[done:], bound[done:], out[done:],
                             self.state, self.tree, self.keys, self.vals, self.addr_at, self.lo, self.hi, self.align,
-                            self.phase, self.spans, MAX_PAGES)
+                            self.phase, self.spans, MAX_PAGES, beyond)
             if done < len(action):
                 self._compact()
         return out.astype(np.float64)

@@ -71,6 +71,21 @@ def test_a_jump_lands_at_its_destination_aligned_and_in_range():
     np.testing.assert_array_equal(lba, [800, 5000, 5008, 2344, 96, 2344])
 
 
+@pytest.mark.parametrize("beyond", [False, True])
+def test_a_reuse_deeper_than_the_stack(beyond):
+    """A stream starts with an empty stack, a real trace's window does not: a reuse deeper than the
+    pages seen so far is of the deepest page, or (``beyond``, format-4 models) of a page from before
+    the stream began, at the address its stride column holds; a reuse within the stack is unchanged."""
+    stack = Stack(start=800, lo=0, hi=10_000, align=8)
+    action = np.array([NEW, NEW, REUSE, REUSE, REUSE], np.int8)
+    stride = np.array([0, 1000, 4003, 6000, 7000])
+    lba = stack.decode(action, stride, np.array([0, 0, 7, 1, 3]), np.full(5, 4096), beyond=beyond)
+    # 800; 808+1000=1808; distance 7 of 2 pages: 4000 (aligned) or the deepest, 800; distance 1:
+    # 1808 (with 4000 on top) or 1808 (with 800 on top); distance 3 of 3 pages: 7000, or the deepest
+    expect = [800, 1808, 4000, 1808, 7000] if beyond else [800, 1808, 800, 1808, 800]
+    np.testing.assert_array_equal(lba, expect)
+
+
 def _trace(n, rng, offsets=(0,)):
     pages = rng.zipf(1.3, n) % 700 + rng.integers(0, 3, n) * 1000
     lba = np.where(rng.random(n) < 0.2, 0, pages * 8 + rng.choice(offsets, n))
