@@ -168,12 +168,12 @@ class _Buckets:
         return np.sign(w) * np.expm1(np.abs(w))
 
 
-def _far_buckets(new: _Buckets, stride: np.ndarray, span: int) -> np.ndarray:
-    """The stride buckets that are far jumps: the median stride of the training's new requests in
-    them at least ``span / JUMP_REACH`` one way (MSR web0: the outermost two, beyond ±2.07M of 71M
-    sectors; the bundled sample, whose runs start in random regions of a 128M-sector volume: 6 of 8)."""
-    b, _ = new.encode(stride)
-    far = [k for k in range(len(new)) if (b == k).any() and abs(np.median(stride[b == k])) >= span / JUMP_REACH]
+def _far_buckets(bucket: np.ndarray, stride: np.ndarray, k: int, span: int) -> np.ndarray:
+    """The stride buckets (of ``k``) that are far jumps: the median stride of the training's new
+    requests in them (``bucket`` of each) at least ``span / JUMP_REACH`` one way (MSR web0: the
+    outermost two, beyond ±2.07M of 71M sectors; the bundled sample, whose runs start in random
+    regions of a 128M-sector volume: 6 of 8)."""
+    far = [b for b in range(k) if (bucket == b).any() and abs(np.median(stride[bucket == b])) >= span / JUMP_REACH]
     return np.array(far, np.int64)
 
 
@@ -187,8 +187,8 @@ def _jump_table(lba: np.ndarray, action: np.ndarray, stride: np.ndarray, new: _B
     alone told a synthetic row from a real one 90% of the time); landing where the trace's own
     jumps land keeps its hot regions."""
     new_rows = action == NEW
-    buckets = _far_buckets(new, stride[new_rows], span)
     b, _ = new.encode(stride)
+    buckets = _far_buckets(b[new_rows], stride[new_rows], len(new), span)
     far = new_rows & np.isin(b, buckets)
     if not len(buckets) or np.count_nonzero(far) < 16:
         return None
@@ -421,19 +421,21 @@ class TypedTransformer(TraceTransformer):
         """LBAs of ``inverse_features`` rows (address head index in column 5) with a uniform in
         column 6 (``sample_blocks`` adds it; 0.5, mid-bucket, without one), advancing ``stack``."""
         head = rows[:, 5].astype(np.int64)
-        pos = 2.0 * (rows[:, 6] if rows.shape[1] > 6 else np.full(len(rows), 0.5)) - 1.0
+        u = rows[:, 6] if rows.shape[1] > 6 else np.full(len(rows), 0.5)
+        pos = 2.0 * u - 1.0
         n_new = len(self.new_)
         action = np.where(head == 0, SEQ, np.where(head <= n_new, NEW, REUSE)).astype(np.int8)
         stride = np.where(action == NEW, self.new_.decode(head - 1, pos), 0.0)
-        if self.jump_ is not None:  # the far stride buckets land where the trace's far jumps do
-            far = (action == NEW) & np.isin(head, 1 + self.far_)
-            action[far] = JUMP
-            stride = np.where(far, jump_addresses(self.jump_, (pos + 1.0) * 0.5), stride)
         dist = np.where(action == REUSE, self.reuse_.decode(head - 1 - n_new, pos), 0.0)
-        if self.jump_ is not None:  # a reuse deeper than the stream's stack is of a page from before the stream
-            stride = np.where(action == REUSE, jump_addresses(self.jump_, (pos + 1.0) * 0.5), stride)
-            return stack.decode(action, stride, dist, rows[:, 1], beyond=True)
-        return stack.decode(action, stride, dist, rows[:, 1])
+        if self.jump_ is None:  # a model saved before far jumps
+            return stack.decode(action, stride, dist, rows[:, 1])
+        # far stride buckets land where the trace's far jumps do, and so does a reuse deeper than the
+        # stream's stack (a page from before the stream): one destination per row, used by either
+        dest = jump_addresses(self.jump_, u)
+        far = (action == NEW) & np.isin(head, 1 + self.far_)
+        action[far] = JUMP
+        stride = np.where(far | (action == REUSE), dest, stride)
+        return stack.decode(action, stride, dist, rows[:, 1], beyond=True)
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
