@@ -15,9 +15,10 @@ fits two corrections, both part of the generator's weights, so torch and ONNX ap
   buffers of the generator (``LSTMGenerator.set_calibration``, ``training.models.calibrated``), so
   they are saved with its weights and traced into the ONNX graph. ``length`` is not calibrated: it is
   used only for the ``size=other`` category.
-* **one-hot heads** (size, opcode, address action): a bias per category added to the logits,
-  found by iterative proportional fitting so that the mean of ``softmax(logits + bias)`` over the
-  rollout — the Gumbel-max sampling frequencies — equals the training frequencies. It is folded
+* **one-hot heads** (size, opcode, and the address action unless ``calibrate_address`` is off): a
+  bias per category added to the logits, found by iterative proportional fitting so that the mean
+  of ``softmax(logits + bias)`` over the rollout — the Gumbel-max sampling frequencies — equals the
+  training frequencies. It is folded
   into the output layer's bias, so the saved weights and the ONNX graph carry it unchanged.
 
 Nothing of the training rows themselves is kept: only 512 quantiles per column (as the quantile
@@ -120,11 +121,14 @@ def calibrate(synth, train_windows: np.ndarray, *, rows: int = ROWS) -> dict[str
     start = 0
     bias = np.zeros(pre.shape[1] - n_cont)
     for k in t.heads:
+        name = groups[start].split("=")[0]
+        if name == "addr" and not synth.config.calibrate_address:  # the network's own mix of address actions
+            start += k
+            continue
         logits = pre[:, n_cont + start:n_cont + start + k].astype(np.float64)
         target = real[:, n_cont + start:n_cont + start + k].mean(axis=0)
         b = fit_head_bias(logits, target)
         bias[start:start + k] = b
-        name = groups[start].split("=")[0]
         report["heads"][name] = {"before": _softmax_mean(logits).tolist(), "after": _softmax_mean(logits + b).tolist(),
                                  "target": (target / target.sum()).tolist()}
         start += k

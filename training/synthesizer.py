@@ -293,7 +293,7 @@ class Synthesizer:
 
         self._require_fitted()
         report = calibrate(self, data.train_windows)
-        self.meta["calibration"] = {"rows": report["rows"], "columns": report["columns"],
+        self.meta["calibration"] = {"rows": report["rows"], "columns": report["columns"], "heads": list(report["heads"]),
                                     "head_error_before": round(head_error(report, "before"), 6),
                                     "head_error_after": round(head_error(report, "after"), 6)}
         log.info("calibrated %s and %d heads (largest category error %.4f -> %.4f)",

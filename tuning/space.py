@@ -18,8 +18,9 @@ __all__ = ["SearchSpace"]
 class SearchSpace:
     """D:G ratio, learning rates (log-uniform), batch size and seq_len; the LRU-stack buckets of a
     ``locality="lru"`` model and the joined windows of a ``carry_state`` one, G's moment term (off or
-    weight 1) outside the absolute feature mode; optionally the widths
-    and the typed features' continuous encoding (e.g. ``continuous: [quantile, normal]`` in the YAML)."""
+    weight 1) outside the absolute feature mode; optionally the widths, the typed features' continuous
+    encoding (e.g. ``continuous: [quantile, normal]`` in the YAML) and whether calibration includes the
+    address head (``calibrate_address: [true, false]``)."""
 
     ratios: tuple[str, ...] = ("1:1", "1:2", "1:3", "2:1", "3:1")
     lr_g: tuple[float, float] = (1e-5, 1e-3)
@@ -32,6 +33,7 @@ class SearchSpace:
     reuse_buckets: tuple[int, ...] = (4, 8, 16)
     join_windows: tuple[int, ...] = (0, 1)
     moment_weight: tuple[float, ...] = (0.0, 1.0)
+    calibrate_address: tuple[bool, ...] = field(default=())  # e.g. [true, false] in the YAML: a miss-ratio objective
 
     def __post_init__(self) -> None:
         for r in self.ratios:
@@ -68,10 +70,11 @@ class SearchSpace:
         changes = {"d_updates": d, "g_updates": g,
                    "lr_g": trial.suggest_float("lr_g", *self.lr_g, log=True),
                    "lr_d": trial.suggest_float("lr_d", *self.lr_d, log=True)}
-        applies = {"reuse_buckets": base.feature_mode == "typed" and base.locality != "none",
-                   "join_windows": base.carry_state, "moment_weight": base.feature_mode != "absolute"}
+        locality = base.feature_mode == "typed" and base.locality != "none"
+        applies = {"reuse_buckets": locality, "join_windows": base.carry_state,
+                   "moment_weight": base.feature_mode != "absolute", "calibrate_address": locality and base.calibrate}
         for name in ("batch_size", "seq_len", "hidden_dim", "latent_dim", "continuous", "reuse_buckets", "join_windows",
-                     "moment_weight"):
+                     "moment_weight", "calibrate_address"):
             choices = getattr(self, name)
             if choices and applies.get(name, True):
                 changes[name] = trial.suggest_categorical(name, list(choices))

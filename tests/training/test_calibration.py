@@ -170,3 +170,18 @@ def test_calibrated_copy_leaves_the_original_as_trained(tiny_config, sample_fram
     assert all(torch.equal(v, before[k]) for k, v in s.generator.state_dict().items())
     np.testing.assert_array_equal(s.sample(500, seed=2), rows)
     assert not np.array_equal(copy.sample(500, seed=2), rows)
+
+
+def test_calibrate_address_false_leaves_the_address_head_as_trained(tiny_config, sample_frame):
+    """``calibrate_address=False``: sizes, opcode and the continuous columns are calibrated, the
+    address head keeps the network's own logits (and so its mix of seq / new / reuse actions)."""
+    s = Synthesizer(replace(tiny_config, num_epochs=1, calibrate=False, calibrate_address=False))
+    data = s.fit(sample_frame)
+    k = s.transformer.heads[-1]
+    assert s.transformer.feature_names[-k] == "addr=seq"
+    copy = s.calibrated_copy(data)
+    before, after = s.generator.fc.bias.detach().numpy(), copy.generator.fc.bias.detach().numpy()
+    np.testing.assert_array_equal(after[-k:], before[-k:])
+    assert not np.array_equal(after[:-k], before[:-k])  # the size and opcode heads' biases moved
+    assert set(copy.meta["calibration"]["heads"]) == {"size", "op"}
+    assert copy.meta["calibration"]["columns"] == ["interarrival", "latency"]

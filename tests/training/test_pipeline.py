@@ -85,5 +85,5 @@ def test_the_registered_generator_is_the_best_validated_epoch(tracking_uri, samp
     assert validator(registered) == pytest.approx(run.data.metrics["calibrated_val_mmd2"], rel=1e-9)
     assert result.final_val_mmd2 == run.data.metrics["calibrated_val_mmd2"]  # a run is judged by what it logged
     assert f"after calibration val_mmd2 {result.final_val_mmd2:.4g}" in run.data.tags["mlflow.note.content"]
-    assert run.data.tags["calibrated"] == "interarrival, latency, categories"
+    assert run.data.tags["calibrated"] == "interarrival, latency, size categories, op categories, addr categories"
     assert registered.meta["epoch"] == best and registered.meta["calibration"]["head_error_after"] < 0.01

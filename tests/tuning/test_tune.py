@@ -118,6 +118,11 @@ def test_locality_knobs_are_searched_where_they_apply():
     trial = study.ask()
     c = SearchSpace().suggest(trial, windows)
     assert (c.reuse_buckets, c.join_windows) == (8, 0) and not {"reuse_buckets", "join_windows"} & set(trial.params)
+    space = SearchSpace(calibrate_address=(True, False))  # searched only when asked, and where it applies
+    assert {space.suggest(t, TraceGANConfig()).calibrate_address for t in (study.ask() for _ in range(20))} == {True, False}
+    trial = study.ask()
+    assert space.suggest(trial, windows).calibrate_address is True and "calibrate_address" not in trial.params
+    assert "calibrate_address" not in trials[0].params  # the default space leaves it alone
 
 
 def test_loss_diagnosis():
