@@ -73,6 +73,10 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_lru_pages_carry_join0": dict(_LRU, carry_state=True, join_windows=0, locality="lru-pages"),
     # calibration leaves the address head as the network made it (closer miss-ratio curves, lower reuse rate)
     "typed_lru_carry_join0_addr_raw": dict(_LRU, carry_state=True, join_windows=0, calibrate_address=False),
+    # G draws the address action first, the other heads and columns conditioned on it
+    "typed_lru_carry_join0_first": dict(_LRU, carry_state=True, join_windows=0, address_first=True),
+    "typed_lru_carry_join0_first_addr_raw": dict(_LRU, carry_state=True, join_windows=0, address_first=True,
+                                                 calibrate_address=False),
     # G's moment term (mean/std gaps, KL per one-hot head): a trade on web0, off by default (docs/QUALITY.md)
     "typed_lru_carry_m1": dict(_LRU, carry_state=True, moment_weight=1.0),
     "typed_lru_carry_m3": dict(_LRU, carry_state=True, moment_weight=3.0),

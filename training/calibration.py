@@ -105,9 +105,17 @@ def calibrate(synth, train_windows: np.ndarray, *, rows: int = ROWS) -> dict[str
     import torch
 
     t, gen = synth.transformer, synth.generator
-    pre = _rollout(synth, rows)
     real = np.asarray(train_windows, np.float32).reshape(-1, train_windows.shape[-1])
     names, n_cont = t.continuous_names, gen.n_continuous
+    address = t.locality != "none" and synth.config.calibrate_address
+    first = {}
+    if address and gen.cond is not None:  # the other outputs depend on the drawn action: fit its bias first
+        k = t.heads[-1]
+        pre = _rollout(synth, rows)
+        first["addr"] = _head(pre[:, -k:], real[:, -k:])
+        with torch.no_grad():
+            gen.fc.bias[-k:] += torch.as_tensor(first["addr"][0], dtype=gen.fc.bias.dtype, device=gen.fc.bias.device)
+    pre = _rollout(synth, rows)
     report: dict[str, Any] = {"rows": len(pre), "columns": [], "heads": {}}
     lo, hi = np.zeros(n_cont), np.zeros(n_cont)  # hi <= lo: the column stays plain tanh
     cdf, q = np.zeros((n_cont, GRID)), np.zeros((n_cont, LEVELS))
@@ -122,19 +130,24 @@ def calibrate(synth, train_windows: np.ndarray, *, rows: int = ROWS) -> dict[str
     bias = np.zeros(pre.shape[1] - n_cont)
     for k in t.heads:
         name = groups[start].split("=")[0]
-        if name == "addr" and not synth.config.calibrate_address:  # the network's own mix of address actions
-            start += k
-            continue
-        logits = pre[:, n_cont + start:n_cont + start + k].astype(np.float64)
-        target = real[:, n_cont + start:n_cont + start + k].mean(axis=0)
-        b = fit_head_bias(logits, target)
-        bias[start:start + k] = b
-        report["heads"][name] = {"before": _softmax_mean(logits).tolist(), "after": _softmax_mean(logits + b).tolist(),
-                                 "target": (target / target.sum()).tolist()}
+        if name != "addr" or (address and name not in first):  # else the network's own mix, or fitted above
+            first[name] = _head(pre[:, n_cont + start:n_cont + start + k], real[:, n_cont + start:n_cont + start + k])
+            bias[start:start + k] = first[name][0]
+        if name in first:
+            report["heads"][name] = first[name][1]
         start += k
     with torch.no_grad():
         gen.fc.bias[n_cont:] += torch.as_tensor(bias, dtype=gen.fc.bias.dtype, device=gen.fc.bias.device)
     return report
+
+
+def _head(logits: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, dict[str, list[float]]]:
+    """One head's bias and its record: the sampling frequencies before and after, and the training's."""
+    logits = logits.astype(np.float64)
+    target = real.mean(axis=0)
+    b = fit_head_bias(logits, target)
+    return b, {"before": _softmax_mean(logits).tolist(), "after": _softmax_mean(logits + b).tolist(),
+               "target": (target / target.sum()).tolist()}
 
 
 def _softmax_mean(x: np.ndarray) -> np.ndarray:

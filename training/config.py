@@ -34,7 +34,7 @@ CONTINUOUS_ENCODINGS = ("log", "quantile", "normal")
 LOSSES = ("bce", "wgan-gp")
 # Keys a config saved before they existed lacks, with the behaviour it was trained with.
 _LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False, "locality": "none", "carry_state": False,
-                                    "join_windows": 1, "moment_weight": 0.0, "calibrate": False}
+                                    "join_windows": 1, "moment_weight": 0.0, "calibrate": False, "address_first": False}
 LOCALITY = ("lru", "lru-pages", "none")
 MOMENT_WEIGHT = 0.0  # off: measured as a trade, not a win (docs/QUALITY.md); tune searches 0 and 1
 
@@ -113,6 +113,10 @@ class TraceGANConfig:
         help="typed mode: after training, match the generator's marginals to the training part's (per-category "
              "logit biases for sizes, opcode and address actions; a rank-preserving map for inter-arrival time and "
              "latency), keeping which rows the generator makes long, slow or reused (README: calibration)"))
+    address_first: bool = field(default=True, metadata=cli_meta(
+        help="locality models: G draws each row's address action first and shifts its other outputs (sizes, "
+             "opcode, timing) by a learned vector per action, so a reuse comes with a reuse's size; false = the "
+             "heads drawn independently given G's state (the default before; docs/QUALITY.md)"))
     calibrate_address: bool = field(default=True, metadata=cli_meta(
         help="with calibrate: the address head's actions too (the request reuse rate then matches the training "
              "part's); false: the head keeps the network's own mix, which on MSR web0 gave miss-ratio curves "

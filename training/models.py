@@ -6,7 +6,11 @@ category (``noise_dim = latent_dim + sum(heads)``), turned into Gumbel noise ins
 (``-log(-log(Phi(z)))``): sampling stays a pure function of the input noise, so the torch and
 ONNX paths and every shard draw the same categories. Training passes gradients straight through
 the hard one-hot (the Gumbel-softmax estimator, temperature ``TAU``), so the discriminator sees
-one-hots on both sides.
+one-hots on both sides. With ``address_first`` (locality models) the last head, the address
+action, is drawn first and a learned vector per action (``cond``) is added to every other output
+before those are drawn: the heads are not independent given the LSTM state, so a reuse can come
+with a reuse's size and opcode (DoppelGANger and CTGAN condition fields on a drawn category the
+same way).
 """
 
 from __future__ import annotations
@@ -45,13 +49,18 @@ class LSTMGenerator(nn.Module):
     """Noise ``(B, T, noise_dim)`` -> LSTM -> Linear -> tanh (and one-hot heads) -> ``(B, T, features)``."""
 
     def __init__(self, latent_dim: int, hidden_dim: int, n_features: int, *, num_layers: int = 1,
-                 heads: tuple[int, ...] = ()) -> None:
+                 heads: tuple[int, ...] = (), address_first: bool = False) -> None:
         super().__init__()
         self.latent_dim, self.heads = latent_dim, tuple(heads)
         self.n_continuous = n_features - sum(self.heads)
         self.noise_dim = latent_dim + sum(self.heads)
         self.lstm = nn.LSTM(latent_dim, hidden_dim, num_layers=num_layers, batch_first=True)
         self.fc = nn.Linear(hidden_dim, n_features)
+        # address_first: the last head (the address action) is drawn first and shifts every other
+        # output by a learned vector per action, so a reuse can come with a reuse's size and opcode
+        self.cond = nn.Linear(self.heads[-1], n_features - self.heads[-1], bias=False) if address_first and heads else None
+        if self.cond is not None:
+            nn.init.zeros_(self.cond.weight)  # starts as the independent heads
 
     def set_calibration(self, lo, hi, cdf, q) -> None:
         """Install (or replace) the continuous columns' calibration tables as buffers (saved with the
@@ -72,15 +81,32 @@ class LSTMGenerator(nn.Module):
         """The output layer before tanh and the heads' Gumbel noise (the continuous columns' tanh
         inputs, then the heads' logits), and the new LSTM state: what ``training.calibration`` reads."""
         hidden, new_state = self.lstm(z[..., :self.latent_dim] if self.heads else z, state)
-        return self.fc(hidden), new_state
+        out = self.fc(hidden)
+        if self.cond is not None:  # the address action first, then the rest given it
+            k = self.heads[-1]
+            action = self._one_hot(out[..., -k:] + self._gumbel(z)[..., -k:])
+            out = torch.cat([out[..., :-k] + self.cond(action), out[..., -k:]], -1)
+        return out, new_state
+
+    def _gumbel(self, z: torch.Tensor) -> torch.Tensor:
+        """The heads' Gumbel noise from their noise inputs: ``-log(-log(Phi(z)))``."""
+        u = (0.5 * (1.0 + torch.erf(z[..., self.latent_dim:] * 0.7071067811865476))).clamp(1e-6, 1.0 - 1e-6)
+        return -torch.log(-torch.log(u))
+
+    def _one_hot(self, group: torch.Tensor) -> torch.Tensor:
+        """The argmax of perturbed logits as a one-hot; in training with straight-through gradients."""
+        hard = (group == group.max(-1, keepdim=True).values).to(group.dtype)
+        if self.training:
+            soft = torch.softmax(group / TAU, -1)
+            hard = hard - soft.detach() + soft
+        return hard
 
     def _features(self, out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         if not self.heads:
             return torch.tanh(out)
         if self.training:  # the heads' own logits, before the Gumbel noise: the trainer's moment term reads them
             self.head_logits = out[..., self.n_continuous:]
-        u = (0.5 * (1.0 + torch.erf(z[..., self.latent_dim:] * 0.7071067811865476))).clamp(1e-6, 1.0 - 1e-6)
-        logits = out[..., self.n_continuous:] - torch.log(-torch.log(u))
+        logits = out[..., self.n_continuous:] + self._gumbel(z)
         cont = out[..., :self.n_continuous]
         if hasattr(self, "cal_cdf"):
             cont = calibrated(cont, self.cal_lo, self.cal_hi, self.cal_cdf, self.cal_q)
@@ -88,12 +114,7 @@ class LSTMGenerator(nn.Module):
             cont = torch.tanh(cont)
         parts, start = [cont], 0
         for k in self.heads:
-            group = logits[..., start:start + k]
-            hard = (group == group.max(-1, keepdim=True).values).to(group.dtype)
-            if self.training:
-                soft = torch.softmax(group / TAU, -1)
-                hard = hard - soft.detach() + soft
-            parts.append(hard)
+            parts.append(self._one_hot(logits[..., start:start + k]))
             start += k
         return torch.cat(parts, -1)
 

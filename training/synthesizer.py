@@ -280,7 +280,7 @@ class Synthesizer:
 
         c = self.config
         gen = LSTMGenerator(c.latent_dim, c.hidden_dim, len(self.transformer.feature_names), num_layers=c.num_layers,
-                            heads=self.transformer.heads)
+                            heads=self.transformer.heads, address_first="cond.weight" in weights)
         if "cal_cdf" in weights:  # a calibrated generator (training.calibration)
             gen.set_calibration(*(weights[k] for k in ("cal_lo", "cal_hi", "cal_cdf", "cal_q")))
         gen.load_state_dict(weights)

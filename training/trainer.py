@@ -100,8 +100,9 @@ class GANTrainer(TrainerState):
         self.config = config
         self.device = torch.device(device)
         torch.manual_seed(config.seed)  # initial weights
-        self.generator = LSTMGenerator(config.latent_dim, config.hidden_dim, n_features,
-                                       num_layers=config.num_layers, heads=heads).to(self.device)
+        first = config.address_first and config.feature_mode == "typed" and config.locality != "none"
+        self.generator = LSTMGenerator(config.latent_dim, config.hidden_dim, n_features, num_layers=config.num_layers,
+                                       heads=heads, address_first=first).to(self.device)
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False) if config.ema > 0 else None
         self.discriminator = LSTMDiscriminator(n_features, config.hidden_dim,
                                                num_layers=config.num_layers).to(self.device)

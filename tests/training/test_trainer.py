@@ -98,3 +98,26 @@ def test_moment_gap_pulls_a_saturated_head_back():
     assert logits.grad[..., 1].mean() < -0.01  # raise the write logit (gradient descent)
     soft = torch.softmax(logits.detach(), -1)
     assert soft[..., 1].max() < 1e-8  # where the straight-through gradient, ~p(1-p), is nothing
+
+
+def test_address_first_conditions_the_other_outputs_on_the_drawn_action():
+    """``address_first``: the last head is drawn first and shifts every other output by its row of
+    ``cond``; here action 2 pushes the size head to its second category, so every row that drew
+    action 2 has that size, while the other rows keep a mix. Zero-initialised, it starts as the
+    independent heads, and gradients reach it through the straight-through one-hot."""
+    torch.manual_seed(0)
+    gen = LSTMGenerator(2, 8, 1 + 2 + 3, heads=(2, 3), address_first=True)
+    z = torch.randn(64, 12, gen.noise_dim)
+    plain = LSTMGenerator(2, 8, 1 + 2 + 3, heads=(2, 3))
+    plain.load_state_dict({k: v for k, v in gen.state_dict().items() if k != "cond.weight"})
+    gen.eval(), plain.eval()
+    assert torch.equal(gen(z), plain(z))  # zero-initialised: the independent heads
+    with torch.no_grad():
+        gen.cond.weight[2, 2] = 50.0  # outputs [continuous, size0, size1] x actions [0, 1, 2]
+    y = gen(z).reshape(-1, 6)
+    action2 = y[:, 5] == 1
+    assert action2.any() and (~action2).any()
+    assert (y[action2, 2] == 1).all() and (y[~action2, 2] == 0).any()
+    gen.train()
+    gen(z).sum().backward()
+    assert gen.cond.weight.grad is not None and gen.cond.weight.grad.abs().sum() > 0
