@@ -18,8 +18,9 @@ fits two corrections, both part of the generator's weights, so torch and ONNX ap
 * **one-hot heads** (size, opcode, and the address action unless ``calibrate_address`` is off): a
   bias per category added to the logits, found by iterative proportional fitting so that the mean
   of ``softmax(logits + bias)`` over the rollout — the Gumbel-max sampling frequencies — equals the
-  training frequencies. It is folded
-  into the output layer's bias, so the saved weights and the ONNX graph carry it unchanged.
+  training frequencies. It is folded into the output layer's bias, so the saved weights and the
+  ONNX graph carry it unchanged. An ``address_first`` generator's other outputs depend on the
+  drawn action, so its address head is fitted first, and the rest on a second rollout.
 
 Nothing of the training rows themselves is kept: only 512 quantiles per column (as the quantile
 encoding already stores) and, folded into the biases, per-category frequencies.

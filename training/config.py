@@ -120,7 +120,7 @@ class TraceGANConfig:
     calibrate_address: bool = field(default=True, metadata=cli_meta(
         help="with calibrate: the address head's actions too (the request reuse rate then matches the training "
              "part's); false: the head keeps the network's own mix, which on MSR web0 gave miss-ratio curves "
-             "2-6x closer and a reuse rate 2x too low (docs/QUALITY.md)"))
+             "1.2-15x closer and a request reuse rate 0.06-0.33 too low (docs/QUALITY.md)"))
     val_fraction: float = field(default=0.2, metadata=cli_meta(
         help="last fraction of the trace (in time) held out; 0 trains on all rows as the reference recipe"))
     seed: int = field(default=42, metadata=cli_meta(help="seeds data order, noise and initial weights"))
