@@ -71,11 +71,12 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_lru_pages_carry": dict(_LRU, carry_state=True, locality="lru-pages"),
     "typed_lru_pages": dict(_LRU, locality="lru-pages"),
     "typed_lru_pages_carry_join0": dict(_LRU, carry_state=True, join_windows=0, locality="lru-pages"),
-    # calibration leaves the address head as the network made it (closer miss-ratio curves, lower reuse rate)
+    # the default draws the address action first, the other outputs given it; _indep: all heads drawn
+    # independently from G's state (the default before); _addr_raw: calibration leaves the address head as
+    # the network made it (closer miss-ratio curves, lower reuse rate)
+    "typed_lru_carry_join0_indep": dict(_LRU, carry_state=True, join_windows=0, address_first=False),
     "typed_lru_carry_join0_addr_raw": dict(_LRU, carry_state=True, join_windows=0, calibrate_address=False),
-    # G draws the address action first, the other heads and columns conditioned on it
-    "typed_lru_carry_join0_first": dict(_LRU, carry_state=True, join_windows=0, address_first=True),
-    "typed_lru_carry_join0_first_addr_raw": dict(_LRU, carry_state=True, join_windows=0, address_first=True,
+    "typed_lru_carry_join0_indep_addr_raw": dict(_LRU, carry_state=True, join_windows=0, address_first=False,
                                                  calibrate_address=False),
     # G's moment term (mean/std gaps, KL per one-hot head): a trade on web0, off by default (docs/QUALITY.md)
     "typed_lru_carry_m1": dict(_LRU, carry_state=True, moment_weight=1.0),
