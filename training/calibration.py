@@ -109,13 +109,13 @@ def calibrate(synth, train_windows: np.ndarray, *, rows: int = ROWS) -> dict[str
     real = np.asarray(train_windows, np.float32).reshape(-1, train_windows.shape[-1])
     names, n_cont = t.continuous_names, gen.n_continuous
     address = t.locality != "none" and synth.config.calibrate_address
-    first = {}
+    done = {}  # head name -> (bias, record)
     if address and gen.cond is not None:  # the other outputs depend on the drawn action: fit its bias first
         k = t.heads[-1]
         pre = _rollout(synth, rows)
-        first["addr"] = _head(pre[:, -k:], real[:, -k:])
+        done["addr"] = _head(pre[:, -k:], real[:, -k:])
         with torch.no_grad():
-            gen.fc.bias[-k:] += torch.as_tensor(first["addr"][0], dtype=gen.fc.bias.dtype, device=gen.fc.bias.device)
+            gen.fc.bias[-k:] += torch.as_tensor(done["addr"][0], dtype=gen.fc.bias.dtype, device=gen.fc.bias.device)
     pre = _rollout(synth, rows)
     report: dict[str, Any] = {"rows": len(pre), "columns": [], "heads": {}}
     lo, hi = np.zeros(n_cont), np.zeros(n_cont)  # hi <= lo: the column stays plain tanh
@@ -131,11 +131,11 @@ def calibrate(synth, train_windows: np.ndarray, *, rows: int = ROWS) -> dict[str
     bias = np.zeros(pre.shape[1] - n_cont)
     for k in t.heads:
         name = groups[start].split("=")[0]
-        if name != "addr" or (address and name not in first):  # else the network's own mix, or fitted above
-            first[name] = _head(pre[:, n_cont + start:n_cont + start + k], real[:, n_cont + start:n_cont + start + k])
-            bias[start:start + k] = first[name][0]
-        if name in first:
-            report["heads"][name] = first[name][1]
+        if name not in done and (name != "addr" or address):  # else fitted above, or the network's own mix
+            done[name] = _head(pre[:, n_cont + start:n_cont + start + k], real[:, n_cont + start:n_cont + start + k])
+            bias[start:start + k] = done[name][0]
+        if name in done:
+            report["heads"][name] = done[name][1]
         start += k
     with torch.no_grad():
         gen.fc.bias[n_cont:] += torch.as_tensor(bias, dtype=gen.fc.bias.dtype, device=gen.fc.bias.device)

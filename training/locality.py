@@ -138,7 +138,9 @@ def _decode(action, stride, dist, nbytes, bound, out, state, tree, keys, vals, a
             state[0], state[1], state[2] = t, prev_end, n_live
             return i
         a = action[i]
-        if a == 2 and beyond and dist[i] >= n_live:  # deeper than the stack: a page from before the stream began
+        if a == 3 or (a == 2 and beyond and dist[i] >= n_live):
+            # JUMP, or a reuse deeper than the stack (a page from before the stream began): the stride
+            # column holds the destination itself
             lba = stride[i]
             lba -= lba % align
         elif a == 2 and n_live > 0:
@@ -146,9 +148,6 @@ def _decode(action, stride, dist, nbytes, bound, out, state, tree, keys, vals, a
             lba = addr_at[_kth(tree, n_live - d)]
         elif a == 0:
             lba = prev_end
-        elif a == 3:  # JUMP: the stride column holds the destination itself
-            lba = stride[i]
-            lba -= lba % align
         else:
             lba = prev_end + stride[i]
             lba -= lba % align

@@ -84,13 +84,14 @@ class LSTMGenerator(nn.Module):
         out = self.fc(hidden)
         if self.cond is not None:  # the address action first, then the rest given it
             k = self.heads[-1]
-            action = self._one_hot(out[..., -k:] + self._gumbel(z)[..., -k:])
+            action = self._one_hot(out[..., -k:] + self._gumbel(z[..., -k:]))
             out = torch.cat([out[..., :-k] + self.cond(action), out[..., -k:]], -1)
         return out, new_state
 
-    def _gumbel(self, z: torch.Tensor) -> torch.Tensor:
-        """The heads' Gumbel noise from their noise inputs: ``-log(-log(Phi(z)))``."""
-        u = (0.5 * (1.0 + torch.erf(z[..., self.latent_dim:] * 0.7071067811865476))).clamp(1e-6, 1.0 - 1e-6)
+    @staticmethod
+    def _gumbel(noise: torch.Tensor) -> torch.Tensor:
+        """Gumbel noise from the heads' standard-normal noise inputs: ``-log(-log(Phi(noise)))``."""
+        u = (0.5 * (1.0 + torch.erf(noise * 0.7071067811865476))).clamp(1e-6, 1.0 - 1e-6)
         return -torch.log(-torch.log(u))
 
     def _one_hot(self, group: torch.Tensor) -> torch.Tensor:
@@ -106,7 +107,7 @@ class LSTMGenerator(nn.Module):
             return torch.tanh(out)
         if self.training:  # the heads' own logits, before the Gumbel noise: the trainer's moment term reads them
             self.head_logits = out[..., self.n_continuous:]
-        logits = out[..., self.n_continuous:] + self._gumbel(z)
+        logits = out[..., self.n_continuous:] + self._gumbel(z[..., self.latent_dim:])
         cont = out[..., :self.n_continuous]
         if hasattr(self, "cal_cdf"):
             cont = calibrated(cont, self.cal_lo, self.cal_hi, self.cal_cdf, self.cal_q)

@@ -276,7 +276,7 @@ def _fit_and_log(synth: Synthesizer, frame: TraceFrame, logger: _EpochLogger, op
         if logger.validator is not None:
             result.calibrated = logger.validator.scores(synth)
             kept.update({f"calibrated_{k}": v for k, v in result.calibrated.items()})
-        mlflow.set_tag("calibrated", ", ".join(cal["columns"] + [f"{h} categories" for h in cal.get("heads", ())]))
+        mlflow.set_tag("calibrated", ", ".join(cal["columns"] + [f"{h} categories" for h in cal["heads"]]))
     mlflow.log_metrics(kept)
     mlflow.set_tag("model_epoch", str(result.model_epoch))
     if prepared.validation is not None:
