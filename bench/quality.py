@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import MSR, SEED_REFERENCE, require  # noqa: E402
 
 SEED_HYPER = dict(batch_size=128, hidden_dim=66, latent_dim=16, lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seq_len=12,
-                  feature_mode="absolute", log1p=(), locality="none", carry_state=False, join_windows=1, moment_weight=0.0)
+                  feature_mode="absolute", log1p=(), locality="none", carry_state=False, join_windows=1, moment_weight=0.0,
+                  slow_noise=0, noise_skip=False)
 _LR = dict(lr_g=5e-4, lr_d=5e-4, d_updates=1, g_updates=1)
 _LRU = dict(feature_mode="typed", continuous="quantile", **_LR, locality="lru")
 _DELTA = dict(feature_mode="delta", log1p=("timestamp", "length", "latency"))
@@ -64,16 +65,19 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_lru": dict(_LRU),  # independent windows
     "typed_lru_carry": dict(_LRU, carry_state=True),  # fresh state every window in training (join_windows 1)
     "typed_lru_carry_join4": dict(_LRU, carry_state=True, join_windows=4),
-    # G's fakes continue their streams through the epoch: the default since calibration (TraceGANConfig())
-    "typed_lru_carry_join0": dict(_LRU, carry_state=True, join_windows=0),
+    # G's fakes continue their streams through the epoch, with slow latent inputs and the row noise
+    # straight to latency: the default (TraceGANConfig()); _fast: neither (the default before)
+    "typed_lru_carry_join0": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True),
+    "typed_lru_carry_join0_fast": dict(_LRU, carry_state=True, join_windows=0),
+    "typed_lru_carry_join0_slow3": dict(_LRU, carry_state=True, join_windows=0, slow_noise=3, noise_skip=True),
     "typed_lru_carry_b16": dict(_LRU, carry_state=True, reuse_buckets=16),
     "typed_lru_carry_b4": dict(_LRU, carry_state=True, reuse_buckets=4),
     "typed_lru_pages_carry": dict(_LRU, carry_state=True, locality="lru-pages"),
     "typed_lru_pages": dict(_LRU, locality="lru-pages"),
     "typed_lru_pages_carry_join0": dict(_LRU, carry_state=True, join_windows=0, locality="lru-pages"),
-    # the default draws the address action first, the other outputs given it; _indep: all heads drawn
-    # independently from G's state (the default before); _addr_raw: calibration leaves the address head as
-    # the network made it (closer miss-ratio curves, lower reuse rate)
+    # (without slow inputs or the noise path) the address action drawn first, the other outputs given
+    # it; _indep: all heads drawn independently from G's state (the default before that); _addr_raw:
+    # calibration leaves the address head as the network made it (closer miss-ratio curves, lower reuse rate)
     "typed_lru_carry_join0_indep": dict(_LRU, carry_state=True, join_windows=0, address_first=False),
     "typed_lru_carry_join0_addr_raw": dict(_LRU, carry_state=True, join_windows=0, calibrate_address=False),
     "typed_lru_carry_join0_indep_addr_raw": dict(_LRU, carry_state=True, join_windows=0, address_first=False,

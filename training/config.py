@@ -34,9 +34,16 @@ CONTINUOUS_ENCODINGS = ("log", "quantile", "normal")
 LOSSES = ("bce", "wgan-gp")
 # Keys a config saved before they existed lacks, with the behaviour it was trained with.
 _LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False, "locality": "none", "carry_state": False,
-                                    "join_windows": 1, "moment_weight": 0.0, "calibrate": False, "address_first": False}
+                                    "join_windows": 1, "moment_weight": 0.0, "calibrate": False, "address_first": False,
+                                    "noise_skip": False, "slow_noise": 0}
 LOCALITY = ("lru", "lru-pages", "none")
+SLOW_TAUS = (16, 256, 4096)  # rows: the time constants of G's slow latent inputs (slow_noise)
 MOMENT_WEIGHT = 0.0  # off: measured as a trade, not a win (docs/QUALITY.md); tune searches 0 and 1
+
+
+def slow_decay(i: int) -> float:
+    """The AR(1) coefficient of slow input ``i``: its correlation from one row to the next."""
+    return 1.0 - 1.0 / SLOW_TAUS[i]
 
 
 def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's word)
@@ -48,7 +55,8 @@ def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's w
 # defaults (batch 128, hidden 66, latent 16, seq 12, 50 epochs) are already its own.
 SEED_RECIPE: dict[str, Any] = {"feature_mode": "absolute", "log1p": (), "lr_g": 2e-5, "lr_d": 3e-5, "d_updates": 1,
                                "g_updates": 2, "loss": "bce", "keep_best": False, "carry_state": False,
-                               "join_windows": 1, "moment_weight": 0.0, "calibrate": False}
+                               "join_windows": 1, "moment_weight": 0.0, "calibrate": False, "slow_noise": 0,
+                               "noise_skip": False}
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,14 @@ class TraceGANConfig:
         help="locality models: G draws each row's address action first and shifts its other outputs (sizes, "
              "opcode, timing) by a learned vector per action, so a reuse comes with a reuse's size; false = the "
              "heads drawn independently given G's state (the default before; docs/QUALITY.md)"))
+    slow_noise: int = field(default=2, metadata=cli_meta(
+        help="carry_state models: this many of G's latent inputs (0-3) vary slowly, AR(1) processes with time "
+             "constants of 16, 256 and 4096 rows (the first this many) carried from window to window, so G can "
+             "hold a regime (a busy or an idle spell) longer than its LSTM does; 0 = all inputs fresh every row"))
+    noise_skip: bool = field(default=True, metadata=cli_meta(
+        help="typed mode: each row's latent noise also goes straight to its latency (and uncommon-size) outputs, "
+             "not only through G's slowly moving LSTM state; inter-arrival times keep theirs from the state, whose "
+             "arrangement is the trace's burstiness (docs/QUALITY.md)"))
     calibrate_address: bool = field(default=True, metadata=cli_meta(
         help="with calibrate: the address head's actions too (the request reuse rate then matches the training "
              "part's); false: the head keeps the network's own mix, which on MSR web0 gave miss-ratio curves "
@@ -160,6 +176,10 @@ class TraceGANConfig:
         if not isinstance(self.join_windows, int) or isinstance(self.join_windows, bool) or self.join_windows < 0:
             raise ConfigError(f"join_windows must be an integer >= 0 (0 = the whole epoch), but got "
                               f"join_windows={self.join_windows!r}")
+        if not isinstance(self.slow_noise, int) or isinstance(self.slow_noise, bool) or \
+                not 0 <= self.slow_noise <= len(SLOW_TAUS):
+            raise ConfigError(f"slow_noise must be an integer from 0 to {len(SLOW_TAUS)}, but got "
+                              f"slow_noise={self.slow_noise!r}")
         if self.seq_len < 2:
             raise ConfigError(f"seq_len must be at least 2, but got seq_len={self.seq_len}")
         if self.stride < 0:
@@ -174,6 +194,12 @@ class TraceGANConfig:
                 raise ConfigError(f"{name} must be in [0, 1), but got {name}={value!r}")
         if not 0 <= self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in [0, 1), but got val_fraction={self.val_fraction!r}")
+
+    @property
+    def slow_inputs(self) -> int:
+        """How many of G's latent inputs are slow (``slow_noise``): a carried-state model's only, and
+        at most ``latent_dim - 1`` (one input stays fresh every row)."""
+        return min(self.slow_noise, self.latent_dim - 1) if self.carry_state else 0
 
     @property
     def window_stride(self) -> int:

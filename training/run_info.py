@@ -39,12 +39,16 @@ def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
     """One paragraph: the data and the model (the results are added when the run ends)."""
     log1p = f", log1p on {', '.join(config.log1p)}" if config.log1p and config.feature_mode == "delta" else ""
     if config.feature_mode == "typed":
-        address = (f"addresses as LRU-stack actions ({config.locality}, {config.reuse_buckets} buckets)"
+        first = ", drawn first, the other outputs given it" if config.address_first else ""
+        address = (f"addresses as LRU-stack actions ({config.locality}, {config.reuse_buckets} buckets{first})"
                    if config.locality != "none" else "LBA scaled")
-        log1p = f" ({config.continuous} inter-arrival/latency, sizes and opcode categorical, {address})"
+        skip = "; each row's noise also straight to its latency" if config.noise_skip else ""
+        log1p = f" ({config.continuous} inter-arrival/latency, sizes and opcode categorical, {address}{skip})"
     joined = {0: ", streams carried through each epoch in training", 1: ""}.get(
         config.join_windows, f", {config.join_windows} windows joined in training")
-    log1p += f"; sampled as one stream (LSTM state carried{joined})" if config.carry_state else "; sampled as independent windows"
+    slow = f" and {config.slow_inputs} slow latent inputs" if config.slow_inputs else ""
+    log1p += (f"; sampled as one stream (LSTM state{slow} carried{joined})" if config.carry_state
+              else "; sampled as independent windows")
     if config.feature_mode == "typed" and config.calibrate:
         log1p += "; marginals calibrated to the training part after training"
     if config.loss == "wgan-gp":

@@ -23,14 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from training.config import ROW_COLUMNS, TRACE_COLUMNS, TraceGANConfig
+from training.config import ROW_COLUMNS, TRACE_COLUMNS, TraceGANConfig, slow_decay
 from training.errors import ModelError
 from training.readers import TraceFrame
 from training.sequences import make_windows, time_split
 from training.transform import TraceTransformer
 
-__all__ = ["Synthesizer", "PreparedData", "BLOCK_SEQUENCES", "block_noise", "sample_blocks", "noise_dim",
-           "make_transformer"]
+__all__ = ["Synthesizer", "PreparedData", "BLOCK_SEQUENCES", "block_noise", "StreamNoise", "sample_blocks",
+           "noise_dim", "make_transformer"]
 
 log = logging.getLogger(__name__)
 BLOCK_SEQUENCES = 1024
@@ -49,6 +49,32 @@ def block_noise(config: TraceGANConfig, seed: int, block: int, dim: int | None =
     ``latent_dim`` (a model without softmax heads)."""
     rng = np.random.default_rng([seed, block] if stream is None else [seed, stream, block])
     return rng.standard_normal((BLOCK_SEQUENCES, config.seq_len, dim or config.latent_dim), dtype=np.float32)
+
+
+class StreamNoise:
+    """A carried stream's noise, drawn block by block in order: ``block_noise`` with the last
+    ``config.slow_inputs`` latent inputs made slow (``x_t = a x_{t-1} + sqrt(1 - a^2) e_t``, unit
+    variance, continued from one block to the next)."""
+
+    def __init__(self, config: TraceGANConfig, seed: int, stream: int, dim: int) -> None:
+        self.config, self.seed, self.stream, self.dim = config, seed, stream, dim
+        self.slow = config.slow_inputs
+        self.prev = np.random.default_rng([seed, stream, 0, 2]).standard_normal(self.slow) if self.slow else None
+
+    def __call__(self, block: int) -> np.ndarray:
+        """``(1, BLOCK_SEQUENCES * seq_len, dim)`` float32; call with blocks 0, 1, 2, ... in turn."""
+        c = self.config
+        noise = block_noise(c, self.seed, block, self.dim, stream=self.stream).reshape(1, -1, self.dim)
+        if self.slow:
+            from scipy.signal import lfilter
+
+            for i in range(self.slow):
+                j, a = c.latent_dim - self.slow + i, slow_decay(i)
+                col, _ = lfilter([np.sqrt(1 - a * a)], [1.0, -a], noise[0, :, j].astype(np.float64),
+                                 zi=[a * self.prev[i]])
+                noise[0, :, j] = col
+                self.prev[i] = col[-1]
+        return noise
 
 
 def make_transformer(config: TraceGANConfig) -> TraceTransformer:
@@ -91,12 +117,13 @@ def sample_blocks(decode: Callable, transformer: TraceTransformer, config: Trace
     if carry and first_block:
         raise ModelError("a carried-state stream is drawn from its first block; pass stream=, not first_block=")
     state = [None]
+    stream_noise = StreamNoise(config, seed, stream, dim) if carry else None
     uniform = transformer.locality != "none"  # where in its bucket each address falls: the same for torch and ONNX
 
     def draw(block: int) -> tuple[np.ndarray, np.ndarray | None]:
         """A block's random numbers: its noise, and a uniform per row for the address decoder."""
         if carry:
-            noise = block_noise(config, seed, block, dim, stream=stream).reshape(1, per_block, dim)
+            noise = stream_noise(block)
         else:
             noise = block_noise(config, seed, block, dim)
         return noise, np.random.default_rng([seed, stream, block, 1]).random(per_block) if uniform else None
@@ -228,7 +255,8 @@ class Synthesizer:
         from training.trainer import BestGenerator, GANTrainer, StopTraining
 
         data = self.prepare(frame)
-        trainer = GANTrainer(self.config, data.train_windows.shape[2], heads=self.transformer.heads, device=self.device)
+        trainer = GANTrainer(self.config, data.train_windows.shape[2], heads=self.transformer.heads,
+                             noise_skip=self._noise_skip(), device=self.device)
         self.best = BestGenerator() if self.config.keep_best else None
         if resume_from is not None:
             trainer.load_checkpoint(resume_from)
@@ -274,13 +302,21 @@ class Synthesizer:
         other.calibrate(data)
         return other
 
+    def _noise_skip(self) -> tuple[bool, ...]:
+        """``config.noise_skip``: the continuous columns the row noise reaches directly, all but the
+        inter-arrival time (whose arrangement over rows, the trace's burstiness, stays with G's state)."""
+        if not (self.config.noise_skip and self.transformer.heads):
+            return ()
+        return tuple(name != "interarrival" for name in self.transformer.continuous_names)
+
     def _generator(self, weights: dict):
         """A generator for this config and transformer holding ``weights`` (calibration buffers included), in eval mode."""
         from training.models import LSTMGenerator
 
         c = self.config
         gen = LSTMGenerator(c.latent_dim, c.hidden_dim, len(self.transformer.feature_names), num_layers=c.num_layers,
-                            heads=self.transformer.heads, address_first="cond.weight" in weights)
+                            heads=self.transformer.heads, address_first="cond.weight" in weights,
+                            noise_skip=tuple(bool(x) for x in weights.get("skip_mask", ())))
         if "cal_cdf" in weights:  # a calibrated generator (training.calibration)
             gen.set_calibration(*(weights[k] for k in ("cal_lo", "cal_hi", "cal_cdf", "cal_q")))
         gen.load_state_dict(weights)

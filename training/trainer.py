@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from training.checkpoints import TrainerState
-from training.config import TraceGANConfig
+from training.config import TraceGANConfig, slow_decay
 from training.models import LSTMDiscriminator, LSTMGenerator
 
 __all__ = ["GANTrainer", "EpochStats", "StopTraining", "BestGenerator", "moment_gap"]
@@ -96,13 +96,13 @@ class GANTrainer(TrainerState):
     epoch_type = EpochStats
 
     def __init__(self, config: TraceGANConfig, n_features: int, *, heads: tuple[int, ...] = (),
-                 device: str = "cpu") -> None:
+                 noise_skip: tuple[bool, ...] = (), device: str = "cpu") -> None:
         self.config = config
         self.device = torch.device(device)
         torch.manual_seed(config.seed)  # initial weights
         first = config.address_first and config.feature_mode == "typed" and config.locality != "none"
         self.generator = LSTMGenerator(config.latent_dim, config.hidden_dim, n_features, num_layers=config.num_layers,
-                                       heads=heads, address_first=first).to(self.device)
+                                       heads=heads, address_first=first, noise_skip=noise_skip).to(self.device)
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False) if config.ema > 0 else None
         self.discriminator = LSTMDiscriminator(n_features, config.hidden_dim,
                                                num_layers=config.num_layers).to(self.device)
@@ -115,19 +115,43 @@ class GANTrainer(TrainerState):
         self.epoch = 0
         self.history: list[EpochStats] = []
         self.carry: dict[str, tuple] = {}  # role -> (LSTM state, windows left), join_windows != 1
+        self.slow_prev: dict[str, torch.Tensor] = {}  # role -> its streams' last slow inputs (slow_noise)
 
     def fake(self, batch: int, role: str) -> torch.Tensor:
-        """A fake batch from fresh noise; with ``join_windows != 1`` it continues ``role``'s stream."""
+        """A fake batch from fresh noise; with ``join_windows != 1`` it continues ``role``'s stream
+        (its LSTM state and slow inputs)."""
         if self.config.join_windows == 1 or not self.config.carry_state:  # sampled as windows: trained as windows
-            return self.generator(self.noise(batch))
+            return self.generator(self._slow(self.noise(batch), None))
         state, left = self.carry.get(role, (None, 0))
+        prev = None
         if state is None or left == 0 or state[0].size(1) < batch:
             state, left = None, self.config.join_windows or _WHOLE_EPOCH
         else:
             state = tuple(s[:, :batch] for s in state)
-        out, new = self.generator(self.noise(batch), state, return_state=True)
+            prev = self.slow_prev[role][:batch] if role in self.slow_prev else None
+        z = self._slow(self.noise(batch), prev)
+        out, new = self.generator(z, state, return_state=True)
         self.carry[role] = (tuple(s.detach() for s in new), left - 1)
+        if self.config.slow_inputs:
+            lat = self.config.latent_dim
+            self.slow_prev[role] = z[:, -1, lat - self.config.slow_inputs:lat].clone()
         return out
+
+    def _slow(self, z: torch.Tensor, prev: torch.Tensor | None) -> torch.Tensor:
+        """``slow_noise``: the last latent inputs made AR(1) along time (``StreamNoise`` in training),
+        continuing ``prev`` (``(B, slow)``) or from a stationary start."""
+        k = self.config.slow_inputs  # as sampled (StreamNoise)
+        if not k:
+            return z
+        lat = self.config.latent_dim
+        if prev is None:
+            prev = torch.randn(z.size(0), k, generator=self.rng).to(z.device)
+        a = torch.tensor([slow_decay(i) for i in range(k)], dtype=z.dtype, device=z.device)
+        scale, x, cols = torch.sqrt(1 - a * a), prev, []
+        for t in range(z.size(1)):
+            x = a * x + scale * z[:, t, lat - k:lat]
+            cols.append(x)
+        return torch.cat([z[..., :lat - k], torch.stack(cols, 1), z[..., lat:]], -1)
 
     def noise(self, batch: int) -> torch.Tensor:
         c = self.config
@@ -233,13 +257,15 @@ class GANTrainer(TrainerState):
 
     def _extra_state(self) -> dict:
         extra = {"ema": self.ema.state_dict()} if self.ema is not None else {}
-        return {**extra, "carry": {role: [list(state), left] for role, (state, left) in self.carry.items()}}
+        return {**extra, "carry": {role: [list(state), left] for role, (state, left) in self.carry.items()},
+                "slow_prev": dict(self.slow_prev)}
 
     def _load_extra_state(self, state: dict) -> None:
         if self.ema is not None:
             self.ema.load_state_dict(state.get("ema", state["generator"]))
         self.carry = {role: (tuple(s.to(self.device) for s in st), int(left))
                       for role, (st, left) in state.get("carry", {}).items()}
+        self.slow_prev = {role: x.to(self.device) for role, x in state.get("slow_prev", {}).items()}
 
 
 class BestGenerator:

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from training.config import TraceGANConfig
+from training.config import TraceGANConfig, slow_decay
 from training.locality import NEW, REUSE, SEQ, Stack, encode
 from training.readers import TraceFrame
-from training.synthesizer import BLOCK_SEQUENCES, Synthesizer, block_noise, noise_dim
+from training.synthesizer import BLOCK_SEQUENCES, StreamNoise, Synthesizer, block_noise, noise_dim
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -192,6 +192,49 @@ def test_the_lstm_state_is_carried_across_windows(stream_model):
     two = stream_model.sample(2 * per_block, seed=3)
     np.testing.assert_array_equal(stream_model.sample(per_block + 5, seed=3), two[:per_block + 5])
     assert not np.array_equal(stream_model.sample(per_block, seed=3, stream=1), two[:per_block])
+
+
+def test_slow_inputs_continue_across_blocks():
+    """``slow_noise``: a stream's last latent inputs are AR(1) processes of unit variance, with the
+    recursion running on across the block boundary; the other inputs are ``block_noise``'s, and
+    the same (seed, stream) gives the same numbers."""
+    c = TraceGANConfig(latent_dim=6, seq_len=8, slow_noise=3)
+    dim = c.latent_dim + 2
+    draw = StreamNoise(c, 5, 0, dim)
+    both = np.concatenate([draw(0)[0], draw(1)[0]]).astype(np.float64)
+    raw = np.concatenate([block_noise(c, 5, b, dim, stream=0).reshape(-1, dim) for b in (0, 1)]).astype(np.float64)
+    fast = [0, 1, 2, 6, 7]
+    np.testing.assert_array_equal(both[:, fast], raw[:, fast])
+    for i in range(3):
+        x, a = both[:, 3 + i], slow_decay(i)
+        np.testing.assert_allclose(x[1:], a * x[:-1] + np.sqrt(1 - a * a) * raw[1:, 3 + i], atol=1e-5)
+    x = both[:, 3]  # time constant 16 rows: many of them in two blocks
+    assert abs(x.std() - 1) < 0.1 and abs(np.corrcoef(x[:-1], x[1:])[0, 1] - slow_decay(0)) < 0.02
+    again = StreamNoise(c, 5, 0, dim)
+    np.testing.assert_array_equal(again(0)[0], both[:len(both) // 2].astype(np.float32))
+    assert not np.array_equal(StreamNoise(c, 5, 1, dim)(0), again(0))
+    assert replace(c, carry_state=False).slow_inputs == 0 and replace(c, latent_dim=2).slow_inputs == 1
+
+
+def test_fake_streams_continue_their_slow_inputs():
+    """In training a carried fake stream continues its slow inputs from batch to batch, as a
+    sampled stream does from block to block: the slowest input (time constant 4096 rows) moves
+    little from one batch's last row to the next batch's first; a fresh stream starts anywhere."""
+    from training.trainer import GANTrainer
+
+    config = TraceGANConfig(batch_size=16, hidden_dim=8, latent_dim=4, seq_len=6, join_windows=0, slow_noise=3)
+    trainer = GANTrainer(config, 4)
+    seen = []
+    trainer.generator.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    for _ in range(3):
+        trainer.fake(16, "g")
+    first, second, third = (z[..., 3] for z in seen)  # latent inputs 1, 2, 3 slow: 3 is the slowest
+    assert (second[:, 0] - first[:, -1]).abs().max() < 0.15
+    assert (third[:, 0] - second[:, -1]).abs().max() < 0.15
+    assert (first[:, 1:] - first[:, :-1]).abs().max() < 0.15
+    trainer.carry.clear()
+    trainer.fake(16, "g")
+    assert (seen[-1][:, 0, 3] - third[:, -1]).abs().max() > 0.5  # a fresh stream: a fresh start
 
 
 def test_joined_windows_train_and_resume_bit_for_bit(tmp_path):

@@ -19,6 +19,11 @@ def test_run_names_say_what_the_run_is():
 def test_description_and_summary():
     text = training_description(TraceGANConfig(), "/data/web0.csv.gz", 100_000)
     assert text.startswith("Trace GAN on web0.csv.gz (100,000 rows, the last 20% held out") and "1 D : 1 G" in text
+    assert "8 buckets, drawn first, the other outputs given it" in text
+    slow = training_description(replace(TraceGANConfig(), slow_noise=3, noise_skip=True), "t.csv", 10)
+    assert "LSTM state and 3 slow latent inputs carried" in slow and "each row's noise also straight to its latency" in slow
+    plain = training_description(replace(TraceGANConfig(), slow_noise=0, noise_skip=False), "t.csv", 10)
+    assert "slow latent" not in plain and "straight to" not in plain
     assert result_summary({}, {}) == ""
     summary = result_summary({5: 0.2, 10: 0.1, 15: 0.3}, {}, 10)
     assert summary == "val_mmd2 0.1 at epoch 10, the generator kept (last 0.3 at epoch 15)."

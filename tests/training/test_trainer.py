@@ -121,3 +121,29 @@ def test_address_first_conditions_the_other_outputs_on_the_drawn_action():
     gen.train()
     gen(z).sum().backward()
     assert gen.cond.weight.grad is not None and gen.cond.weight.grad.abs().sum() > 0
+
+
+def test_noise_skip_gives_the_chosen_columns_their_own_row_noise():
+    """``noise_skip``: each row's latent noise reaches the flagged continuous outputs through
+    ``skip``, not only through the LSTM state. With the LSTM silenced (zero weights: the same hidden
+    state on every row), the unflagged column (the inter-arrival time's place) is one value on
+    every row, as in a generator without the path, while the flagged one varies row by row with
+    that row's noise alone; gradients reach the flagged column's weights only."""
+    torch.manual_seed(0)
+    gen = LSTMGenerator(4, 8, 2 + 3, heads=(3,), noise_skip=(False, True))
+    with torch.no_grad():
+        for p in gen.lstm.parameters():
+            p.zero_()
+    gen.eval()
+    z = torch.randn(8, 12, gen.noise_dim)
+    y = gen(z)[..., :2].reshape(-1, 2)
+    assert y[:, 0].std() < 1e-6 and y[:, 1].std() > 0.05
+    z2 = z.clone()
+    z2[3, 5, :4] += 1.0  # one row's latent noise
+    changed = (gen(z2)[..., :2] != gen(z)[..., :2]).any(-1)
+    assert changed[3, 5] and changed.sum() == 1
+    gen.train()
+    gen(z).sum().backward()
+    grad = gen.skip.weight.grad
+    assert grad[1].abs().sum() > 0 and grad[0].abs().sum() == 0 and gen.skip.weight[0].abs().sum() == 0
+    assert LSTMGenerator(4, 8, 2 + 3, heads=(3,), noise_skip=(False, False)).skip is None
