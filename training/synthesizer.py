@@ -65,16 +65,32 @@ class StreamNoise:
         """``(1, BLOCK_SEQUENCES * seq_len, dim)`` float32; call with blocks 0, 1, 2, ... in turn."""
         c = self.config
         noise = block_noise(c, self.seed, block, self.dim, stream=self.stream).reshape(1, -1, self.dim)
-        if self.slow:
-            from scipy.signal import lfilter
-
-            for i in range(self.slow):
-                j, a = c.latent_dim - self.slow + i, slow_decay(i)
-                col, _ = lfilter([np.sqrt(1 - a * a)], [1.0, -a], noise[0, :, j].astype(np.float64),
-                                 zi=[a * self.prev[i]])
-                noise[0, :, j] = col
-                self.prev[i] = col[-1]
+        for i in range(self.slow):
+            j = c.latent_dim - self.slow + i
+            col = _ar1(noise[0, :, j].astype(np.float64), self.prev[i], slow_decay(i))
+            noise[0, :, j] = col
+            self.prev[i] = col[-1]
         return noise
+
+
+_CHUNK = 64
+
+
+def _ar1(e: np.ndarray, prev: float, a: float) -> np.ndarray:
+    """``x_t = a x_{t-1} + sqrt(1 - a^2) e_t`` from ``x_{-1} = prev``, in NumPy: each 64-row chunk
+    from 0 as one matrix product, then the chunks' starting values by one short scan (what
+    ``scipy.signal.lfilter`` computes, to 1e-14, without its half-second import at start-up)."""
+    n = len(e)
+    m = -(-n // _CHUNK)
+    x = np.zeros(m * _CHUNK)
+    x[:n] = e * np.sqrt(1.0 - a * a)
+    lag = np.arange(_CHUNK)[:, None] - np.arange(_CHUNK)[None, :]
+    part = x.reshape(m, _CHUNK) @ np.where(lag >= 0, a ** np.maximum(lag, 0), 0.0).T
+    start, last, decay = np.empty(m), prev, a ** _CHUNK
+    for k in range(m):
+        start[k] = last
+        last = decay * last + part[k, -1]
+    return (part + start[:, None] * a ** np.arange(1, _CHUNK + 1)).reshape(-1)[:n]
 
 
 def make_transformer(config: TraceGANConfig) -> TraceTransformer:
