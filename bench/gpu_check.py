@@ -1,10 +1,15 @@
 """A check for a machine with a GPU (the project never needs one): checkpoints written and read on
-CUDA resume as the uninterrupted run (BCE and WGAN-GP), and the default model's epoch time on
-cuda vs cpu for the bundled sample. Needs no MLflow.
+CUDA resume as the uninterrupted run (BCE and WGAN-GP), and the epoch time on cuda vs cpu for the
+bundled sample of the default model and of a wider one (hidden 256, batch 1024), so a user can see
+where a GPU starts to pay. Needs no MLflow.
 
-Usage: python bench/gpu_check.py   (2026-11-26, one H100: resume differences 0 (BCE) and 5.7e-6
-(WGAN-GP: CUDA's double-backward kernels are not bit-deterministic); epochs 0.10 s cuda vs 0.13 s
-on the machine's 16 CPU cores — this model is too small for a GPU to matter)
+Usage: python bench/gpu_check.py
+2026-11-26, one H100: resume differences 0 (BCE) and 5.7e-6 (WGAN-GP: CUDA's double-backward
+kernels are not bit-deterministic); epochs 0.10 s cuda vs 0.13 s on the machine's 16 CPU cores.
+2026-11-27, one H100 (its torch 2.11.0+cu130), the default of that day (slow inputs, sticky heads):
+resume differences 0 / 2.4e-6; epochs 0.19-0.20 s cuda vs 0.18-0.29 s cpu (3 epochs with
+calibration: 1.21 s vs 3.73 s) — too small a model for a GPU to matter; hidden 256, batch 1024:
+0.05-0.08 s vs 0.30-0.33 s, 4-6x faster on the GPU.
 """
 import json
 import os
@@ -49,13 +54,14 @@ def main() -> None:
     frame = make_sample_trace(20_000, seed=0)
     for loss in ("bce", "wgan-gp"):
         out[f"resume_max_abs_diff_{loss}"] = resume_difference(frame, loss)
-    for device in ("cuda", "cpu"):
-        synth = Synthesizer(TraceGANConfig(num_epochs=3, val_fraction=0.2), device=device)
-        start = time.perf_counter()
-        synth.fit(frame)
-        out[f"fit_3_epochs_s_{device}"] = time.perf_counter() - start
-        out[f"epoch_s_{device}"] = [round(h["seconds"], 3) for h in synth.history]
-        out[f"sample_ok_{device}"] = synth.sample(10_000, seed=1).shape == (10_000, 5)
+    for name, size in (("default", {}), ("wide", {"hidden_dim": 256, "batch_size": 1024})):
+        for device in ("cuda", "cpu"):
+            synth = Synthesizer(TraceGANConfig(num_epochs=3, val_fraction=0.2, **size), device=device)
+            start = time.perf_counter()
+            synth.fit(frame)
+            out[f"{name}_fit_3_epochs_s_{device}"] = round(time.perf_counter() - start, 2)
+            out[f"{name}_epoch_s_{device}"] = [round(h["seconds"], 3) for h in synth.history]
+            out[f"{name}_sample_ok_{device}"] = synth.sample(10_000, seed=1).shape == (10_000, 5)
     print(json.dumps(out, indent=1))
 
 

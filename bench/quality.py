@@ -41,7 +41,7 @@ from bench._common import MSR, SEED_REFERENCE, require  # noqa: E402
 
 SEED_HYPER = dict(batch_size=128, hidden_dim=66, latent_dim=16, lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seq_len=12,
                   feature_mode="absolute", log1p=(), locality="none", carry_state=False, join_windows=1, moment_weight=0.0,
-                  slow_noise=0, noise_skip=False)
+                  slow_noise=0, noise_skip=False, sticky_heads=False)
 _LR = dict(lr_g=5e-4, lr_d=5e-4, d_updates=1, g_updates=1)
 _LRU = dict(feature_mode="typed", continuous="quantile", **_LR, locality="lru")
 _DELTA = dict(feature_mode="delta", log1p=("timestamp", "length", "latency"))
@@ -65,9 +65,12 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_lru": dict(_LRU),  # independent windows
     "typed_lru_carry": dict(_LRU, carry_state=True),  # fresh state every window in training (join_windows 1)
     "typed_lru_carry_join4": dict(_LRU, carry_state=True, join_windows=4),
-    # G's fakes continue their streams through the epoch, with slow latent inputs and the row noise
-    # straight to latency: the default (TraceGANConfig()); _fast: neither (the default before)
-    "typed_lru_carry_join0": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True),
+    # G's fakes continue their streams through the epoch, with slow latent inputs, the row noise
+    # straight to latency and the heads' noise kept from row to row: the default (TraceGANConfig());
+    # _unsticky: fresh head noise every row (the default before); _fast: none of the three
+    "typed_lru_carry_join0": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
+                                  sticky_heads=True),
+    "typed_lru_carry_join0_unsticky": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True),
     "typed_lru_carry_join0_fast": dict(_LRU, carry_state=True, join_windows=0),
     "typed_lru_carry_join0_slow3": dict(_LRU, carry_state=True, join_windows=0, slow_noise=3, noise_skip=True),
     "typed_lru_carry_b16": dict(_LRU, carry_state=True, reuse_buckets=16),
@@ -86,8 +89,9 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_lru_carry_m1": dict(_LRU, carry_state=True, moment_weight=1.0),
     "typed_lru_carry_m3": dict(_LRU, carry_state=True, moment_weight=3.0),
 }
-KEYS = ("hrc_mae", "byte_mr_mae", "reuse_rate", "stack_w1", "size_tv", "size_in_real", "read_fraction",
-        "interarrival_ks", "latency_ks", "burst_err", "acf_ripple", "detection_12", "detection_256", "mmd2", "verbatim_8")
+KEYS = ("hrc_mae", "byte_mr_mae", "reuse_rate", "stack_w1", "size_tv", "size_in_real", "read_fraction", "op_repeat",
+        "size_repeat", "interarrival_ks", "latency_ks", "burst_err", "acf_ripple", "detection_12", "detection_256", "mmd2",
+        "verbatim_8")
 
 
 def run_seed(epochs: int, rows_train: int, n_out: int, out: Path) -> dict:
@@ -201,7 +205,9 @@ def main() -> None:
     def score(synthetic: TraceData, rows: np.ndarray | None = None) -> dict:
         card = scorecard(real, synthetic, reference=training)
         out = _scores(card) | {"verdict": card["verdict"]}
-        out["reuse_rate_value"] = card["metrics"]["reuse_rate"]["synthetic"]
+        for key in ("reuse_rate", "op_repeat", "size_repeat"):
+            if key in card["metrics"]:
+                out[f"{key}_value"] = card["metrics"][key]["synthetic"]
         if rows is not None:
             out["acf_ripple"] = ripple(rows[:, 0])
             out["val_mmd2"] = validator.score_rows(rows)

@@ -77,7 +77,7 @@ def _rollout(synth, rows: int) -> np.ndarray:
     from the sampling noise path (``block_noise``) of a seed no sample uses."""
     import torch
 
-    from training.synthesizer import BLOCK_SEQUENCES, StreamNoise, block_noise, noise_dim
+    from training.synthesizer import BLOCK_SEQUENCES, StreamNoise, block_noise, noise_dim, sticky_groups
 
     c, gen = synth.config, synth.generator
     dim, per_block = noise_dim(c, synth.transformer), BLOCK_SEQUENCES * c.seq_len
@@ -87,7 +87,7 @@ def _rollout(synth, rows: int) -> np.ndarray:
         if c.carry_state:
             blocks = max(1, -(-rows // (STREAMS * per_block)))
             for stream in range(STREAMS):
-                state, draw = None, StreamNoise(c, _SEED, stream, dim)
+                state, draw = None, StreamNoise(c, _SEED, stream, dim, sticky_groups(c, synth.transformer))
                 for block in range(blocks):
                     z = draw(block)
                     pre, state = gen.preactivations(torch.from_numpy(z).to(device), state)

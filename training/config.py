@@ -35,7 +35,7 @@ LOSSES = ("bce", "wgan-gp")
 # Keys a config saved before they existed lacks, with the behaviour it was trained with.
 _LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False, "locality": "none", "carry_state": False,
                                     "join_windows": 1, "moment_weight": 0.0, "calibrate": False, "address_first": False,
-                                    "noise_skip": False, "slow_noise": 0}
+                                    "noise_skip": False, "slow_noise": 0, "sticky_heads": False}
 LOCALITY = ("lru", "lru-pages", "none")
 SLOW_TAUS = (16, 256, 4096)  # rows: the time constants of G's slow latent inputs (slow_noise)
 MOMENT_WEIGHT = 0.0  # off: measured as a trade, not a win (docs/QUALITY.md); tune searches 0 and 1
@@ -56,7 +56,7 @@ def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's w
 SEED_RECIPE: dict[str, Any] = {"feature_mode": "absolute", "log1p": (), "lr_g": 2e-5, "lr_d": 3e-5, "d_updates": 1,
                                "g_updates": 2, "loss": "bce", "keep_best": False, "carry_state": False,
                                "join_windows": 1, "moment_weight": 0.0, "calibrate": False, "slow_noise": 0,
-                               "noise_skip": False}
+                               "noise_skip": False, "sticky_heads": False}
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,10 @@ class TraceGANConfig:
         help="typed mode: each row's latent noise also goes straight to its latency (and uncommon-size) outputs, "
              "not only through G's slowly moving LSTM state; inter-arrival times keep theirs from the state, whose "
              "arrangement is the trace's burstiness (docs/QUALITY.md)"))
+    sticky_heads: bool = field(default=True, metadata=cli_meta(
+        help="typed carry_state models: a row keeps the previous row's noise for a softmax head (size, opcode, "
+             "address action) with a probability fitted per head on the training rows, so categories come in runs "
+             "as the trace's do (on MSR web0 90% of requests have their predecessor's opcode); the mix is unchanged"))
     calibrate_address: bool = field(default=True, metadata=cli_meta(
         help="with calibrate: the address head's actions too (the request reuse rate then matches the training "
              "part's); false: the head keeps the network's own mix, which on MSR web0 gave miss-ratio curves "

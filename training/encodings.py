@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from training import locality
+from training import locality, sticky
 from training.config import CONTINUOUS_ENCODINGS, LOCALITY, ROW_COLUMNS
 from training.errors import ConfigError, ModelError
 from training.locality import JUMP, NEW, PAGE_SECTORS, REUSE, SEQ
@@ -241,6 +241,7 @@ class TypedTransformer(TraceTransformer):
         self.jump_: np.ndarray | None = None  # where far jumps land (_jump_table); None: models saved before
         self.far_: np.ndarray = np.zeros(0, np.int64)  # the stride buckets that are far jumps
         self.lba_range_ = (0, 1, 1, 0, 0)  # lowest LBA, end of the highest, alignment, a stream's start, phase
+        self.sticky_: tuple[float, ...] = ()  # per head, how often a row keeps the previous row's noise (training.sticky)
 
     # -- layout ---------------------------------------------------------------------------
     @property
@@ -308,6 +309,7 @@ class TypedTransformer(TraceTransformer):
             self.encoders["lba"] = _Continuous.fit("minmax", frame.lba)
         if self.has_latency_:
             self.encoders["latency"] = _Continuous.fit(kind, frame.latency)
+        self.sticky_ = sticky.head_keep(self._categories(frame, actions), self.heads)
         return actions
 
     def _fit_locality(self, frame: TraceFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -338,20 +340,8 @@ class TypedTransformer(TraceTransformer):
         raw = {"interarrival": self._gaps(frame), "length": frame.length, "lba": frame.lba, "latency": frame.latency}
         cont = [self.encoders[c].transform(np.asarray(raw[c], np.float64)).astype(np.float32)
                 for c in self.continuous_names]
-        length = np.rint(frame.length)
-        size_idx = np.full(n, len(self.sizes_))
-        order = np.argsort(self.sizes_)
-        pos = np.clip(np.searchsorted(self.sizes_[order], length), 0, len(order) - 1)
-        hit = self.sizes_[order][pos] == length
-        size_idx[hit] = order[pos[hit]]
-        start = len(cont)
-        hot = [start + size_idx]  # the column of each one-hot group's 1, per row
-        start += len(self.sizes_) + 1
-        if self.has_opcode_:
-            hot.append(start + np.asarray(frame.opcode, np.int64))
-            start += 2
-        if self.locality != "none":
-            hot.append(start + self._heads(actions or self._actions(frame))[0])
+        starts = len(cont) + np.cumsum((0,) + self.heads[:-1])
+        hot = [start + cat for start, cat in zip(starts, self._categories(frame, actions))]  # each group's 1, per row
         out = np.empty((n, len(self.feature_names)), np.float32)
         for a in range(0, n, _BLOCK):
             block = out[a:a + _BLOCK]
@@ -361,6 +351,21 @@ class TypedTransformer(TraceTransformer):
             rows = np.arange(len(block))
             for cols in hot:
                 block[rows, cols[a:a + _BLOCK]] = 1.0
+        return out
+
+    def _categories(self, frame: TraceFrame, actions: tuple | None = None) -> list[np.ndarray]:
+        """Each head's category of every row: size, opcode, address action (those the model has)."""
+        length = np.rint(frame.length)
+        size_idx = np.full(len(frame), len(self.sizes_))
+        order = np.argsort(self.sizes_)
+        pos = np.clip(np.searchsorted(self.sizes_[order], length), 0, len(order) - 1)
+        hit = self.sizes_[order][pos] == length
+        size_idx[hit] = order[pos[hit]]
+        out = [size_idx]
+        if self.has_opcode_:
+            out.append(np.asarray(frame.opcode, np.int64))
+        if self.locality != "none":
+            out.append(self._heads(actions or self._actions(frame))[0])
         return out
 
     def fit_transform(self, frame: TraceFrame) -> np.ndarray:
@@ -437,7 +442,7 @@ class TypedTransformer(TraceTransformer):
         stride = np.where(far | (action == REUSE), dest, stride)
         return stack.decode(action, stride, dist, rows[:, 1], beyond=True)
 
-    # -- persistence ----------------------------------------------------------------------
+    # -- saved form -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         self._require_fitted()
         return {"format_version": _FORMAT_VERSION, "mode": "typed", "continuous": self.continuous,
@@ -446,6 +451,7 @@ class TypedTransformer(TraceTransformer):
                 "align": self.align_, "has_latency": self.has_latency_, "has_opcode": self.has_opcode_,
                 "encoders": {c: e.to_dict() for c, e in self.encoders.items()}, "locality": self.locality,
                 "reuse_buckets": self.reuse_buckets, "lba_range": list(self.lba_range_),
+                "sticky": list(self.sticky_),
                 **({"new_edges": self.new_.edges.tolist(), "reuse_edges": self.reuse_.edges.tolist()}
                    if self.locality != "none" else {}),
                 **({"jump_quantiles": self.jump_.tolist(), "jump_buckets": self.far_.tolist()}
@@ -470,6 +476,7 @@ class TypedTransformer(TraceTransformer):
         obj.units_ = data.get("units")
         obj.encoders = {c: _Continuous(e.pop("kind"), e) for c, e in
                         ((c, dict(e)) for c, e in data["encoders"].items())}
+        obj.sticky_ = tuple(float(q) for q in data.get("sticky", (0.0,) * len(obj.heads)))
         return obj
 
 

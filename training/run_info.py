@@ -47,6 +47,8 @@ def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
     joined = {0: ", streams carried through each epoch in training", 1: ""}.get(
         config.join_windows, f", {config.join_windows} windows joined in training")
     slow = f" and {config.slow_inputs} slow latent inputs" if config.slow_inputs else ""
+    if config.sticky_heads and config.feature_mode == "typed":
+        joined = f"; categories kept from row to row as often as the trace repeats them{joined}"
     log1p += (f"; sampled as one stream (LSTM state{slow} carried{joined})" if config.carry_state
               else "; sampled as independent windows")
     if config.feature_mode == "typed" and config.calibrate:

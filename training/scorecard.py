@@ -46,6 +46,7 @@ from training.trace_stats import (
     gaps,
     index_of_dispersion,
     ks,
+    repeat_rate,
     seeks,
     size_tv,
     top_sizes,
@@ -76,6 +77,8 @@ METRICS = {
     "size_tv": ("sizes and ops", "distance", "total variation over exact request sizes"),
     "size_in_real": ("sizes and ops", "value", "requests whose size occurs in the real trace"),
     "aligned_4k": ("sizes and ops", "value", "requests whose size is a multiple of 4096"),
+    "size_repeat": ("sizes and ops", "value", "requests with the previous request's size (runs)"),
+    "op_repeat": ("sizes and ops", "value", "requests with the previous request's opcode (runs)"),
     "interarrival_ks": ("timing", "distance", "KS of inter-arrival times"),
     "latency_ks": ("timing", "distance", "KS of latency"),
     "burst_err": ("timing", "distance", "mean |log10| ratio of index of dispersion over the scales"),
@@ -169,9 +172,11 @@ class _Profile:
         self.values = {"reuse_rate": float(1 - is_first[req_start].mean()),
                        "one_hit_wonders": float((counts == 1).mean()),
                        "sequential_fraction": float((np.abs(t.lba[1:] - end[:-1]) < 0.5).mean()) if len(t) > 1 else 0.0,
-                       "aligned_4k": float((np.round(t.length) % 4096 == 0).mean())}
+                       "aligned_4k": float((np.round(t.length) % 4096 == 0).mean()),
+                       "size_repeat": repeat_rate(np.round(t.length))}
         if t.opcode is not None:
             self.values["read_fraction"] = float((t.opcode == 0).mean())
+            self.values["op_repeat"] = repeat_rate(t.opcode)
 
     def stack_cdf(self) -> np.ndarray:
         """P(stack distance < size | reuse) at each ladder size, from the LRU page-model curve."""

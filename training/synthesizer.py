@@ -27,10 +27,11 @@ from training.config import ROW_COLUMNS, TRACE_COLUMNS, TraceGANConfig, slow_dec
 from training.errors import ModelError
 from training.readers import TraceFrame
 from training.sequences import make_windows, time_split
+from training.sticky import fill_kept
 from training.transform import TraceTransformer
 
-__all__ = ["Synthesizer", "PreparedData", "BLOCK_SEQUENCES", "block_noise", "StreamNoise", "sample_blocks",
-           "noise_dim", "make_transformer"]
+__all__ = ["Synthesizer", "PreparedData", "BLOCK_SEQUENCES", "block_noise", "StreamNoise", "sticky_groups",
+           "sample_blocks", "noise_dim", "make_transformer"]
 
 log = logging.getLogger(__name__)
 BLOCK_SEQUENCES = 1024
@@ -51,15 +52,29 @@ def block_noise(config: TraceGANConfig, seed: int, block: int, dim: int | None =
     return rng.standard_normal((BLOCK_SEQUENCES, config.seq_len, dim or config.latent_dim), dtype=np.float32)
 
 
+def sticky_groups(config: TraceGANConfig, transformer: TraceTransformer) -> tuple[tuple[int, int, float], ...]:
+    """``sticky_heads``: ``(first noise input, width, keep probability)`` of each softmax head whose
+    noise a row may keep from the row before (``training.sticky``), for a carried-state model."""
+    keep = getattr(transformer, "sticky_", ())
+    if not (config.sticky_heads and config.carry_state and keep):
+        return ()
+    starts = config.latent_dim + np.cumsum((0,) + tuple(transformer.heads[:-1]))
+    return tuple((int(a), int(w), float(q)) for a, w, q in zip(starts, transformer.heads, keep) if q > 0)
+
+
 class StreamNoise:
     """A carried stream's noise, drawn block by block in order: ``block_noise`` with the last
     ``config.slow_inputs`` latent inputs made slow (``x_t = a x_{t-1} + sqrt(1 - a^2) e_t``, unit
-    variance, continued from one block to the next)."""
+    variance, continued from one block to the next), and each ``sticky`` head's noise inputs kept
+    from the row before with its probability (``sticky_groups``), runs continued across blocks too."""
 
-    def __init__(self, config: TraceGANConfig, seed: int, stream: int, dim: int) -> None:
-        self.config, self.seed, self.stream, self.dim = config, seed, stream, dim
+    def __init__(self, config: TraceGANConfig, seed: int, stream: int, dim: int,
+                 sticky: tuple[tuple[int, int, float], ...] = ()) -> None:
+        self.config, self.seed, self.stream, self.dim, self.sticky = config, seed, stream, dim, sticky
         self.slow = config.slow_inputs
         self.prev = np.random.default_rng([seed, stream, 0, 2]).standard_normal(self.slow) if self.slow else None
+        start = np.random.default_rng([seed, stream, 0, 3])
+        self.kept = [start.standard_normal(w).astype(np.float32) for _, w, _ in sticky]
 
     def __call__(self, block: int) -> np.ndarray:
         """``(1, BLOCK_SEQUENCES * seq_len, dim)`` float32; call with blocks 0, 1, 2, ... in turn."""
@@ -70,6 +85,11 @@ class StreamNoise:
             col = _ar1(noise[0, :, j].astype(np.float64), self.prev[i], slow_decay(i))
             noise[0, :, j] = col
             self.prev[i] = col[-1]
+        if self.sticky:
+            keep = np.random.default_rng([self.seed, self.stream, block, 3]).random((noise.shape[1], len(self.sticky)))
+            for h, (a, w, q) in enumerate(self.sticky):
+                fill_kept(noise[0, :, a:a + w], keep[:, h] < q, self.kept[h])
+                self.kept[h] = noise[0, -1, a:a + w].copy()
         return noise
 
 
@@ -133,7 +153,7 @@ def sample_blocks(decode: Callable, transformer: TraceTransformer, config: Trace
     if carry and first_block:
         raise ModelError("a carried-state stream is drawn from its first block; pass stream=, not first_block=")
     state = [None]
-    stream_noise = StreamNoise(config, seed, stream, dim) if carry else None
+    stream_noise = StreamNoise(config, seed, stream, dim, sticky_groups(config, transformer)) if carry else None
     uniform = transformer.locality != "none"  # where in its bucket each address falls: the same for torch and ONNX
 
     def draw(block: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -272,7 +292,8 @@ class Synthesizer:
 
         data = self.prepare(frame)
         trainer = GANTrainer(self.config, data.train_windows.shape[2], heads=self.transformer.heads,
-                             noise_skip=self._noise_skip(), device=self.device)
+                             noise_skip=self._noise_skip(), sticky=sticky_groups(self.config, self.transformer),
+                             device=self.device)
         self.best = BestGenerator() if self.config.keep_best else None
         if resume_from is not None:
             trainer.load_checkpoint(resume_from)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["ks", "w1", "seeks", "gaps", "size_tv", "index_of_dispersion", "verbatim_fraction", "footprint_growth",
-           "top_sizes", "first_touches", "COPY_RUN"]
+           "top_sizes", "first_touches", "repeat_rate", "COPY_RUN"]
 
 COPY_RUN = 8
 
@@ -15,6 +15,11 @@ def top_sizes(length: np.ndarray, k: int = 10, *, digits: int = 6) -> list[list[
     sizes, counts = np.unique(np.round(length), return_counts=True)
     order = np.argsort(-counts, kind="stable")[:k]
     return [[float(sizes[i]), round(float(counts[i] / counts.sum()), digits)] for i in order]
+
+
+def repeat_rate(x: np.ndarray) -> float:
+    """The fraction of rows equal to the row before them (runs of a size or an opcode)."""
+    return float(np.mean(x[1:] == x[:-1])) if len(x) > 1 else 0.0
 
 
 def first_touches(pages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

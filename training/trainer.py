@@ -96,8 +96,10 @@ class GANTrainer(TrainerState):
     epoch_type = EpochStats
 
     def __init__(self, config: TraceGANConfig, n_features: int, *, heads: tuple[int, ...] = (),
-                 noise_skip: tuple[bool, ...] = (), device: str = "cpu") -> None:
+                 noise_skip: tuple[bool, ...] = (), sticky: tuple[tuple[int, int, float], ...] = (),
+                 device: str = "cpu") -> None:
         self.config = config
+        self.sticky = tuple(sticky)  # (first noise input, width, keep probability) per sticky head
         self.device = torch.device(device)
         torch.manual_seed(config.seed)  # initial weights
         first = config.address_first and config.feature_mode == "typed" and config.locality != "none"
@@ -115,13 +117,13 @@ class GANTrainer(TrainerState):
         self.epoch = 0
         self.history: list[EpochStats] = []
         self.carry: dict[str, tuple] = {}  # role -> (LSTM state, windows left), join_windows != 1
-        self.slow_prev: dict[str, torch.Tensor] = {}  # role -> its streams' last slow inputs (slow_noise)
+        self.slow_prev: dict[str, torch.Tensor] = {}  # role -> its streams' last slow and sticky inputs
 
     def fake(self, batch: int, role: str) -> torch.Tensor:
         """A fake batch from fresh noise; with ``join_windows != 1`` it continues ``role``'s stream
-        (its LSTM state and slow inputs)."""
+        (its LSTM state, slow inputs and kept head noise)."""
         if self.config.join_windows == 1 or not self.config.carry_state:  # sampled as windows: trained as windows
-            return self.generator(self._slow(self.noise(batch), None))
+            return self.generator(self._stream_noise(self.noise(batch), None))
         state, left = self.carry.get(role, (None, 0))
         prev = None
         if state is None or left == 0 or state[0].size(1) < batch:
@@ -129,29 +131,47 @@ class GANTrainer(TrainerState):
         else:
             state = tuple(s[:, :batch] for s in state)
             prev = self.slow_prev[role][:batch] if role in self.slow_prev else None
-        z = self._slow(self.noise(batch), prev)
+        z = self._stream_noise(self.noise(batch), prev)
         out, new = self.generator(z, state, return_state=True)
         self.carry[role] = (tuple(s.detach() for s in new), left - 1)
-        if self.config.slow_inputs:
-            lat = self.config.latent_dim
-            self.slow_prev[role] = z[:, -1, lat - self.config.slow_inputs:lat].clone()
+        if self.config.slow_inputs or self.sticky:
+            self.slow_prev[role] = z[:, -1, self._carried_inputs()].clone()
         return out
 
-    def _slow(self, z: torch.Tensor, prev: torch.Tensor | None) -> torch.Tensor:
-        """``slow_noise``: the last latent inputs made AR(1) along time (``StreamNoise`` in training),
-        continuing ``prev`` (``(B, slow)``) or from a stationary start."""
+    def _carried_inputs(self) -> list[int]:
+        """The noise inputs a stream carries from row to row: the slow ones, then the sticky heads'."""
+        lat, k = self.config.latent_dim, self.config.slow_inputs
+        return list(range(lat - k, lat)) + [a + j for a, w, _ in self.sticky for j in range(w)]
+
+    def _stream_noise(self, z: torch.Tensor, prev: torch.Tensor | None) -> torch.Tensor:
+        """The noise as a stream draws it (``StreamNoise`` in training): ``slow_noise``'s last latent
+        inputs made AR(1) along time, and each sticky head's inputs kept from the row before with its
+        probability, continuing ``prev`` (``(B, carried inputs)``) or from a stationary start."""
         k = self.config.slow_inputs  # as sampled (StreamNoise)
-        if not k:
+        if not k and not self.sticky:
             return z
         lat = self.config.latent_dim
         if prev is None:
-            prev = torch.randn(z.size(0), k, generator=self.rng).to(z.device)
-        a = torch.tensor([slow_decay(i) for i in range(k)], dtype=z.dtype, device=z.device)
-        scale, x, cols = torch.sqrt(1 - a * a), prev, []
-        for t in range(z.size(1)):
-            x = a * x + scale * z[:, t, lat - k:lat]
-            cols.append(x)
-        return torch.cat([z[..., :lat - k], torch.stack(cols, 1), z[..., lat:]], -1)
+            prev = torch.randn(z.size(0), len(self._carried_inputs()), generator=self.rng).to(z.device)
+        if k:
+            a = torch.tensor([slow_decay(i) for i in range(k)], dtype=z.dtype, device=z.device)
+            scale, x, cols = torch.sqrt(1 - a * a), prev[:, :k], []
+            for t in range(z.size(1)):
+                x = a * x + scale * z[:, t, lat - k:lat]
+                cols.append(x)
+            z = torch.cat([z[..., :lat - k], torch.stack(cols, 1), z[..., lat:]], -1)
+        if self.sticky:
+            keep = torch.rand(z.size(0), z.size(1), len(self.sticky), generator=self.rng).to(z.device)
+            parts, at, done = [], k, lat
+            for h, (a, w, q) in enumerate(self.sticky):
+                x, rows = prev[:, at:at + w], []
+                for t in range(z.size(1)):
+                    x = torch.where(keep[:, t, h, None] < q, x, z[:, t, a:a + w])
+                    rows.append(x)
+                parts += [z[..., done:a], torch.stack(rows, 1)]
+                at, done = at + w, a + w
+            z = torch.cat([z[..., :lat], *parts, z[..., done:]], -1)
+        return z
 
     def noise(self, batch: int) -> torch.Tensor:
         c = self.config

@@ -20,8 +20,9 @@ class SearchSpace:
     ``locality="lru"`` model and the joined windows of a ``carry_state`` one, G's moment term (off or
     weight 1) outside the absolute feature mode; optionally the widths, the typed features' continuous
     encoding (e.g. ``continuous: [quantile, normal]`` in the YAML), whether calibration includes the
-    address head (``calibrate_address: [true, false]``), G's slow latent inputs (``slow_noise: [0, 3]``)
-    and its noise path to the continuous outputs (``noise_skip: [true, false]``)."""
+    address head (``calibrate_address: [true, false]``), G's slow latent inputs (``slow_noise: [0, 3]``),
+    its noise path to the continuous outputs (``noise_skip: [true, false]``) and the heads' kept noise
+    (``sticky_heads: [true, false]``)."""
 
     ratios: tuple[str, ...] = ("1:1", "1:2", "1:3", "2:1", "3:1")
     lr_g: tuple[float, float] = (1e-5, 1e-3)
@@ -37,6 +38,7 @@ class SearchSpace:
     calibrate_address: tuple[bool, ...] = field(default=())  # e.g. [true, false] in the YAML: a miss-ratio objective
     slow_noise: tuple[int, ...] = field(default=())
     noise_skip: tuple[bool, ...] = field(default=())
+    sticky_heads: tuple[bool, ...] = field(default=())
 
     def __post_init__(self) -> None:
         for r in self.ratios:
@@ -76,9 +78,10 @@ class SearchSpace:
         locality = base.feature_mode == "typed" and base.locality != "none"
         applies = {"reuse_buckets": locality, "join_windows": base.carry_state,
                    "moment_weight": base.feature_mode != "absolute", "calibrate_address": locality and base.calibrate,
-                   "slow_noise": base.carry_state, "noise_skip": base.feature_mode == "typed"}
+                   "slow_noise": base.carry_state, "noise_skip": base.feature_mode == "typed",
+                   "sticky_heads": base.carry_state and base.feature_mode == "typed"}
         for name in ("batch_size", "seq_len", "hidden_dim", "latent_dim", "continuous", "reuse_buckets", "join_windows",
-                     "moment_weight", "calibrate_address", "slow_noise", "noise_skip"):
+                     "moment_weight", "calibrate_address", "slow_noise", "noise_skip", "sticky_heads"):
             choices = getattr(self, name)
             if choices and applies.get(name, True):
                 changes[name] = trial.suggest_categorical(name, list(choices))

@@ -222,6 +222,9 @@ def test_inspect_profiles_a_trace(tmp_path, sample_frame):
     report = json.loads(invoke("inspect", str(path), "--json", "--max_lines", "100").output)
     assert report["rows"] == 100 and 0 <= report["reuse_rate"] <= 1 and report["footprint_pages"] > 0
     assert report["read_fraction"] == pytest.approx(float((sample_frame.opcode[:100] == 0).mean()))
+    op = sample_frame.opcode[:100]
+    assert report["op_repeat"] == pytest.approx(float((op[1:] == op[:-1]).mean()))
+    assert lines["runs"].endswith("its opcode") and "of requests have the previous one's size" in lines["runs"]
     res = CliRunner().invoke(main, ["inspect", str(tmp_path / "none.txt")])
     assert res.exit_code == 2 and "none.txt: no such file" in res.output
     ali = tmp_path / "ali.csv"  # a published format: its units, and volumes to choose

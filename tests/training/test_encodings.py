@@ -113,7 +113,7 @@ def test_wgan_gp_steps_train_both_networks_with_a_penalty():
     d_loss = trainer.discriminator_step(real)
     state = trainer.rng.get_state()  # G's loss is -mean D(G(z)) on the noise its step draws
     with torch.no_grad():
-        expected = -trainer.discriminator(trainer.generator(trainer._slow(trainer.noise(16), None))).mean()
+        expected = -trainer.discriminator(trainer.generator(trainer._stream_noise(trainer.noise(16), None))).mean()
     trainer.rng.set_state(state)
     g_loss = trainer.generator_step(16)
     assert torch.isfinite(d_loss) and torch.allclose(g_loss, expected, atol=1e-6)
@@ -149,7 +149,8 @@ def test_a_model_saved_before_typed_fields_loads_and_samples_the_same():
     old = Synthesizer.load(FIXTURES / "model_v1")
     assert old.config.loss == "bce" and old.config.keep_best is False  # what it was trained with
     rows = old.sample(len(expected["rows"]), seed=expected["seed"])
-    np.testing.assert_array_equal(rows[:, :4], np.array(expected["rows"]))
+    # to float32 rounding: torch picks its kernels by CPU, and CPUs differ in the last bits (tests/rows.py)
+    np.testing.assert_allclose(rows[:, :4], np.array(expected["rows"]), rtol=1e-6)
     assert np.isnan(rows[:, 4]).all() and old.columns == ("timestamp", "length", "lba", "latency")
     assert encode(rows[:2], "csv", old.columns).count(b",") == 6  # four columns, as before
     onnx_rows = OnnxSynthesizer.from_file(FIXTURES / "model_v1.onnx").sample(len(rows), seed=expected["seed"])

@@ -124,6 +124,7 @@ def test_sequential_4k_requests():
     assert m["sequential_fraction"]["real"] == 1.0 and m["reuse_rate"]["real"] == 0.0
     assert m["aligned_4k"]["real"] == 1.0 and m["size_in_real"]["synthetic"] == 1.0
     assert m["read_fraction"]["real"] == 0.75 and m["one_hit_wonders"]["real"] == 1.0
+    assert m["op_repeat"]["real"] == pytest.approx(198 / 199) and m["size_repeat"]["real"] == 1.0  # one switch
     assert card["cache"]["real"]["lru"] == [1.0] * len(card["cache"]["ladder_pages"])  # a scan never hits
     assert card["sizes"]["real_top"] == [[4096.0, 1.0]]
 

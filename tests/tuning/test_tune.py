@@ -123,12 +123,14 @@ def test_locality_knobs_are_searched_where_they_apply():
     trial = study.ask()
     assert space.suggest(trial, windows).calibrate_address is True and "calibrate_address" not in trial.params
     assert "calibrate_address" not in trials[0].params  # the default space leaves it alone
-    space = SearchSpace(slow_noise=(0, 3), noise_skip=(True, False))
+    space = SearchSpace(slow_noise=(0, 3), noise_skip=(True, False), sticky_heads=(True, False))
     picked = [space.suggest(t, TraceGANConfig()) for t in (study.ask() for _ in range(20))]
     assert {c.slow_noise for c in picked} == {0, 3} and {c.noise_skip for c in picked} == {True, False}
+    assert {c.sticky_heads for c in picked} == {True, False}
     trial = study.ask()
     assert space.suggest(trial, windows).slow_noise == TraceGANConfig().slow_noise and "slow_noise" not in trial.params
-    assert not {"slow_noise", "noise_skip"} & set(trials[0].params)
+    assert "sticky_heads" not in trial.params  # windows sampled independently: nothing carried
+    assert not {"slow_noise", "noise_skip", "sticky_heads"} & set(trials[0].params)
 
 
 def test_loss_diagnosis():
