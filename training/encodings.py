@@ -284,8 +284,9 @@ class TypedTransformer(TraceTransformer):
         self._fit(frame)
         return self
 
-    def _fit(self, frame: TraceFrame) -> tuple | None:
-        """``fit``'s work; returns the address actions it encoded (None without locality)."""
+    def _fit(self, frame: TraceFrame) -> list[np.ndarray]:
+        """``fit``'s work; returns each head's categories of the rows (``_categories``), which it
+        needs for the keep probabilities and ``fit_transform`` for the one-hots."""
         actions = None
         self.time_quantum_ = 1.0 if np.issubdtype(frame.timestamp.dtype, np.integer) else 1e-6
         self.units_ = frame.meta.get("units")
@@ -309,8 +310,9 @@ class TypedTransformer(TraceTransformer):
             self.encoders["lba"] = _Continuous.fit("minmax", frame.lba)
         if self.has_latency_:
             self.encoders["latency"] = _Continuous.fit(kind, frame.latency)
-        self.sticky_ = sticky.head_keep(self._categories(frame, actions), self.heads)
-        return actions
+        categories = self._categories(frame, actions)
+        self.sticky_ = sticky.head_keep(categories, self.heads)
+        return categories
 
     def _fit_locality(self, frame: TraceFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lba = np.rint(frame.lba).astype(np.int64)
@@ -331,7 +333,7 @@ class TypedTransformer(TraceTransformer):
         return locality.encode(np.rint(frame.lba).astype(np.int64), frame.length, self.lba_range_[3],
                                phase=self.lba_range_[4], spans=self.locality == "lru-pages")
 
-    def transform(self, frame: TraceFrame, actions: tuple | None = None) -> np.ndarray:
+    def transform(self, frame: TraceFrame, categories: list[np.ndarray] | None = None) -> np.ndarray:
         """``(n, len(feature_names))`` float32: continuous columns in [-1, 1], then one-hots,
         written block by block into one preallocated array (on a 10M-row trace, column-at-a-time
         writes over the whole array cost 3x more than the encoding itself)."""
@@ -341,7 +343,8 @@ class TypedTransformer(TraceTransformer):
         cont = [self.encoders[c].transform(np.asarray(raw[c], np.float64)).astype(np.float32)
                 for c in self.continuous_names]
         starts = len(cont) + np.cumsum((0,) + self.heads[:-1])
-        hot = [start + cat for start, cat in zip(starts, self._categories(frame, actions))]  # each group's 1, per row
+        categories = categories if categories is not None else self._categories(frame)
+        hot = [start + cat for start, cat in zip(starts, categories)]  # the column of each group's 1, per row
         out = np.empty((n, len(self.feature_names)), np.float32)
         for a in range(0, n, _BLOCK):
             block = out[a:a + _BLOCK]
@@ -369,7 +372,8 @@ class TypedTransformer(TraceTransformer):
         return out
 
     def fit_transform(self, frame: TraceFrame) -> np.ndarray:
-        """``fit`` then ``transform``, encoding the addresses once (an LRU pass over every row)."""
+        """``fit`` then ``transform``, encoding every head's categories once (for the addresses, an LRU
+        pass over every row)."""
         return self.transform(frame, self._fit(frame))
 
     def inverse_features(self, y: np.ndarray) -> np.ndarray:

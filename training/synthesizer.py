@@ -55,11 +55,10 @@ def block_noise(config: TraceGANConfig, seed: int, block: int, dim: int | None =
 def sticky_groups(config: TraceGANConfig, transformer: TraceTransformer) -> tuple[tuple[int, int, float], ...]:
     """``sticky_heads``: ``(first noise input, width, keep probability)`` of each softmax head whose
     noise a row may keep from the row before (``training.sticky``), for a carried-state model."""
-    keep = getattr(transformer, "sticky_", ())
-    if not (config.sticky_heads and config.carry_state and keep):
+    if not (config.sticky_heads and config.carry_state):
         return ()
     starts = config.latent_dim + np.cumsum((0,) + tuple(transformer.heads[:-1]))
-    return tuple((int(a), int(w), float(q)) for a, w, q in zip(starts, transformer.heads, keep) if q > 0)
+    return tuple((int(a), int(w), float(q)) for a, w, q in zip(starts, transformer.heads, transformer.sticky_) if q > 0)
 
 
 class StreamNoise:

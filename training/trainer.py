@@ -100,6 +100,9 @@ class GANTrainer(TrainerState):
                  device: str = "cpu") -> None:
         self.config = config
         self.sticky = tuple(sticky)  # (first noise input, width, keep probability) per sticky head
+        k = config.slow_inputs  # the noise inputs a stream carries from row to row: the slow ones, then the sticky heads'
+        self.carried = list(range(config.latent_dim - k, config.latent_dim)) + \
+            [a + j for a, w, _ in self.sticky for j in range(w)]
         self.device = torch.device(device)
         torch.manual_seed(config.seed)  # initial weights
         first = config.address_first and config.feature_mode == "typed" and config.locality != "none"
@@ -134,43 +137,32 @@ class GANTrainer(TrainerState):
         z = self._stream_noise(self.noise(batch), prev)
         out, new = self.generator(z, state, return_state=True)
         self.carry[role] = (tuple(s.detach() for s in new), left - 1)
-        if self.config.slow_inputs or self.sticky:
-            self.slow_prev[role] = z[:, -1, self._carried_inputs()].clone()
+        if self.carried:
+            self.slow_prev[role] = z[:, -1, self.carried].clone()
         return out
-
-    def _carried_inputs(self) -> list[int]:
-        """The noise inputs a stream carries from row to row: the slow ones, then the sticky heads'."""
-        lat, k = self.config.latent_dim, self.config.slow_inputs
-        return list(range(lat - k, lat)) + [a + j for a, w, _ in self.sticky for j in range(w)]
 
     def _stream_noise(self, z: torch.Tensor, prev: torch.Tensor | None) -> torch.Tensor:
         """The noise as a stream draws it (``StreamNoise`` in training): ``slow_noise``'s last latent
         inputs made AR(1) along time, and each sticky head's inputs kept from the row before with its
         probability, continuing ``prev`` (``(B, carried inputs)``) or from a stationary start."""
-        k = self.config.slow_inputs  # as sampled (StreamNoise)
-        if not k and not self.sticky:
+        if not self.carried:
             return z
-        lat = self.config.latent_dim
+        k, lat, z = self.config.slow_inputs, self.config.latent_dim, z.clone()  # as sampled (StreamNoise)
         if prev is None:
-            prev = torch.randn(z.size(0), len(self._carried_inputs()), generator=self.rng).to(z.device)
+            prev = torch.randn(z.size(0), len(self.carried), generator=self.rng).to(z.device)
         if k:
             a = torch.tensor([slow_decay(i) for i in range(k)], dtype=z.dtype, device=z.device)
-            scale, x, cols = torch.sqrt(1 - a * a), prev[:, :k], []
+            scale, x = torch.sqrt(1 - a * a), prev[:, :k]
             for t in range(z.size(1)):
-                x = a * x + scale * z[:, t, lat - k:lat]
-                cols.append(x)
-            z = torch.cat([z[..., :lat - k], torch.stack(cols, 1), z[..., lat:]], -1)
+                x = z[:, t, lat - k:lat] = a * x + scale * z[:, t, lat - k:lat]
         if self.sticky:
             keep = torch.rand(z.size(0), z.size(1), len(self.sticky), generator=self.rng).to(z.device)
-            parts, at, done = [], k, lat
+            at = k
             for h, (a, w, q) in enumerate(self.sticky):
-                x, rows = prev[:, at:at + w], []
+                x = prev[:, at:at + w]
                 for t in range(z.size(1)):
-                    x = torch.where(keep[:, t, h, None] < q, x, z[:, t, a:a + w])
-                    rows.append(x)
-                parts += [z[..., done:a], torch.stack(rows, 1)]
-                at, done = at + w, a + w
-            z = torch.cat([z[..., :lat], *parts, z[..., done:]], -1)
+                    x = z[:, t, a:a + w] = torch.where(keep[:, t, h, None] < q, x, z[:, t, a:a + w])
+                at += w
         return z
 
     def noise(self, batch: int) -> torch.Tensor:

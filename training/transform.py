@@ -48,6 +48,7 @@ class TraceTransformer:
         self.time_quantum_ = 1.0
 
     heads: tuple[int, ...] = ()  # no one-hot groups: every feature is continuous
+    sticky_: tuple[float, ...] = ()  # no heads, none of their noise kept (training.sticky)
     units_: dict | None = None  # the training frame's units (training.units); None in older models
     locality = "none"  # the LBA is a scaled number (typed mode can decode it through an LRU stack)
     columns = TRACE_COLUMNS  # what the rows hold (these models always wrote latency)
