@@ -129,6 +129,7 @@ def _run_stream(job: SparkJob, stream: int) -> dict:
     import mlflow
 
     from serving.registry import load_any
+    from serving.synthesize import one_blas_thread
     from serving.writers import open_writer
 
     mlflow.set_tracking_uri(job.tracking_uri)
@@ -141,7 +142,8 @@ def _run_stream(job: SparkJob, stream: int) -> dict:
     loaded = time.perf_counter()
     path = part_path(job.output, job.fmt, stream)
     rows = job.rows[stream]
-    with open_writer(path, job.fmt, columns=model.columns, units=model.transformer.units_) as writer:
+    with open_writer(path, job.fmt, columns=model.columns, units=model.transformer.units_) as writer, \
+            one_blas_thread():
         for chunk in model.sample_chunks(rows, seed=job.seed, stream=stream):
             writer.write(chunk)
     return {"stream": stream, "rows": rows, "load_seconds": loaded - start,

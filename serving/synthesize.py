@@ -13,6 +13,10 @@ the output is byte-identical whatever ``shards`` and ``workers`` are:
   each shard's encoded part beside the output, and the parts are joined in order into the
   temporary output, which is renamed into place. No partial output exists at any time.
 
+NumPy's BLAS runs on one thread throughout (``one_blas_thread``): the stream's noise filter
+multiplies small matrices, and OpenBLAS's extra threads then spin on the cores the network and
+the writer need (1M rows on 2 cores, ``bench/synthesis.py``: ~370k rows/s with them, ~490k without).
+
 A ``carry_state`` model cannot start mid-stream (each block continues the LSTM state and the LRU
 stack of the one before), so it parallelises over ``streams`` instead: K independent streams,
 each drawn from ``(seed, stream)`` by a worker into a raw float64 part, then encoded one after
@@ -46,7 +50,7 @@ from training.utils import atomic_output, check_output, sweep_stale_temps, temp_
 if TYPE_CHECKING:
     from serving.registry import Sampler
 
-__all__ = ["SynthesisStats", "synthesize_to_file", "shard_plan", "stream_plan", "log_lineage"]
+__all__ = ["SynthesisStats", "synthesize_to_file", "shard_plan", "stream_plan", "log_lineage", "one_blas_thread"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,13 @@ class SynthesisStats:
 
     def metrics(self) -> dict:
         return {}
+
+
+def one_blas_thread():
+    """A context in which NumPy's BLAS uses one thread (see the module docstring)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")
 
 
 def _progress(total: int, enabled: bool | None):
@@ -119,6 +130,7 @@ _MODEL = None
 def _init_worker(spec: tuple[str, object]) -> None:
     global _MODEL
     kind, payload = spec
+    one_blas_thread()  # threadpoolctl's limits apply when made: for the worker's life
     if kind == "onnx":
         import onnx
 
@@ -245,7 +257,7 @@ def synthesize_to_file(model: Sampler, n_rows: int, path: str | Path, *, fmt: st
         raise ConfigError(f"unknown output format {fmt!r}; valid formats: {', '.join(WRITERS)}")
     check_output(path, overwrite)
     start = time.perf_counter()
-    with _progress(n_rows, progress) as bar:
+    with _progress(n_rows, progress) as bar, one_blas_thread():
         if shards == 1 and workers == 1:
             _stream(model, n_rows, path, fmt, seed, overwrite, bar, threads or os.cpu_count() or 1)
             used = 1

@@ -128,3 +128,26 @@ def test_refuses_to_overwrite(delta_model, tmp_path):
     with pytest.raises(ConfigError, match="pass --overwrite"):
         synthesize_to_file(delta_model, 10, out, overwrite=False)
     assert out.read_text() == "keep"
+
+
+def test_blas_runs_on_one_thread_while_writing_and_is_given_back(stream_model, tmp_path, monkeypatch):
+    """OpenBLAS's extra threads spin on the cores the network and the writer need: synthesis
+    limits NumPy's BLAS to one thread while it runs, and leaves the process as it found it."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    seen, real_chunks = [], stream_model.sample_chunks
+
+    def chunks(*args, **kw):
+        for chunk in real_chunks(*args, **kw):
+            seen.append(blas_threads())
+            yield chunk
+
+    monkeypatch.setattr(stream_model, "sample_chunks", chunks)
+    with threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        synthesize_to_file(stream_model, 3 * BLOCK_SEQUENCES * 8, tmp_path / "x.csv", fmt="csv")
+        assert blas_threads() == before
+    assert before and seen and all(threads == [1] * len(before) for threads in seen)
