@@ -46,7 +46,7 @@ from bench._common import MSR, SEED_REFERENCE, require  # noqa: E402
 
 SEED_HYPER = dict(batch_size=128, hidden_dim=66, latent_dim=16, lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seq_len=12,
                   feature_mode="absolute", log1p=(), locality="none", carry_state=False, join_windows=1, moment_weight=0.0,
-                  slow_noise=0, noise_skip=False, sticky_heads=False)
+                  slow_noise=0, noise_skip=False, sticky_heads=False, select_calibrated=False)
 _LR = dict(lr_g=5e-4, lr_d=5e-4, d_updates=1, g_updates=1)
 _LRU = dict(feature_mode="typed", continuous="quantile", **_LR, locality="lru")
 _DELTA = dict(feature_mode="delta", log1p=("timestamp", "length", "latency"))
@@ -72,9 +72,12 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_lru_carry_join4": dict(_LRU, carry_state=True, join_windows=4),
     # G's fakes continue their streams through the epoch, with slow latent inputs, the row noise
     # straight to latency and the heads' noise kept from row to row: the default (TraceGANConfig());
-    # _unsticky: fresh head noise every row (the default before); _fast: none of the three
+    # _unsticky: fresh head noise every row (the default before); _fast: none of the three; every
+    # epoch scored calibrated (select_calibrated) in the default only, _select_raw: before calibration
     "typed_lru_carry_join0": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
-                                  sticky_heads=True),
+                                  sticky_heads=True, select_calibrated=True),
+    "typed_lru_carry_join0_select_raw": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
+                                             sticky_heads=True),
     "typed_lru_carry_join0_unsticky": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True),
     "typed_lru_carry_join0_fast": dict(_LRU, carry_state=True, join_windows=0),
     "typed_lru_carry_join0_slow3": dict(_LRU, carry_state=True, join_windows=0, slow_noise=3, noise_skip=True),
@@ -122,25 +125,43 @@ def split_blocks(frame, block: int = 1000, every: int = 10):
     return part((which != 3) & (which != 8)), part(which == 3), part(which == 8)
 
 
+def split(frame, how: str):
+    """``(frame to fit, training rows in it, selection rows, test rows, config overrides)`` of the
+    ``time`` or ``blocks`` split (see the module docstring)."""
+    from training.sequences import time_split
+
+    if how == "blocks":
+        fit_frame, selection, test = split_blocks(frame)
+        return fit_frame, len(fit_frame), selection, test, {"val_fraction": 0.0}
+    cut = time_split(len(frame), 0.2)
+    mid = (cut + len(frame)) // 2
+    # epochs are chosen on the first half of the held-out rows and scored on the second: a score on
+    # the rows that chose the epoch would be optimistic (the models swing from epoch to epoch)
+    return frame, cut, frame.slice(cut, mid), frame.slice(mid, len(frame)), {}
+
+
 def train_variant(frame, overrides: dict, budget: float, validator, seed: int = 42):
     from training.config import TraceGANConfig
     from training.synthesizer import Synthesizer
     from training.trainer import StopTraining
 
     config = replace(TraceGANConfig(**SEED_HYPER), num_epochs=100_000, seed=seed, **overrides)
+    calibrate = config.calibrate and config.feature_mode == "typed"
     synth = Synthesizer(replace(config, calibrate=False))  # calibrated after the uncalibrated model is scored
-    curve, spent = [], [0.0]
+    curve, spent, prepared = [], [0.0], []
 
     def on_epoch(stats) -> None:
         spent[0] += stats.seconds
-        scores = validator.scores(synth)
+        # each epoch as fit's epoch_model() scores it: calibrated where the variant calibrates and selects so
+        select = calibrate and config.select_calibrated
+        scores = validator.scores(synth.calibrated_copy(prepared[0], announce=False) if select else synth)
         curve.append((round(spent[0], 2), scores["val_mmd2"]))
         synth.observe(stats.epoch, scores["val_fields"])  # keep_best keeps the best epoch's generator
         if spent[0] >= budget:
             raise StopTraining("budget")
 
-    data = synth.fit(frame, on_epoch_end=on_epoch)
-    return synth, curve, data, config.calibrate and config.feature_mode == "typed"
+    data = synth.fit(frame, on_epoch_end=on_epoch, on_prepared=prepared.append)
+    return synth, curve, data, calibrate
 
 
 def ripple(timestamps, seq_len: int = 12) -> float:
@@ -205,18 +226,9 @@ def main() -> None:
     from training.fidelity import Validator, field_distance
     from training.readers import read_trace
     from training.scorecard import TraceData, marginals, scorecard
-    from training.sequences import time_split
 
     frame = read_trace(MSR, "msr")
-    if args.split == "blocks":
-        fit_frame, selection, validation = split_blocks(frame)
-        cut, fit_extra = len(fit_frame), {"val_fraction": 0.0}
-    else:
-        cut = time_split(len(frame), 0.2)
-        mid = (cut + len(frame)) // 2
-        # epochs are chosen on the first half of the held-out rows and scored on the second: a score on
-        # the rows that chose the epoch would be optimistic (the models swing from epoch to epoch)
-        fit_frame, selection, validation, fit_extra = frame, frame.slice(cut, mid), frame.slice(mid, len(frame)), {}
+    fit_frame, cut, selection, validation, fit_extra = split(frame, args.split)
     training = TraceData.from_frame(fit_frame.slice(0, cut))
     validator = Validator(selection, sample=5000)
     real = TraceData.from_frame(validation)

@@ -35,7 +35,8 @@ LOSSES = ("bce", "wgan-gp")
 # Keys a config saved before they existed lacks, with the behaviour it was trained with.
 _LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False, "locality": "none", "carry_state": False,
                                     "join_windows": 1, "moment_weight": 0.0, "calibrate": False, "address_first": False,
-                                    "noise_skip": False, "slow_noise": 0, "sticky_heads": False}
+                                    "noise_skip": False, "slow_noise": 0, "sticky_heads": False,
+                                    "select_calibrated": False}
 LOCALITY = ("lru", "lru-pages", "none")
 SLOW_TAUS = (16, 256, 4096)  # rows: the time constants of G's slow latent inputs (slow_noise)
 MOMENT_WEIGHT = 0.0  # off: measured as a trade, not a win (docs/QUALITY.md); tune searches 0 and 1
@@ -141,6 +142,10 @@ class TraceGANConfig:
         help="with calibrate: the address head's actions too (the request reuse rate then matches the training "
              "part's); false: the head keeps the network's own mix, which on MSR web0 gave miss-ratio curves "
              "1.2-15x closer and a request reuse rate 0.06-0.33 too low (docs/QUALITY.md)"))
+    select_calibrated: bool = field(default=True, metadata=cli_meta(
+        help="with calibrate and keep_best: each validated epoch is scored as it will be saved, calibrated, so the "
+             "epoch kept is the best calibrated model (one calibration per validated epoch: ~1.7 s on MSR web0, "
+             "2 cores); false: scored before calibration, the default before (docs/QUALITY.md)"))
     val_fraction: float = field(default=0.2, metadata=cli_meta(
         help="last fraction of the trace (in time) held out; 0 trains on all rows as the reference recipe"))
     seed: int = field(default=42, metadata=cli_meta(help="seeds data order, noise and initial weights"))

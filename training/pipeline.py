@@ -132,7 +132,7 @@ class _EpochLogger:
         if self.validator is None or not (last or (every and stats.epoch % every == 0)):
             self._postfix(stats)
             return
-        scores = self.validator.scores(self.synth)
+        scores = self.validator.scores(self.synth.epoch_model())  # calibrated, if the saved model will be
         value = scores["val_mmd2"]
         self.val[stats.epoch] = value
         self.synth.observe(stats.epoch, scores["val_fields"])
@@ -298,8 +298,6 @@ def _register(result: TrainResult, options: RunOptions, data_info: dict) -> None
             "final_g_loss": f"{last['g_loss']:.6f}", "source_run_id": result.run_id}
     if result.model_val_mmd2 is not None:  # the registered generator's: after calibration, if it was calibrated
         tags["val_mmd2"] = repr(result.final_val_mmd2)
-        if result.calibrated:
-            tags["val_mmd2_before_calibration"] = repr(result.model_val_mmd2)
     version, alias = register_model(result.model_uri, options.register_as, tags=tags, alias=options.alias,
                                     model_description=MODEL_DESCRIPTION)
     result.registered_version, result.alias = version.version, alias or None

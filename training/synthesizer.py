@@ -243,6 +243,7 @@ class Synthesizer:
         self.history: list[dict[str, float]] = []
         self.meta: dict = {}
         self.best = None  # training.trainer.BestGenerator while fitting with keep_best
+        self._fitting: PreparedData | None = None  # the data being fitted on, while fit runs
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -252,9 +253,21 @@ class Synthesizer:
 
     def observe(self, epoch: int, value: float) -> None:
         """Tell the synthesizer the validation score of its generator after ``epoch`` (lower is
-        better); with ``keep_best`` the best epoch's weights are the ones ``fit`` leaves."""
+        better); with ``keep_best`` the best epoch's weights are the ones ``fit`` leaves. Score
+        ``epoch_model()``, the model ``fit`` would leave, not ``self``."""
         if self.best is not None:
             self.best.update(epoch, value, self.generator)
+
+    def epoch_model(self) -> Synthesizer:
+        """The model an epoch's validation scores: while ``fit`` runs with ``config.select_calibrated``
+        and calibration (``config.calibrate``, a typed model), a calibrated copy of the current
+        generator, the model ``fit`` would save if it stopped now, so the best epoch is chosen among
+        the models as they are saved (on the bundled sample the scores before and after calibration
+        are uncorrelated across epochs); else this synthesizer."""
+        c = self.config
+        if self._fitting is None or not (c.select_calibrated and c.calibrate and self.transformer.heads):
+            return self
+        return self.calibrated_copy(self._fitting, announce=False)
 
     def prepare(self, frame: TraceFrame) -> PreparedData:
         """Split in time order, fit the transformer on the training part, cut windows."""
@@ -289,7 +302,7 @@ class Synthesizer:
         from training.checkpoints import CheckpointCadence
         from training.trainer import BestGenerator, GANTrainer, StopTraining
 
-        data = self.prepare(frame)
+        data = self._fitting = self.prepare(frame)
         trainer = GANTrainer(self.config, data.train_windows.shape[2], heads=self.transformer.heads,
                              noise_skip=self._noise_skip(), sticky=sticky_groups(self.config, self.transformer),
                              device=self.device)
@@ -314,7 +327,10 @@ class Synthesizer:
                         cadence.save(trainer, stats.epoch)  # an early stop keeps its last state too
                     raise
 
-        trainer.fit(torch.from_numpy(data.train_windows), on_epoch_end=epoch_end)
+        try:
+            trainer.fit(torch.from_numpy(data.train_windows), on_epoch_end=epoch_end)
+        finally:
+            self._fitting = None
         self.generator = trainer.sampler.eval()
         self.history = [s.to_dict() for s in trainer.history]
         self.meta = {"train_rows": data.train_rows, "train_windows": len(data.train_windows),
@@ -328,14 +344,14 @@ class Synthesizer:
             self.calibrate(data)
         return data
 
-    def calibrated_copy(self, data: PreparedData) -> Synthesizer:
+    def calibrated_copy(self, data: PreparedData, *, announce: bool = True) -> Synthesizer:
         """A copy of this synthesizer with its generator calibrated (``calibrate``); this one is untouched."""
         import copy
 
         self._require_fitted()
         other = copy.copy(self)
         other.generator, other.meta = self._generator(self.generator.state_dict()), dict(self.meta)
-        other.calibrate(data)
+        other.calibrate(data, announce=announce)
         return other
 
     def _noise_skip(self) -> tuple[bool, ...]:
@@ -358,9 +374,10 @@ class Synthesizer:
         gen.load_state_dict(weights)
         return gen.to(self.device).eval()
 
-    def calibrate(self, data: PreparedData) -> dict:
+    def calibrate(self, data: PreparedData, *, announce: bool = True) -> dict:
         """Match the generator's marginals to the training windows' (``training.calibration``);
-        the record of what changed goes to ``meta["calibration"]`` and is returned."""
+        the record of what changed goes to ``meta["calibration"]`` and is returned (and logged, if
+        ``announce``)."""
         from training.calibration import calibrate, head_error
 
         self._require_fitted()
@@ -368,7 +385,7 @@ class Synthesizer:
         self.meta["calibration"] = {"rows": report["rows"], "columns": report["columns"], "heads": list(report["heads"]),
                                     "head_error_before": round(head_error(report, "before"), 6),
                                     "head_error_after": round(head_error(report, "after"), 6)}
-        log.info("calibrated %s and %d heads (largest category error %.4f -> %.4f)",
+        (log.info if announce else log.debug)("calibrated %s and %d heads (largest category error %.4f -> %.4f)",
                  ", ".join(report["columns"]) or "no column", len(report["heads"]),
                  self.meta["calibration"]["head_error_before"], self.meta["calibration"]["head_error_after"])
         return report

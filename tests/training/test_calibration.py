@@ -189,3 +189,34 @@ def test_calibrate_address_false_leaves_the_address_head_as_trained(tiny_config,
     assert not np.array_equal(after[:-k], before[:-k])  # the size and opcode heads' biases moved
     assert set(copy.meta["calibration"]["heads"]) == {"size", "op"}
     assert copy.meta["calibration"]["columns"] == ["interarrival", "latency"]
+
+
+def test_epochs_are_scored_as_saved_so_the_kept_epoch_is_the_saved_models(tiny_config, sample_frame):
+    """``epoch_model``: while fit runs, a calibrated copy of the live generator (the live one untouched);
+    the epoch kept for the best score is the one whose calibrated copy scored it, and the model fit
+    leaves samples exactly what that copy sampled. Without calibration, with ``select_calibrated``
+    off (a config saved before it reads off), or outside fit, ``self``."""
+    import torch
+
+    from training.config import TraceGANConfig
+
+    s = Synthesizer(replace(tiny_config, num_epochs=3))
+    seen = {}
+
+    def on_epoch(stats):
+        live = {k: v.clone() for k, v in s.generator.state_dict().items()}
+        view = s.epoch_model()
+        assert view is not s and "calibration" in view.meta and "cal_cdf" in view.generator.state_dict()
+        assert all(torch.equal(v, live[k]) for k, v in s.generator.state_dict().items())
+        seen[stats.epoch] = view.sample(300, seed=5)
+        s.observe(stats.epoch, [0.3, 0.1, 0.2][stats.epoch - 1])
+
+    s.fit(sample_frame, on_epoch_end=on_epoch)
+    assert s.meta["epoch"] == 2 and s.epoch_model() is s
+    np.testing.assert_array_equal(s.sample(300, seed=5), seen[2])
+    for name, change in (("uncalibrated", {"calibrate": False}), ("raw", {"select_calibrated": False})):
+        plain = Synthesizer(replace(tiny_config, num_epochs=1, **change))
+        plain.fit(sample_frame, on_epoch_end=lambda stats, p=plain, n=name: seen.update({n: p.epoch_model() is p}))
+        assert seen[name] is True
+    old = {k: v for k, v in s.config.to_dict().items() if k != "select_calibrated"}
+    assert TraceGANConfig.from_dict(old).select_calibrated is False
