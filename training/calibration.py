@@ -37,7 +37,7 @@ __all__ = ["calibrate", "fit_continuous", "fit_head_bias", "head_error", "GRID",
 GRID = 1024  # points of the generator's CDF table over its pre-activation
 LEVELS = 512  # quantiles of the training column's encoded values
 ROWS = 1 << 16  # rollout rows the calibration is fitted on
-STREAMS = 4  # a carried-state model's rollout: this many streams from a zero state, as sampling starts
+STREAMS = 8  # a carried-state model's rollout: this many streams from a zero state, as sampling starts
 _SEED = 1 << 20  # the rollout's noise seed, apart from any sample's
 
 

@@ -144,7 +144,7 @@ class TraceGANConfig:
              "1.2-15x closer and a request reuse rate 0.06-0.33 too low (docs/QUALITY.md)"))
     select_calibrated: bool = field(default=True, metadata=cli_meta(
         help="with calibrate and keep_best: each validated epoch is scored as it will be saved, calibrated, so the "
-             "epoch kept is the best calibrated model (one calibration per validated epoch: ~1.7 s on MSR web0, "
+             "epoch kept is the best calibrated model (one calibration per validated epoch: ~1.3 s on MSR web0, "
              "2 cores); false: scored before calibration, the default before (docs/QUALITY.md)"))
     val_fraction: float = field(default=0.2, metadata=cli_meta(
         help="last fraction of the trace (in time) held out; 0 trains on all rows as the reference recipe"))
