@@ -80,6 +80,12 @@ class TrainResult:
         return self.val_mmd2.get(self.model_epoch)
 
     @property
+    def scored_as_saved(self) -> bool:
+        """Whether the epochs' scores are the calibrated models' (``Synthesizer.epoch_model``), so
+        ``model_val_mmd2`` is already the saved generator's."""
+        return bool(self.calibrated) and self.synthesizer.config.select_calibrated
+
+    @property
     def final_val_mmd2(self) -> float | None:
         """The value a run is judged by — the logged generator's: after calibration its calibrated
         val_mmd2, else ``model_val_mmd2``, else the last validated epoch's (None without validation)."""
@@ -220,7 +226,7 @@ def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None =
         try:
             result = _fit_and_log(synth, frame, logger, options, local, run_id, data_info, checkpoint, saved)
             summary = result_summary(result.val_mmd2, result.fidelity, result.model_epoch, result.calibrated,
-                                     synth.meta.get("best_val"))
+                                     synth.meta.get("best_val"), as_saved=result.scored_as_saved)
             result.description = f"{description} {summary}".strip()
             mlflow.set_tag("mlflow.note.content", result.description)
             if result.registered_version:
@@ -298,6 +304,8 @@ def _register(result: TrainResult, options: RunOptions, data_info: dict) -> None
             "final_g_loss": f"{last['g_loss']:.6f}", "source_run_id": result.run_id}
     if result.model_val_mmd2 is not None:  # the registered generator's: after calibration, if it was calibrated
         tags["val_mmd2"] = repr(result.final_val_mmd2)
+        if result.calibrated and not result.scored_as_saved:
+            tags["val_mmd2_before_calibration"] = repr(result.model_val_mmd2)
     version, alias = register_model(result.model_uri, options.register_as, tags=tags, alias=options.alias,
                                     model_description=MODEL_DESCRIPTION)
     result.registered_version, result.alias = version.version, alias or None

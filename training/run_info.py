@@ -64,12 +64,14 @@ def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
 
 
 def result_summary(val_mmd2: dict[int, float], fidelity: dict, model_epoch: int | None = None,
-                   calibrated: dict | None = None, kept_val_fields: float | None = None) -> str:
+                   calibrated: dict | None = None, kept_val_fields: float | None = None, *,
+                   as_saved: bool = False) -> str:
     """``val_mmd2 0.038 at epoch 40, the generator kept (last 0.056 at epoch 50), every epoch scored
     calibrated, as saved; scorecard: …`` or '' without validation. ``kept_val_fields``: keep_best
     chose the epoch by its val_fields, said so (else a kept epoch whose val_mmd2 is above the last
-    one's looks like a mistake). ``calibrated``: the saved generator's scores after calibration
-    (``Synthesizer.epoch_model``: the epochs were scored so too)."""
+    one's looks like a mistake). ``calibrated``: the saved generator's scores after calibration;
+    ``as_saved``: the epochs were scored calibrated too (``Synthesizer.epoch_model``), so they are
+    those of ``val_mmd2``, else they are given after it (``; after calibration val_mmd2 …``)."""
     if not val_mmd2:
         return ""
     last = max(val_mmd2)
@@ -80,8 +82,11 @@ def result_summary(val_mmd2: dict[int, float], fidelity: dict, model_epoch: int 
         text += f"; last epoch {last}: val_mmd2 {val_mmd2[last]:.4g})" if kept != last else ")"
     elif kept != last:
         text += f" (last {val_mmd2[last]:.4g} at epoch {last})"
-    if calibrated:
+    if as_saved:
         text += ", every epoch scored calibrated, as saved"
+    elif calibrated:
+        text += (f"; after calibration val_mmd2 {calibrated['val_mmd2']:.4g}, val_fields "
+                 f"{calibrated['val_fields']:.3g}")
     card = fidelity.get("scorecard")
     if card:
         m = card["metrics"]

@@ -144,10 +144,11 @@ class GANTrainer(TrainerState):
     def _stream_noise(self, z: torch.Tensor, prev: torch.Tensor | None) -> torch.Tensor:
         """The noise as a stream draws it (``StreamNoise`` in training): ``slow_noise``'s last latent
         inputs made AR(1) along time, and each sticky head's inputs kept from the row before with its
-        probability, continuing ``prev`` (``(B, carried inputs)``) or from a stationary start."""
+        probability, continuing ``prev`` (``(B, carried inputs)``) or from a stationary start; ``z``
+        (fresh noise) is written in place."""
         if not self.carried:
             return z
-        k, lat, z = self.config.slow_inputs, self.config.latent_dim, z.clone()  # as sampled (StreamNoise)
+        k, lat = self.config.slow_inputs, self.config.latent_dim  # as sampled (StreamNoise)
         if prev is None:
             prev = torch.randn(z.size(0), len(self.carried), generator=self.rng).to(z.device)
         if k:

@@ -34,6 +34,11 @@ def test_description_and_summary():
     assert chosen == "val_mmd2 0.4 at epoch 10, the generator kept for the lowest val_fields (0.269; last epoch 15: val_mmd2 0.1)."
     assert result_summary({5: 0.2}, {}, 5, kept_val_fields=0.3) == ("val_mmd2 0.2 at epoch 5, the generator kept for the "
                                                                     "lowest val_fields (0.3).")
+    cal = {"val_mmd2": 0.05, "val_fields": 0.1}
+    assert result_summary({5: 0.05}, {}, 5, cal, as_saved=True) == ("val_mmd2 0.05 at epoch 5, the generator kept, "
+                                                                   "every epoch scored calibrated, as saved.")
+    assert result_summary({5: 0.2}, {}, 5, cal) == ("val_mmd2 0.2 at epoch 5, the generator kept; after calibration "
+                                                    "val_mmd2 0.05, val_fields 0.1.")
 
 
 def test_params_keep_four_significant_digits_and_source_keys_are_not_doubled():
