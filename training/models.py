@@ -32,9 +32,9 @@ def _lerp(table: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     pos = pos.clamp(0.0, n - 1.0)
     i = torch.floor(pos).clamp(max=n - 2)
     frac = pos - i
-    flat = table.reshape(-1)
-    at = i.long() + torch.arange(table.shape[0], device=pos.device) * n
-    return flat[at] * (1.0 - frac) + flat[at + 1] * frac
+    pairs = torch.stack([table[:, :-1], table[:, 1:]], -1).reshape(-1, 2)  # each knot and the next: one gather
+    lo, hi = pairs[i.long() + torch.arange(table.shape[0], device=pos.device) * (n - 1)].unbind(-1)
+    return lo * (1.0 - frac) + hi * frac
 
 
 def calibrated(pre: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, cdf: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -85,23 +85,31 @@ class LSTMGenerator(nn.Module):
                 return_state: bool = False):
         """Features for noise ``z``; ``state`` continues the LSTM from an earlier call, and with
         ``return_state`` the new state ``(h, c)`` is returned too (a stream carried across calls)."""
-        out, new_state = self.preactivations(z, state)
-        out = self._features(out, z)
+        gumbel = self._gumbel(z[..., self.latent_dim:]) if self.heads else None  # once, for every head
+        out, new_state, action = self._pre(z, state, gumbel)
+        out = self._features(out, gumbel, action)
         return (out, new_state) if return_state else out
 
     def preactivations(self, z: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
         """The output layer before tanh and the heads' Gumbel noise (the continuous columns' tanh
         inputs, then the heads' logits), and the new LSTM state: what ``training.calibration`` reads."""
+        out, new_state, _ = self._pre(z, state, self._gumbel(z[..., -self.heads[-1]:]) if self.cond is not None else None)
+        return out, new_state
+
+    def _pre(self, z: torch.Tensor, state, gumbel: torch.Tensor | None):
+        """``preactivations`` and, with ``address_first``, the address action drawn (its one-hot),
+        given the Gumbel noise of the heads (the address head's last)."""
         hidden, new_state = self.lstm(z[..., :self.latent_dim] if self.heads else z, state)
         out = self.fc(hidden)
         if self.skip is not None:
             cont = out[..., :self.n_continuous] + self.skip(z[..., :self.latent_dim]) * self.skip_mask
             out = torch.cat([cont, out[..., self.n_continuous:]], -1)
+        action = None
         if self.cond is not None:  # the address action first, then the rest given it
             k = self.heads[-1]
-            action = self._one_hot(out[..., -k:] + self._gumbel(z[..., -k:]))
+            action = self._one_hot(out[..., -k:] + gumbel[..., -k:])
             out = torch.cat([out[..., :-k] + self.cond(action), out[..., -k:]], -1)
-        return out, new_state
+        return out, new_state, action
 
     @staticmethod
     def _gumbel(noise: torch.Tensor) -> torch.Tensor:
@@ -117,22 +125,25 @@ class LSTMGenerator(nn.Module):
             hard = hard - soft.detach() + soft
         return hard
 
-    def _features(self, out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def _features(self, out: torch.Tensor, gumbel: torch.Tensor | None, action: torch.Tensor | None) -> torch.Tensor:
+        """The continuous outputs (tanh, or calibrated) and each head's one-hot draw (the address
+        head's ``action``, when ``_pre`` drew it already)."""
         if not self.heads:
             return torch.tanh(out)
         if self.training:  # the heads' own logits, before the Gumbel noise: the trainer's moment term reads them
             self.head_logits = out[..., self.n_continuous:]
-        logits = out[..., self.n_continuous:] + self._gumbel(z[..., self.latent_dim:])
+        heads = self.heads[:-1] if action is not None else self.heads
+        logits = out[..., self.n_continuous:self.n_continuous + sum(heads)] + gumbel[..., :sum(heads)]
         cont = out[..., :self.n_continuous]
         if hasattr(self, "cal_cdf"):
             cont = calibrated(cont, self.cal_lo, self.cal_hi, self.cal_cdf, self.cal_q)
         else:
             cont = torch.tanh(cont)
         parts, start = [cont], 0
-        for k in self.heads:
+        for k in heads:
             parts.append(self._one_hot(logits[..., start:start + k]))
             start += k
-        return torch.cat(parts, -1)
+        return torch.cat(parts if action is None else [*parts, action], -1)
 
 
 class LSTMDiscriminator(nn.Module):

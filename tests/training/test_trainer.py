@@ -123,6 +123,25 @@ def test_address_first_conditions_the_other_outputs_on_the_drawn_action():
     assert gen.cond.weight.grad is not None and gen.cond.weight.grad.abs().sum() > 0
 
 
+def test_each_head_is_the_gumbel_max_of_its_own_noise_inputs():
+    """``forward`` draws each head by the Gumbel-max of its logits (``preactivations``: with
+    ``address_first``, already shifted by the drawn action) and of its own noise inputs; the
+    address action is drawn once and is the same one-hot as a second draw from the same noise."""
+    torch.manual_seed(1)
+    gen = LSTMGenerator(3, 8, 2 + 4 + 2 + 5, heads=(4, 2, 5), address_first=True).eval()
+    with torch.no_grad():
+        gen.cond.weight.normal_()
+    z = torch.randn(16, 12, gen.noise_dim)
+    pre, _ = gen.preactivations(z)
+    logits = pre[..., 2:] + gen._gumbel(z[..., 3:])
+    want, start = [torch.tanh(pre[..., :2])], 0
+    for k in (4, 2, 5):
+        group = logits[..., start:start + k]
+        want.append(torch.nn.functional.one_hot(group.argmax(-1), k).float())
+        start += k
+    torch.testing.assert_close(gen(z), torch.cat(want, -1), rtol=0, atol=0)
+
+
 def test_noise_skip_gives_the_chosen_columns_their_own_row_noise():
     """``noise_skip``: each row's latent noise reaches the flagged continuous outputs through
     ``skip``, not only through the LSTM state. With the LSTM silenced (zero weights: the same hidden
