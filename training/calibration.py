@@ -37,7 +37,7 @@ __all__ = ["calibrate", "fit_continuous", "fit_head_bias", "head_error", "GRID",
 GRID = 1024  # points of the generator's CDF table over its pre-activation
 LEVELS = 512  # quantiles of the training column's encoded values
 ROWS = 1 << 16  # rollout rows the calibration is fitted on
-STREAMS = 8  # a carried-state model's rollout: this many streams from a zero state, as sampling starts
+STREAMS = 8  # a carried-state model's rollout: this many streams from a zero state, burn-in dropped, as sampled
 _SEED = 1 << 20  # the rollout's noise seed, apart from any sample's
 
 
@@ -85,12 +85,13 @@ def _rollout(synth, rows: int) -> np.ndarray:
     device = next(gen.parameters()).device
     with torch.inference_mode():
         if c.carry_state:  # the streams side by side, one batch: a step of 4 costs about what a step of 1 does
-            blocks = max(1, -(-rows // (STREAMS * per_block)))
+            blocks, skip = max(1, -(-rows // (STREAMS * per_block)), -(-(c.burn_in + 1) // per_block)), c.burn_in
             sticky = sticky_groups(c, synth.transformer)
             draws, state = [StreamNoise(c, _SEED, stream, dim, sticky) for stream in range(STREAMS)], None
             for block in range(blocks):
                 z = np.concatenate([draw(block) for draw in draws])
                 pre, state = gen.preactivations(torch.from_numpy(z).to(device), state)
+                pre, skip = pre[:, skip:], max(0, skip - pre.shape[1])  # a stream's burn-in, as sampling drops it
                 out.append(pre.reshape(-1, pre.shape[-1]).float().cpu().numpy())
         else:
             for block in range(max(1, -(-rows // per_block))):

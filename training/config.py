@@ -36,7 +36,7 @@ LOSSES = ("bce", "wgan-gp")
 _LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False, "locality": "none", "carry_state": False,
                                     "join_windows": 1, "moment_weight": 0.0, "calibrate": False, "address_first": False,
                                     "noise_skip": False, "slow_noise": 0, "sticky_heads": False,
-                                    "select_calibrated": False}
+                                    "select_calibrated": False, "burn_in": 0}
 LOCALITY = ("lru", "lru-pages", "none")
 SLOW_TAUS = (16, 256, 4096)  # rows: the time constants of G's slow latent inputs (slow_noise)
 MOMENT_WEIGHT = 0.0  # off: measured as a trade, not a win (docs/QUALITY.md); tune searches 0 and 1
@@ -91,6 +91,11 @@ class TraceGANConfig:
              "back-propagation, state detached between windows), so windows join; 0 = through the whole epoch, so "
              "G learns from the states a long sampled stream reaches (a stream stays one stream); 1 = fresh state "
              "each window"))
+    burn_in: int = field(default=1024, metadata=cli_meta(
+        help="carry_state sampling: each stream first runs this many rows and drops them (its LRU stack keeps "
+             "their pages; its clock starts at the first row kept), so its first rows come from a running LSTM "
+             "state, not the zero state, from which MSR web0's first ~400 rows were 10-100x sparser "
+             "(docs/QUALITY.md); 0 = none, as models saved before"))
     seq_len: int = field(default=12, metadata=cli_meta(help="rows per training sequence"))
     stride: int = field(default=0, metadata=cli_meta(help="window step in rows; 0 = seq_len (non-overlapping, as the reference recipe)"))
     latent_dim: int = field(default=16, metadata=cli_meta(help="noise dimension per time step"))
@@ -185,6 +190,8 @@ class TraceGANConfig:
         if not isinstance(self.join_windows, int) or isinstance(self.join_windows, bool) or self.join_windows < 0:
             raise ConfigError(f"join_windows must be an integer >= 0 (0 = the whole epoch), but got "
                               f"join_windows={self.join_windows!r}")
+        if not isinstance(self.burn_in, int) or isinstance(self.burn_in, bool) or self.burn_in < 0:
+            raise ConfigError(f"burn_in must be an integer >= 0 (rows), but got burn_in={self.burn_in!r}")
         if not isinstance(self.slow_noise, int) or isinstance(self.slow_noise, bool) or \
                 not 0 <= self.slow_noise <= len(SLOW_TAUS):
             raise ConfigError(f"slow_noise must be an integer from 0 to {len(SLOW_TAUS)}, but got "

@@ -136,7 +136,9 @@ def sample_blocks(decode: Callable, transformer: TraceTransformer, config: Trace
     A ``carry_state`` model draws one stream per ``stream`` index: each block's noise is one
     sequence of ``BLOCK_SEQUENCES * seq_len`` steps, and ``decode(noise, state)`` returns the rows
     and the LSTM state the next block starts from, so n rows are one recurrent run whatever the
-    blocks (``first_block`` must be 0). Otherwise a block is ``BLOCK_SEQUENCES`` independent
+    blocks (``first_block`` must be 0); its first ``config.burn_in`` rows (from the zero state)
+    are run through the stateful steps and dropped (``Stream.warm_up``: the LRU stack keeps their
+    pages, the clock starts at the first row kept). Otherwise a block is ``BLOCK_SEQUENCES`` independent
     windows, and any block range can be drawn on its own (sharding one stream).
 
     With ``threads > 1`` the network runs in background threads a few blocks ahead, the order kept
@@ -146,9 +148,10 @@ def sample_blocks(decode: Callable, transformer: TraceTransformer, config: Trace
     overlaps with them.
     """
     per_block = BLOCK_SEQUENCES * config.seq_len
-    blocks = range(first_block, first_block + -(-n_rows // per_block))
-    dim = noise_dim(config, transformer)
     carry = config.carry_state
+    drop = config.burn_in if carry and n_rows > 0 else 0  # the stream's burn-in rows
+    blocks = range(first_block, first_block + -(-(n_rows + drop) // per_block))
+    dim = noise_dim(config, transformer)
     if carry and first_block:
         raise ModelError("a carried-state stream is drawn from its first block; pass stream=, not first_block=")
     state = [None]
@@ -182,6 +185,11 @@ def sample_blocks(decode: Callable, transformer: TraceTransformer, config: Trace
     finish = transformer.start_stream(t_start)
     remaining = n_rows
     for rows in decoded:
+        if drop:
+            finish.warm_up(rows[:drop])
+            rows, drop = rows[drop:], max(0, drop - len(rows))
+            if not len(rows):
+                continue
         rows = finish(rows[:remaining])
         remaining -= len(rows)
         yield rows

@@ -195,6 +195,31 @@ def test_the_lstm_state_is_carried_across_windows(stream_model):
     assert not np.array_equal(stream_model.sample(per_block, seed=3, stream=1), two[:per_block])
 
 
+def test_a_stream_starts_after_its_burn_in(stream_model):
+    """``burn_in``: a carried stream first runs its first rows from the zero LSTM state through the
+    stateful steps and drops them: from there on its rows are those of the same stream without
+    burn-in (sizes, latency, opcode, addresses: the LRU stack kept the burn-in's pages, and
+    inter-arrival times), its clock starting at the first kept row; across a block boundary too.
+    A config saved without the key reads 0 (as before)."""
+    import copy
+
+    c = stream_model.config
+    assert c.burn_in == 1024
+    plain = copy.copy(stream_model)
+    plain.config = replace(c, burn_in=0)
+    n = BLOCK_SEQUENCES * c.seq_len + 10
+    kept, whole = stream_model.sample(n, seed=3), plain.sample(n + c.burn_in, seed=3)
+    assert len(kept) == n
+    np.testing.assert_array_equal(kept[:, 1:], whole[c.burn_in:, 1:])
+    np.testing.assert_array_equal(kept[:, 0], whole[c.burn_in:, 0] - whole[c.burn_in - 1, 0])
+    np.testing.assert_array_equal(stream_model.sample(5, seed=3), kept[:5])  # the first rows, whatever the length
+    longer = copy.copy(stream_model)
+    longer.config = replace(c, burn_in=BLOCK_SEQUENCES * c.seq_len + 7)  # the burn-in fills a whole block and more
+    np.testing.assert_array_equal(longer.sample(20, seed=3)[:, 1:], whole[longer.config.burn_in:][:20, 1:])
+    old = {k: v for k, v in c.to_dict().items() if k != "burn_in"}
+    assert TraceGANConfig.from_dict(old).burn_in == 0
+
+
 def test_slow_inputs_continue_across_blocks():
     """``slow_noise``: a stream's last latent inputs are AR(1) processes of unit variance, with the
     recursion running on across the block boundary; the other inputs are ``block_noise``'s, and
