@@ -121,8 +121,8 @@ def train(ctx: click.Context, seed_recipe: bool, resume: str, **kwargs) -> None:
     last = result.synthesizer.history[-1]
     kept, val = result.model_val_mmd2, ""
     if kept is not None:
-        after = f"; {result.calibrated['val_mmd2']:.6g} calibrated" if result.calibrated else ""
-        after = ", calibrated" if result.scored_as_saved else after
+        after = ", calibrated" if result.scored_as_saved else \
+            f"; {result.calibrated['val_mmd2']:.6g} calibrated" if result.calibrated else ""
         val = f", val_mmd2 {kept:.6g} (generator of epoch {result.model_epoch}{after})"
     _report(f"run {result.run_id}: {last['epoch']} epochs, d_loss {last['d_loss']:.4f}, g_loss {last['g_loss']:.4f}"
             f"{val}; {result.data_info['rows_read']} rows, {result.data_info['distinct_timestamps']} distinct timestamps")

@@ -252,6 +252,8 @@ class Synthesizer:
         self.meta: dict = {}
         self.best = None  # training.trainer.BestGenerator while fitting with keep_best
         self._fitting: PreparedData | None = None  # the data being fitted on, while fit runs
+        self._scored: Synthesizer | None = None  # this epoch's epoch_model() copy, while fit runs
+        self._kept_calibration: dict | None = None  # the kept epoch's calibration record, if kept calibrated
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -262,9 +264,10 @@ class Synthesizer:
     def observe(self, epoch: int, value: float) -> None:
         """Tell the synthesizer the validation score of its generator after ``epoch`` (lower is
         better); with ``keep_best`` the best epoch's weights are the ones ``fit`` leaves. Score
-        ``epoch_model()``, the model ``fit`` would leave, not ``self``."""
-        if self.best is not None:
-            self.best.update(epoch, value, self.generator)
+        ``epoch_model()``, the model ``fit`` would leave, not ``self``: a calibrated copy scored this
+        epoch is kept as it is, so ``fit`` does not calibrate the kept generator again."""
+        if self.best is not None and self.best.update(epoch, value, (self._scored or self).generator):
+            self._kept_calibration = self._scored.meta["calibration"] if self._scored is not None else None
 
     def epoch_model(self) -> Synthesizer:
         """The model an epoch's validation scores: while ``fit`` runs with ``config.select_calibrated``
@@ -275,7 +278,8 @@ class Synthesizer:
         c = self.config
         if self._fitting is None or not (c.select_calibrated and c.calibrate and self.transformer.heads):
             return self
-        return self.calibrated_copy(self._fitting, announce=False)
+        self._scored = self.calibrated_copy(self._fitting, announce=False)
+        return self._scored
 
     def prepare(self, frame: TraceFrame) -> PreparedData:
         """Split in time order, fit the transformer on the training part, cut windows."""
@@ -325,6 +329,7 @@ class Synthesizer:
         cadence = CheckpointCadence(checkpoint_dir, checkpoint_every, self.config.num_epochs, on_checkpoint)
 
         def epoch_end(stats) -> None:
+            self._scored = None  # a copy from an earlier epoch is not this epoch's generator
             if cadence.due(stats.epoch):
                 cadence.save(trainer, stats.epoch)
             if on_epoch_end is not None:
@@ -338,16 +343,23 @@ class Synthesizer:
         try:
             trainer.fit(torch.from_numpy(data.train_windows), on_epoch_end=epoch_end)
         finally:
-            self._fitting = None
+            self._fitting = self._scored = None
         self.generator = trainer.sampler.eval()
         self.history = [s.to_dict() for s in trainer.history]
         self.meta = {"train_rows": data.train_rows, "train_windows": len(data.train_windows),
                      "validation_rows": len(data.validation) if data.validation is not None else 0,
                      "source": frame.source, "epoch": trainer.epoch}
-        if self.best is not None and self.best.state is not None:
-            self.meta.update(epoch=self.best.restore(self.generator), best_val=self.best.value)
-            log.info("kept the generator of epoch %d (val %.6g)", self.best.epoch, self.best.value)
-        self.best = None
+        best, calibration, self.best, self._kept_calibration = self.best, self._kept_calibration, None, None
+        if best is not None and best.state is not None:
+            self.meta.update(epoch=best.epoch, best_val=best.value)
+            log.info("kept the generator of epoch %d (val %.6g)", best.epoch, best.value)
+            if calibration is not None:  # kept as it was scored, calibrated (epoch_model)
+                self.generator = self._generator(best.state)
+                self.meta["calibration"] = calibration
+                log.info("kept it as scored, calibrated (largest category error %.4f -> %.4f)",
+                         calibration["head_error_before"], calibration["head_error_after"])
+                return data
+            best.restore(self.generator)
         if self.config.calibrate and self.transformer.heads:
             self.calibrate(data)
         return data

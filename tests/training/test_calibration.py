@@ -191,7 +191,7 @@ def test_calibrate_address_false_leaves_the_address_head_as_trained(tiny_config,
     assert copy.meta["calibration"]["columns"] == ["interarrival", "latency"]
 
 
-def test_epochs_are_scored_as_saved_so_the_kept_epoch_is_the_saved_models(tiny_config, sample_frame):
+def test_epochs_are_scored_as_saved_so_the_kept_epoch_is_the_saved_models(tiny_config, sample_frame, monkeypatch):
     """``epoch_model``: while fit runs, a calibrated copy of the live generator (the live one untouched);
     the epoch kept for the best score is the one whose calibrated copy scored it, and the model fit
     leaves samples exactly what that copy sampled. Without calibration, with ``select_calibrated``
@@ -211,9 +211,13 @@ def test_epochs_are_scored_as_saved_so_the_kept_epoch_is_the_saved_models(tiny_c
         seen[stats.epoch] = view.sample(300, seed=5)
         s.observe(stats.epoch, [0.3, 0.1, 0.2][stats.epoch - 1])
 
+    calls = []
+    real_calibrate = Synthesizer.calibrate
+    monkeypatch.setattr(Synthesizer, "calibrate", lambda self, *a, **k: calls.append(1) or real_calibrate(self, *a, **k))
     s.fit(sample_frame, on_epoch_end=on_epoch)
     assert s.meta["epoch"] == 2 and s.epoch_model() is s
     np.testing.assert_array_equal(s.sample(300, seed=5), seen[2])
+    assert len(calls) == 3  # once an epoch: the kept copy is saved as it was scored, not calibrated again
     for name, change in (("uncalibrated", {"calibrate": False}), ("raw", {"select_calibrated": False})):
         plain = Synthesizer(replace(tiny_config, num_epochs=1, **change))
         plain.fit(sample_frame, on_epoch_end=lambda stats, p=plain, n=name: seen.update({n: p.epoch_model() is p}))
