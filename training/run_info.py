@@ -49,7 +49,8 @@ def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
     slow = f" and {config.slow_inputs} slow latent inputs" if config.slow_inputs else ""
     if config.sticky_heads and config.feature_mode == "typed":
         joined = f"; categories kept from row to row as often as the trace repeats them{joined}"
-    log1p += (f"; sampled as one stream (LSTM state{slow} carried{joined})" if config.carry_state
+    burn = f" from a {config.burn_in:,}-row burn-in" if config.burn_in else ""
+    log1p += (f"; sampled as one stream (LSTM state{slow} carried{burn}{joined})" if config.carry_state
               else "; sampled as independent windows")
     if config.feature_mode == "typed" and config.calibrate:
         log1p += "; marginals calibrated to the training part after training"

@@ -21,6 +21,8 @@ def test_description_and_summary():
     assert text.startswith("Trace GAN on web0.csv.gz (100,000 rows, the last 20% held out") and "1 D : 1 G" in text
     assert "8 buckets, drawn first, the other outputs given it" in text
     assert "; categories kept from row to row as often as the trace repeats them, streams carried" in text
+    assert "inputs carried from a 1,024-row burn-in; categories kept" in text
+    assert "burn-in" not in training_description(replace(TraceGANConfig(), burn_in=0), "t.csv", 10)
     assert "categories kept" not in training_description(replace(TraceGANConfig(), sticky_heads=False), "t.csv", 10)
     slow = training_description(replace(TraceGANConfig(), slow_noise=3, noise_skip=True), "t.csv", 10)
     assert "LSTM state and 3 slow latent inputs carried" in slow and "each row's noise also straight to its latency" in slow
