@@ -76,6 +76,9 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     # epoch scored calibrated (select_calibrated) in the default only, _select_raw: before calibration
     "typed_lru_carry_join0": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
                                   sticky_heads=True, select_calibrated=True),
+    # _w1: the default with G's window-shape term (--window_weight 1)
+    "typed_lru_carry_join0_w1": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
+                                     sticky_heads=True, select_calibrated=True, window_weight=1.0),
     "typed_lru_carry_join0_select_raw": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
                                              sticky_heads=True),
     "typed_lru_carry_join0_unsticky": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True),

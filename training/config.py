@@ -36,7 +36,7 @@ LOSSES = ("bce", "wgan-gp")
 _LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False, "locality": "none", "carry_state": False,
                                     "join_windows": 1, "moment_weight": 0.0, "calibrate": False, "address_first": False,
                                     "noise_skip": False, "slow_noise": 0, "sticky_heads": False,
-                                    "select_calibrated": False, "burn_in": 0}
+                                    "select_calibrated": False, "burn_in": 0, "window_weight": 0.0}
 LOCALITY = ("lru", "lru-pages", "none")
 SLOW_TAUS = (16, 256, 4096)  # rows: the time constants of G's slow latent inputs (slow_noise)
 MOMENT_WEIGHT = 0.0  # off: measured as a trade, not a win (docs/QUALITY.md); tune searches 0 and 1
@@ -57,7 +57,7 @@ def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's w
 SEED_RECIPE: dict[str, Any] = {"feature_mode": "absolute", "log1p": (), "lr_g": 2e-5, "lr_d": 3e-5, "d_updates": 1,
                                "g_updates": 2, "loss": "bce", "keep_best": False, "carry_state": False,
                                "join_windows": 1, "moment_weight": 0.0, "calibrate": False, "slow_noise": 0,
-                               "noise_skip": False, "sticky_heads": False}
+                               "noise_skip": False, "sticky_heads": False, "window_weight": 0.0}
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,12 @@ class TraceGANConfig:
              "batch's|, summed (for a one-hot head: its category frequencies; TableGAN's information loss on "
              "G's outputs; KL from the real category frequencies for a one-hot head). It keeps a head such as the "
              "opcode from sticking on one category, at a cost in timing (docs/QUALITY.md); 0 = off"))
+    window_weight: float = field(default=0.0, metadata=cli_meta(
+        help="weight of G's window-shape term: per continuous feature, |the share of its variance within a "
+             "window - the training windows' share| + |its lag-1 correlation within a window - theirs| + |the "
+             "correlation of a carried fake stream's window means 1, 8 and 32 windows apart - theirs|, averaged "
+             "(how rows follow rows in and across windows, which D, scoring one window at a time, leaves to the "
+             "seed). Lower detection accuracy, less burstiness (docs/QUALITY.md); 0 = off"))
     ema: float = field(default=0.0, metadata=cli_meta(
         help="sample, validate and save an exponential moving average of G's weights with this decay per G step "
              "(e.g. 0.99); 0 = the trained weights"))
@@ -175,6 +181,8 @@ class TraceGANConfig:
             raise ConfigError(f"size_coverage must be in [0.5, 1], but got size_coverage={self.size_coverage!r}")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema must be in [0, 1), but got ema={self.ema!r}")
+        if not self.window_weight >= 0:
+            raise ConfigError(f"window_weight must be >= 0, but got window_weight={self.window_weight!r}")
         if not self.moment_weight >= 0:
             raise ConfigError(f"moment_weight must be >= 0, but got moment_weight={self.moment_weight!r}")
         if not self.gp_weight >= 0:

@@ -40,7 +40,7 @@ from training.checkpoints import TrainerState
 from training.config import TraceGANConfig, slow_decay
 from training.models import LSTMDiscriminator, LSTMGenerator
 
-__all__ = ["GANTrainer", "EpochStats", "StopTraining", "BestGenerator", "moment_gap"]
+__all__ = ["GANTrainer", "EpochStats", "StopTraining", "BestGenerator", "moment_gap", "window_gap", "window_target"]
 
 log = logging.getLogger(__name__)
 _WHOLE_EPOCH = 1 << 62  # join_windows=0: windows a carried fake stream may run (ended by a short batch)
@@ -90,6 +90,58 @@ def moment_gap(fake: torch.Tensor, real: torch.Tensor, heads: tuple[int, ...] = 
     return gap
 
 
+WINDOW_LAGS = (1, 8, 32)  # windows apart: where the correlation of window means is matched (window_weight)
+
+
+def window_shape(x: torch.Tensor, eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """How rows follow rows inside the windows of ``x`` (``(B, T, F)``), per feature: the share of
+    its variance that lies within a window (against between windows), the lag-1 correlation of its
+    deviations from the window's mean, and its total variance."""
+    d = x - x.mean(1, keepdim=True)
+    within = (d * d).mean((0, 1))
+    total = x.flatten(0, 1).var(0, unbiased=False)
+    return within / (total + eps), (d[:, 1:] * d[:, :-1]).mean((0, 1)) / (within + eps), total
+
+
+def correlation(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Per column, the Pearson correlation of ``a`` and ``b`` (``(n, F)`` each) over their rows."""
+    a, b = a - a.mean(0), b - b.mean(0)
+    return (a * b).mean(0) / torch.sqrt((a * a).mean(0) * (b * b).mean(0) + eps)
+
+
+def window_target(windows: torch.Tensor, step: int) -> tuple[torch.Tensor, ...]:
+    """What ``window_gap`` matches, from the training windows in trace order, ``step`` rows apart:
+    ``window_shape`` and, per ``WINDOW_LAGS`` entry, the correlation of window means that many
+    windows of ``seq_len`` rows apart (NaN where the data is too short)."""
+    means, seq_len = windows.mean(1), windows.size(1)
+    lagged = []
+    for k in WINDOW_LAGS:
+        off = max(1, round(k * seq_len / step))
+        lagged.append(correlation(means[:-off], means[off:]) if len(means) > off + 2
+                      else torch.full((windows.size(2),), float("nan")))
+    return (*window_shape(windows), torch.stack(lagged))
+
+
+def window_gap(fake: torch.Tensor, target: tuple[torch.Tensor, ...],
+               history: list[torch.Tensor] | tuple = ()) -> torch.Tensor:
+    """How far the fake windows' shape is from the training windows' (``window_target``), averaged
+    over the features that vary in the data: |within-window variance share - the real one| +
+    |within-window lag-1 correlation - the real one|, plus, per lag of ``WINDOW_LAGS`` that
+    ``history`` (the same streams' earlier window means, oldest first) reaches, |correlation of the
+    window means with theirs that many windows back - the real one|: the regimes a carried stream
+    holds beyond one window, which D, scoring a window at a time, cannot see."""
+    share, lag1, total, lagged = target
+    f_share, f_lag1, _ = window_shape(fake)
+    on = total > 1e-6
+    gap = ((f_share - share).abs() + (f_lag1 - lag1).abs())[on].mean()
+    means = fake.mean(1)
+    for i, k in enumerate(WINDOW_LAGS):
+        ok = on & ~torch.isnan(lagged[i])
+        if len(history) >= k and ok.any():
+            gap = gap + (correlation(means, history[-k][:len(means)]) - lagged[i]).abs()[ok].mean()
+    return gap
+
+
 class GANTrainer(TrainerState):
     """Owns G, D, their optimizers and the random stream; ``fit`` runs epochs."""
 
@@ -121,16 +173,21 @@ class GANTrainer(TrainerState):
         self.history: list[EpochStats] = []
         self.carry: dict[str, tuple] = {}  # role -> (LSTM state, windows left), join_windows != 1
         self.slow_prev: dict[str, torch.Tensor] = {}  # role -> its streams' last slow and sticky inputs
+        self.window_target: tuple[torch.Tensor, ...] | None = None  # of the training data (window_weight)
+        self.window_means: list[torch.Tensor] = []  # G's fake streams' last window means, oldest first
 
     def fake(self, batch: int, role: str) -> torch.Tensor:
         """A fake batch from fresh noise; with ``join_windows != 1`` it continues ``role``'s stream
         (its LSTM state, slow inputs and kept head noise)."""
         if self.config.join_windows == 1 or not self.config.carry_state:  # sampled as windows: trained as windows
+            self.window_means.clear()
             return self.generator(self._stream_noise(self.noise(batch), None))
         state, left = self.carry.get(role, (None, 0))
         prev = None
         if state is None or left == 0 or state[0].size(1) < batch:
             state, left = None, self.config.join_windows or _WHOLE_EPOCH
+            if role == "g":  # new streams: their window means start again
+                self.window_means.clear()
         else:
             state = tuple(s[:, :batch] for s in state)
             prev = self.slow_prev[role][:batch] if role in self.slow_prev else None
@@ -215,6 +272,10 @@ class GANTrainer(TrainerState):
             if real is not None and self.config.moment_weight > 0:
                 loss = loss + self.config.moment_weight * moment_gap(
                     fake, real, self.generator.heads, getattr(self.generator, "head_logits", None))
+            if self.config.window_weight > 0 and self.window_target is not None:
+                cont = fake[..., :self.generator.n_continuous]
+                loss = loss + self.config.window_weight * window_gap(cont, self.window_target, self.window_means)
+                self.window_means = [*self.window_means[1 - max(WINDOW_LAGS):], cont.mean(1).detach()]
             loss.backward()
         finally:
             self.discriminator.requires_grad_(True)
@@ -232,6 +293,9 @@ class GANTrainer(TrainerState):
         self.generator.train()
         self.discriminator.train()
         order = torch.randperm(len(data), generator=self.rng)
+        if c.window_weight > 0 and self.window_target is None:
+            cont = data[..., :self.generator.n_continuous].float()
+            self.window_target = tuple(t.to(self.device) for t in window_target(cont, c.window_stride))
         d_sum = torch.zeros((), dtype=torch.float64)
         g_sum = torch.zeros((), dtype=torch.float64)
         n_batches = 0
@@ -271,7 +335,7 @@ class GANTrainer(TrainerState):
     def _extra_state(self) -> dict:
         extra = {"ema": self.ema.state_dict()} if self.ema is not None else {}
         return {**extra, "carry": {role: [list(state), left] for role, (state, left) in self.carry.items()},
-                "slow_prev": dict(self.slow_prev)}
+                "slow_prev": dict(self.slow_prev), "window_means": list(self.window_means)}
 
     def _load_extra_state(self, state: dict) -> None:
         if self.ema is not None:
@@ -279,6 +343,7 @@ class GANTrainer(TrainerState):
         self.carry = {role: (tuple(s.to(self.device) for s in st), int(left))
                       for role, (st, left) in state.get("carry", {}).items()}
         self.slow_prev = {role: x.to(self.device) for role, x in state.get("slow_prev", {}).items()}
+        self.window_means = [x.to(self.device) for x in state.get("window_means", [])]
 
 
 class BestGenerator:

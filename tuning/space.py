@@ -21,8 +21,8 @@ class SearchSpace:
     weight 1) outside the absolute feature mode; optionally the widths, the typed features' continuous
     encoding (e.g. ``continuous: [quantile, normal]`` in the YAML), whether calibration includes the
     address head (``calibrate_address: [true, false]``), G's slow latent inputs (``slow_noise: [0, 3]``),
-    its noise path to the continuous outputs (``noise_skip: [true, false]``) and the heads' kept noise
-    (``sticky_heads: [true, false]``)."""
+    its noise path to the continuous outputs (``noise_skip: [true, false]``), the heads' kept noise
+    (``sticky_heads: [true, false]``) and G's window-shape term (``window_weight: [0, 1]``)."""
 
     ratios: tuple[str, ...] = ("1:1", "1:2", "1:3", "2:1", "3:1")
     lr_g: tuple[float, float] = (1e-5, 1e-3)
@@ -39,6 +39,7 @@ class SearchSpace:
     slow_noise: tuple[int, ...] = field(default=())
     noise_skip: tuple[bool, ...] = field(default=())
     sticky_heads: tuple[bool, ...] = field(default=())
+    window_weight: tuple[float, ...] = field(default=())  # e.g. [0, 1]: detection against burstiness (docs/QUALITY.md)
 
     def __post_init__(self) -> None:
         for r in self.ratios:
@@ -79,9 +80,10 @@ class SearchSpace:
         applies = {"reuse_buckets": locality, "join_windows": base.carry_state,
                    "moment_weight": base.feature_mode != "absolute", "calibrate_address": locality and base.calibrate,
                    "slow_noise": base.carry_state, "noise_skip": base.feature_mode == "typed",
-                   "sticky_heads": base.carry_state and base.feature_mode == "typed"}
+                   "sticky_heads": base.carry_state and base.feature_mode == "typed",
+                   "window_weight": base.feature_mode == "typed"}
         for name in ("batch_size", "seq_len", "hidden_dim", "latent_dim", "continuous", "reuse_buckets", "join_windows",
-                     "moment_weight", "calibrate_address", "slow_noise", "noise_skip", "sticky_heads"):
+                     "moment_weight", "calibrate_address", "slow_noise", "noise_skip", "sticky_heads", "window_weight"):
             choices = getattr(self, name)
             if choices and applies.get(name, True):
                 changes[name] = trial.suggest_categorical(name, list(choices))

@@ -100,6 +100,107 @@ def test_moment_gap_pulls_a_saturated_head_back():
     assert soft[..., 1].max() < 1e-8  # where the straight-through gradient, ~p(1-p), is nothing
 
 
+def test_window_shape_by_hand():
+    """Column 0 is constant inside each window (all its variance between windows: share 0); column
+    1 alternates +-1 around the same mean in every window (all within: share 1, lag-1 -1); column 2
+    climbs 0..3 in every window (share 1; deviations -1.5, -0.5, 0.5, 1.5: lag-1 (0.75 - 0.25 + 0.75) / 3 / 1.25)."""
+    from training.trainer import window_gap, window_shape, window_target
+
+    x = torch.zeros(2, 4, 3)
+    x[0, :, 0], x[1, :, 0] = 1.0, -1.0
+    x[:, :, 1] = torch.tensor([1.0, -1.0, 1.0, -1.0])
+    x[:, :, 2] = torch.arange(4.0)
+    share, lag1, total = window_shape(x)
+    assert torch.allclose(share, torch.tensor([0.0, 1.0, 1.0]), atol=1e-6)
+    d = torch.arange(4.0) - 1.5  # column 2's deviations from its window mean
+    assert torch.allclose(lag1, torch.tensor([0.0, -1.0, float((d[1:] * d[:-1]).sum() / 3 / (d * d).mean())]),
+                          atol=1e-6)
+    assert torch.allclose(total, torch.tensor([1.0, 1.0, 1.25]))
+    target = window_target(x, 4)  # two windows: too few for the correlation of window means
+    assert all(torch.equal(a, b) for a, b in zip(target, (share, lag1, total)))
+    assert target[3].shape == (3, 3) and target[3].isnan().all()
+    assert window_gap(x, target) == 0
+    swapped = x[:, :, [1, 0, 2]]  # columns 0 and 1 trade shapes: share off by 1 and lag-1 by 1 in each
+    assert torch.isclose(window_gap(swapped, target), torch.tensor(4 / 3))
+    assert window_gap(swapped, (share, lag1, torch.tensor([0.0, 0.0, 1.25]), target[3])) == 0  # constant: left out
+
+
+def test_window_gap_matches_the_correlation_of_window_means_across_windows():
+    """Training windows whose means alternate +1, -1 in trace order: window means correlate -1 one
+    window apart and +1 at 8 and 32 (with a step of 4 rows, window k*4/2 positions on). A fake batch
+    whose history says the same streams' last window had the same mean is off by 2 at lag 1;
+    one whose last window had the opposite mean is not (column 0); lags the history does not reach
+    are left out."""
+    from training.trainer import window_gap, window_target
+
+    sign = torch.tensor([1.0, -1.0]).repeat(40)  # 80 windows of 4 rows, step 4
+    windows = sign[:, None, None] + 0.1 * torch.tensor([1.0, -1.0, 1.0, -1.0])[None, :, None]
+    windows = torch.cat([windows, windows * 0.5 + torch.arange(80.0)[:, None, None] % 3], 2)  # a second column
+    target = window_target(windows, 4)
+    assert torch.allclose(target[3][:, 0], torch.tensor([-1.0, 1.0, 1.0]), atol=1e-6)
+    fake = torch.randn(16, 4, 2)
+    means = fake.mean(1)
+    base = window_gap(fake, target)
+    with_same = window_gap(fake, target, [means.clone()])
+    with_opposite = window_gap(fake, target, [-means])
+    lag1 = target[3][0]
+    assert torch.isclose(with_same - base, ((1 - lag1).abs()).mean())
+    assert torch.isclose(with_opposite - base, ((-1 - lag1).abs()).mean())
+
+
+
+def test_generator_loss_adds_the_weighted_window_gap(tiny_config):
+    """``window_weight``: G's loss adds that multiple of ``window_gap`` against the training windows'
+    shape (taken once, when the first epoch starts), and the term's gradient reaches G."""
+    from dataclasses import replace
+
+    from training.trainer import window_gap, window_target
+
+    data = torch.rand(16, tiny_config.seq_len, 4) * 2 - 1
+    losses, gaps = [], []
+    for weight in (0.0, 2.5):
+        trainer = GANTrainer(replace(tiny_config, window_weight=weight, join_windows=1), 4)
+        trainer.window_target = window_target(data, tiny_config.seq_len)
+        state = trainer.rng.get_state()
+        with torch.no_grad():
+            gaps.append(float(window_gap(trainer.fake(16, "g"), trainer.window_target)))
+        trainer.rng.set_state(state)
+        losses.append(float(trainer.generator_step(data)))
+    assert gaps[0] == gaps[1] > 0
+    assert losses[1] - losses[0] == pytest.approx(2.5 * gaps[0], rel=1e-5)
+    trainer = GANTrainer(replace(tiny_config, window_weight=1.0, num_epochs=1), 4)
+    assert trainer.window_target is None
+    trainer.fit(data)
+    assert all(torch.allclose(a, b, equal_nan=True)
+               for a, b in zip(trainer.window_target, window_target(data, tiny_config.seq_len)))
+    fake = trainer.fake(16, "g")
+    window_gap(fake, trainer.window_target).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trainer.generator.parameters())
+
+
+def test_g_keeps_its_streams_window_means_until_they_restart(tiny_config):
+    """With carried fake streams, each G step appends its windows' means (detached) to the history
+    the next steps' window_gap reads, up to the longest lag; new streams start it again."""
+    from dataclasses import replace
+
+    from training.trainer import WINDOW_LAGS, window_target
+
+    data = torch.rand(64, tiny_config.seq_len, 4) * 2 - 1
+    trainer = GANTrainer(replace(tiny_config, window_weight=1.0, carry_state=True, join_windows=0), 4)
+    trainer.window_target = window_target(data, tiny_config.seq_len)
+    seen, fake = [], trainer.fake
+    trainer.fake = lambda b, role: seen.append(fake(b, role)) or seen[-1]
+    for _ in range(3):
+        trainer.generator_step(data[:16])
+    assert len(trainer.window_means) == 3 and not trainer.window_means[-1].requires_grad
+    assert torch.equal(trainer.window_means[-1], seen[-1].detach().mean(1))
+    trainer.generator_step(data[:32])  # more streams than are carried: new ones
+    assert len(trainer.window_means) == 1 and trainer.window_means[0].shape == (32, 4)
+    for _ in range(max(WINDOW_LAGS) + 3):
+        trainer.generator_step(data[:32])
+    assert len(trainer.window_means) == max(WINDOW_LAGS)
+
+
 def test_address_first_conditions_the_other_outputs_on_the_drawn_action():
     """``address_first``: the last head is drawn first and shifts every other output by its row of
     ``cond``; here action 2 pushes the size head to its second category, so every row that drew

@@ -114,6 +114,10 @@ def test_locality_knobs_are_searched_where_they_apply():
     seed = study.ask()
     assert SearchSpace().suggest(seed, TraceGANConfig(feature_mode="absolute", log1p=())).moment_weight == 0.0
     assert "moment_weight" not in seed.params
+    asked = SearchSpace(window_weight=(0.0, 1.0))
+    assert {asked.suggest(t, TraceGANConfig()).window_weight for t in [study.ask() for _ in range(20)]} \
+        == {0.0, 1.0}  # searched when the YAML asks
+    assert {c.window_weight for c in configs} == {0.0}  # and left at the default otherwise
     windows = replace(TraceGANConfig(), feature_mode="delta", carry_state=False)
     trial = study.ask()
     c = SearchSpace().suggest(trial, windows)
