@@ -56,6 +56,10 @@ def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
         log1p += "; marginals calibrated to the training part after training"
     if config.loss == "wgan-gp":
         log1p += f"; WGAN-GP (penalty {config.gp_weight:g})"
+    terms = [f"{name} term x{w:g}" for name, w in (("moment", config.moment_weight), ("window-shape", config.window_weight))
+             if w > 0]
+    if terms:
+        log1p += f"; G's loss with the {' and the '.join(terms)}"
     held = f"the last {config.val_fraction:.0%} held out for validation" if config.val_fraction > 0 else "no hold-out"
     return (f"Trace GAN on {Path(source).name} ({rows:,} rows, {held}). LSTM G/D, hidden {config.hidden_dim}, "
             f"latent {config.latent_dim}, seq_len {config.seq_len}, {config.feature_mode} features{log1p}; "

@@ -27,7 +27,11 @@ def test_description_and_summary():
     slow = training_description(replace(TraceGANConfig(), slow_noise=3, noise_skip=True), "t.csv", 10)
     assert "LSTM state and 3 slow latent inputs carried" in slow and "each row's noise also straight to its latency" in slow
     plain = training_description(replace(TraceGANConfig(), slow_noise=0, noise_skip=False), "t.csv", 10)
-    assert "slow latent" not in plain and "straight to" not in plain
+    assert "slow latent" not in plain and "straight to" not in plain and "G's loss" not in plain
+    terms = training_description(replace(TraceGANConfig(), moment_weight=1.0, window_weight=0.5), "t.csv", 10)
+    assert "; G's loss with the moment term x1 and the window-shape term x0.5" in terms
+    assert "; G's loss with the window-shape term x1;" in training_description(
+        replace(TraceGANConfig(), window_weight=1.0), "t.csv", 10)
     assert result_summary({}, {}) == ""
     summary = result_summary({5: 0.2, 10: 0.1, 15: 0.3}, {}, 10)
     assert summary == "val_mmd2 0.1 at epoch 10, the generator kept (last 0.3 at epoch 15)."
