@@ -126,11 +126,10 @@ def test_window_shape_by_hand():
 
 
 def test_window_gap_matches_the_correlation_of_window_means_across_windows():
-    """Training windows whose means alternate +1, -1 in trace order: window means correlate -1 one
-    window apart and +1 at 8 and 32 (with a step of 4 rows, window k*4/2 positions on). A fake batch
-    whose history says the same streams' last window had the same mean is off by 2 at lag 1;
-    one whose last window had the opposite mean is not (column 0); lags the history does not reach
-    are left out."""
+    """Training windows (step = seq_len) whose means alternate +1, -1 in trace order: in column 0 window
+    means correlate -1 one window apart and +1 at 8 and 32. A fake batch whose history (one window)
+    says the same streams' last window had the same mean adds |1 - target| at lag 1, per column; the
+    opposite mean adds |-1 - target| (0 for column 0); lags 8 and 32, beyond the history, add nothing."""
     from training.trainer import window_gap, window_target
 
     sign = torch.tensor([1.0, -1.0]).repeat(40)  # 80 windows of 4 rows, step 4
@@ -146,7 +145,6 @@ def test_window_gap_matches_the_correlation_of_window_means_across_windows():
     lag1 = target[3][0]
     assert torch.isclose(with_same - base, ((1 - lag1).abs()).mean())
     assert torch.isclose(with_opposite - base, ((-1 - lag1).abs()).mean())
-
 
 
 def test_generator_loss_adds_the_weighted_window_gap(tiny_config):
