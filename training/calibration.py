@@ -85,7 +85,8 @@ def _rollout(synth, rows: int) -> np.ndarray:
     device = next(gen.parameters()).device
     with torch.inference_mode():
         if c.carry_state:  # the streams side by side, one batch: a step of 4 costs about what a step of 1 does
-            blocks, skip = max(1, -(-rows // (STREAMS * per_block)), -(-(c.burn_in + 1) // per_block)), c.burn_in
+            skip = c.burn_in  # each stream: its burn-in, then its share of the rows
+            blocks = max(1, -(-(-(-rows // STREAMS) + skip) // per_block))
             sticky = sticky_groups(c, synth.transformer)
             draws, state = [StreamNoise(c, _SEED, stream, dim, sticky) for stream in range(STREAMS)], None
             for block in range(blocks):

@@ -180,7 +180,6 @@ class GANTrainer(TrainerState):
         """A fake batch from fresh noise; with ``join_windows != 1`` it continues ``role``'s stream
         (its LSTM state, slow inputs and kept head noise)."""
         if self.config.join_windows == 1 or not self.config.carry_state:  # sampled as windows: trained as windows
-            self.window_means.clear()
             return self.generator(self._stream_noise(self.noise(batch), None))
         state, left = self.carry.get(role, (None, 0))
         prev = None
@@ -275,7 +274,8 @@ class GANTrainer(TrainerState):
             if self.config.window_weight > 0 and self.window_target is not None:
                 cont = fake[..., :self.generator.n_continuous]
                 loss = loss + self.config.window_weight * window_gap(cont, self.window_target, self.window_means)
-                self.window_means = [*self.window_means[1 - max(WINDOW_LAGS):], cont.mean(1).detach()]
+                if self.config.carry_state and self.config.join_windows != 1:  # windows that continue streams
+                    self.window_means = [*self.window_means[1 - max(WINDOW_LAGS):], cont.mean(1).detach()]
             loss.backward()
         finally:
             self.discriminator.requires_grad_(True)
