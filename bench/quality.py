@@ -46,7 +46,7 @@ from bench._common import MSR, SEED_REFERENCE, require  # noqa: E402
 
 SEED_HYPER = dict(batch_size=128, hidden_dim=66, latent_dim=16, lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seq_len=12,
                   feature_mode="absolute", log1p=(), locality="none", carry_state=False, join_windows=1, moment_weight=0.0,
-                  slow_noise=0, noise_skip=False, sticky_heads=False, select_calibrated=False)
+                  slow_noise=0, noise_skip=False, sticky_heads=False, select_calibrated=False, levels=False)
 _LR = dict(lr_g=5e-4, lr_d=5e-4, d_updates=1, g_updates=1)
 _LRU = dict(feature_mode="typed", continuous="quantile", **_LR, locality="lru")
 _DELTA = dict(feature_mode="delta", log1p=("timestamp", "length", "latency"))
@@ -79,6 +79,9 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     # _w1: the default with G's window-shape term (--window_weight 1)
     "typed_lru_carry_join0_w1": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
                                      sticky_heads=True, select_calibrated=True, window_weight=1.0),
+    # _levels: the default with slow levels of gaps and latency fitted at calibration (--levels true)
+    "typed_lru_carry_join0_levels": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
+                                         sticky_heads=True, select_calibrated=True, levels=True),
     "typed_lru_carry_join0_select_raw": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
                                              sticky_heads=True),
     "typed_lru_carry_join0_unsticky": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True),
@@ -157,7 +160,7 @@ def train_variant(frame, overrides: dict, budget: float, validator, seed: int = 
         spent[0] += stats.seconds
         # each epoch as fit's epoch_model() scores it: calibrated where the variant calibrates and selects so
         select = calibrate and config.select_calibrated
-        scores = validator.scores(synth.calibrated_copy(prepared[0], announce=False) if select else synth)
+        scores = validator.scores(synth.calibrated_copy(prepared[0], announce=False, levels=False) if select else synth)
         curve.append((round(spent[0], 2), scores["val_mmd2"]))
         synth.observe(stats.epoch, scores["val_fields"])  # keep_best keeps the best epoch's generator
         if spent[0] >= budget:
@@ -165,6 +168,31 @@ def train_variant(frame, overrides: dict, budget: float, validator, seed: int = 
 
     data = synth.fit(frame, on_epoch_end=on_epoch, on_prepared=prepared.append)
     return synth, curve, data, calibrate
+
+
+def stream_blocks(synth, n: int, how: str, seed: int, block: int = 1000):
+    """``n`` synthetic rows as the test part is cut: for ``--split blocks`` independent ``block``-row
+    streams end to end (each keeps its own gaps, as ``split_blocks`` joins the real ones), else one."""
+    import numpy as np
+
+    if how != "blocks":
+        rows = synth.sample(n, seed=seed)
+    else:
+        parts = [synth.sample(min(block, n - i * block), seed=seed, stream=i) for i in range(-(-n // block))]
+        for prev, part in zip(parts, parts[1:]):
+            part[:, 0] += prev[-1, 0]
+        rows = np.concatenate(parts)
+    rows[:, 0] -= rows[:, 0].min()
+    return rows
+
+
+def replace_transformer(synth, transformer):
+    """A shallow copy of ``synth`` sampling through ``transformer``."""
+    import copy
+
+    other = copy.copy(synth)
+    other.transformer = transformer
+    return other
 
 
 def ripple(timestamps, seq_len: int = 12) -> float:
@@ -295,6 +323,17 @@ def main() -> None:
                 rows = validator.synthetic(synth)
                 report[key] = score(TraceData.from_matrix(rows), rows)[0] | common
                 print(json.dumps({key: report[key]}), flush=True)
+            if getattr(synth.transformer, "levels_", None):  # the same model without its slow levels: paired
+                report[name]["levels"] = {k: v["weights"] for k, v in synth.meta["levels"].items()}
+                plain = replace_transformer(synth, synth.transformer.with_levels(None))
+                for model, key in ((plain, f"{name}~nolevels"), (synth, f"{name}~streams"),
+                                   (plain, f"{name}~nolevels~streams")):
+                    # ~streams: as many 1,000-row streams as the test part has blocks, laid end to end (the
+                    # blocks split's test rows are 1,000-row blocks from across the trace, not one stretch)
+                    rows = validator.synthetic(model) if not key.endswith("~streams") else \
+                        stream_blocks(model, len(validation), args.split, validator.seed)
+                    report[key] = score(TraceData.from_matrix(rows), rows)[0] | common
+                    print(json.dumps({key: report[key]}), flush=True)
         if len(seeds) > 1:
             spread = {}
             for key in ("val_mmd2", "val_fields", "test_fields"):

@@ -40,7 +40,7 @@ def _train(config, frame, validator, budget: float):
 
     def on_epoch(stats) -> None:
         spent[0] += stats.seconds
-        copy = synth.calibrated_copy(prepared[0], announce=False)
+        copy = synth.calibrated_copy(prepared[0], announce=False, levels=False)
         weights = {k: v.clone() for k, v in copy.generator.state_dict().items()}
         for key, model in (("raw", synth), ("calibrated", copy)):
             value = validator.scores(model)["val_fields"]

@@ -12,6 +12,7 @@ the default (typed) model for ganflow's paths, a seed-mode one for the seed's:
   generate_csv     ganflow's synthesize_to_file, ONNX model, CSV, end to end (file on disk)
   generate_parquet the same to Parquet
   generate_csv_2s2w  CSV with --streams 2 --workers 2
+  generate_*_levels  CSV / Parquet with slow levels (--levels) on the gaps and latency, two time scales each
   windows_*        the same for a model of independent windows with the LBA as a number
                    (--carry_state false --locality none; the default before part 2), --shards 4 for 2w
 
@@ -115,6 +116,13 @@ def main() -> None:
         results["generate_csv"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.csv", fmt="csv"))
         results["generate_parquet"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.parquet", fmt="parquet"))
         results["generate_seed_text"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.txt", fmt="text4"))
+        levelled = OnnxSynthesizer(graph, threads=1)
+        knots = lambda name: t.encoders[name].inverse(np.linspace(-1, 1, 513)).tolist()  # noqa: E731
+        levelled.transformer = t.with_levels({name: {"weights": [0.45, 0.6], "taus": [64, 512],
+                                                     "knots": knots(name)} for name in ("interarrival", "latency")})
+        results["generate_csv_levels"] = rate(n, lambda: synthesize_to_file(levelled, n, d / "l.csv", fmt="csv"))
+        results["generate_parquet_levels"] = rate(n, lambda: synthesize_to_file(levelled, n, d / "l.parquet",
+                                                                                fmt="parquet"))
         results["generate_csv_2s2w"] = rate(n, lambda: synthesize_to_file(onnx_model, n, d / "o2.csv", fmt="csv",
                                                                           streams=2, workers=2))
         results["windows_generate_csv"] = rate(n, lambda: synthesize_to_file(onnx_windows, n, d / "w.csv", fmt="csv"))

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["calibrate", "fit_continuous", "fit_head_bias", "head_error", "GRID", "LEVELS"]
+__all__ = ["calibrate", "rollout", "fit_continuous", "fit_head_bias", "head_error", "GRID", "LEVELS"]
 
 GRID = 1024  # points of the generator's CDF table over its pre-activation
 LEVELS = 512  # quantiles of the training column's encoded values
@@ -72,9 +72,10 @@ def fit_head_bias(logits: np.ndarray, target: np.ndarray, *, tol: float = 1e-4, 
     return b
 
 
-def _rollout(synth, rows: int) -> np.ndarray:
-    """The generator's output layer before tanh and Gumbel noise, ``(rows, features)`` float32,
-    from the sampling noise path (``block_noise``) of a seed no sample uses."""
+def rollout(synth, rows: int = ROWS) -> np.ndarray:
+    """The generator's output layer before tanh and Gumbel noise, float32, from the sampling noise
+    path (``block_noise``) of a seed no sample uses: ``(STREAMS, rows / STREAMS, features)``, each
+    stream's rows in order after its burn-in, for a carried-state model; ``(1, rows, features)`` else."""
     import torch
 
     from training.synthesizer import BLOCK_SEQUENCES, StreamNoise, block_noise, noise_dim, sticky_groups
@@ -93,12 +94,12 @@ def _rollout(synth, rows: int) -> np.ndarray:
                 z = np.concatenate([draw(block) for draw in draws])
                 pre, state = gen.preactivations(torch.from_numpy(z).to(device), state)
                 pre, skip = pre[:, skip:], max(0, skip - pre.shape[1])  # a stream's burn-in, as sampling drops it
-                out.append(pre.reshape(-1, pre.shape[-1]).float().cpu().numpy())
-        else:
-            for block in range(max(1, -(-rows // per_block))):
-                pre, _ = gen.preactivations(torch.from_numpy(block_noise(c, _SEED, block, dim)).to(device))
-                out.append(pre.reshape(-1, pre.shape[-1]).float().cpu().numpy())
-    return np.concatenate(out)
+                out.append(pre.float().cpu().numpy())
+            return np.concatenate(out, axis=1)
+        for block in range(max(1, -(-rows // per_block))):
+            pre, _ = gen.preactivations(torch.from_numpy(block_noise(c, _SEED, block, dim)).to(device))
+            out.append(pre.reshape(-1, pre.shape[-1]).float().cpu().numpy())
+    return np.concatenate(out)[None]
 
 
 def calibrate(synth, train_windows: np.ndarray, *, rows: int = ROWS) -> dict[str, Any]:
@@ -114,11 +115,13 @@ def calibrate(synth, train_windows: np.ndarray, *, rows: int = ROWS) -> dict[str
     done = {}  # head name -> (bias, record)
     if address and gen.cond is not None:  # the other outputs depend on the drawn action: fit its bias first
         k = t.heads[-1]
-        pre = _rollout(synth, rows)
+        pre = rollout(synth, rows)
+        pre = pre.reshape(-1, pre.shape[-1])
         done["addr"] = _head(pre[:, -k:], real[:, -k:])
         with torch.no_grad():
             gen.fc.bias[-k:] += torch.as_tensor(done["addr"][0], dtype=gen.fc.bias.dtype, device=gen.fc.bias.device)
-    pre = _rollout(synth, rows)
+    pre = rollout(synth, rows)
+    pre = pre.reshape(-1, pre.shape[-1])
     report: dict[str, Any] = {"rows": len(pre), "columns": [], "heads": {}}
     lo, hi = np.zeros(n_cont), np.zeros(n_cont)  # hi <= lo: the column stays plain tanh
     cdf, q = np.zeros((n_cont, GRID)), np.zeros((n_cont, LEVELS))

@@ -36,7 +36,8 @@ LOSSES = ("bce", "wgan-gp")
 _LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False, "locality": "none", "carry_state": False,
                                     "join_windows": 1, "moment_weight": 0.0, "calibrate": False, "address_first": False,
                                     "noise_skip": False, "slow_noise": 0, "sticky_heads": False,
-                                    "select_calibrated": False, "burn_in": 0, "window_weight": 0.0}
+                                    "select_calibrated": False, "burn_in": 0, "window_weight": 0.0,
+                                    "levels": False}
 LOCALITY = ("lru", "lru-pages", "none")
 SLOW_TAUS = (16, 256, 4096)  # rows: the time constants of G's slow latent inputs (slow_noise)
 MOMENT_WEIGHT = 0.0  # off: measured as a trade, not a win (docs/QUALITY.md); tune searches 0 and 1
@@ -57,7 +58,8 @@ def cli_meta(*names: str, help: str) -> dict[str, Any]:  # noqa: A002 (click's w
 SEED_RECIPE: dict[str, Any] = {"feature_mode": "absolute", "log1p": (), "lr_g": 2e-5, "lr_d": 3e-5, "d_updates": 1,
                                "g_updates": 2, "loss": "bce", "keep_best": False, "carry_state": False,
                                "join_windows": 1, "moment_weight": 0.0, "calibrate": False, "slow_noise": 0,
-                               "noise_skip": False, "sticky_heads": False, "window_weight": 0.0}
+                               "noise_skip": False, "sticky_heads": False, "window_weight": 0.0,
+                               "levels": False}
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,13 @@ class TraceGANConfig:
         help="typed carry_state models: a row keeps the previous row's noise for a softmax head (size, opcode, "
              "address action) with a probability fitted per head on the training rows, so categories come in runs "
              "as the trace's do (on MSR web0 90% of requests have their predecessor's opcode); the mix is unchanged"))
+    levels: bool = field(default=False, metadata=cli_meta(
+        help="typed carry_state models with calibrate: after training, fit slow levels of the inter-arrival "
+             "time and latency (AR(1) processes over 64 and 512 rows mixed into each value's rank by a "
+             "Gaussian copula, weighted so the within-window share of variance, the spread of 1,024-row block "
+             "means and the correlation of window means 1, 8, 32 and 128 windows apart come nearest the training "
+             "rows'), applied by each stream after the network; the marginals stay the training ones (README: "
+             "slow levels)"))
     calibrate_address: bool = field(default=True, metadata=cli_meta(
         help="with calibrate: the address head's actions too (the request reuse rate then matches the training "
              "part's); false: the head keeps the network's own mix, which on MSR web0 gave miss-ratio curves "

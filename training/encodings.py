@@ -38,6 +38,7 @@ has no such column; ``columns`` names those it has.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -46,6 +47,7 @@ import numpy as np
 from training import locality, sticky
 from training.config import CONTINUOUS_ENCODINGS, LOCALITY, ROW_COLUMNS
 from training.errors import ConfigError, ModelError
+from training.levels import ERF_AS, Levels
 from training.locality import JUMP, NEW, PAGE_SECTORS, REUSE, SEQ
 from training.readers import TraceFrame
 from training.transform import Stream, TraceTransformer
@@ -63,9 +65,6 @@ JUMP_REACH = 64  # a stride bucket is a far jump when its median stride is beyon
 _CONTINUOUS = ("interarrival", "length", "lba", "latency")
 
 
-_AS = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)  # Abramowitz & Stegun 7.1.26
-
-
 def normal_cdf(y):
     """``normal`` encoding: [-1, 1] -> probability, Φ(NORMAL_SCALE · y), for a NumPy array or a torch
     tensor with the same float64 arithmetic (erf to 1.5e-7 by Abramowitz & Stegun 7.1.26, from exp
@@ -73,7 +72,7 @@ def normal_cdf(y):
     lib = np if isinstance(y, np.ndarray) else __import__("torch")
     x = lib.abs(y) * (NORMAL_SCALE / math.sqrt(2.0))
     t = 1.0 / (1.0 + 0.3275911 * x)
-    poly = t * (_AS[0] + t * (_AS[1] + t * (_AS[2] + t * (_AS[3] + t * _AS[4]))))
+    poly = t * (ERF_AS[0] + t * (ERF_AS[1] + t * (ERF_AS[2] + t * (ERF_AS[3] + t * ERF_AS[4]))))
     half = 0.5 * (1.0 - poly * lib.exp(-x * x))  # erf(x) / 2
     return lib.where(y >= 0, 0.5 + half, 0.5 - half)
 
@@ -242,6 +241,7 @@ class TypedTransformer(TraceTransformer):
         self.far_: np.ndarray = np.zeros(0, np.int64)  # the stride buckets that are far jumps
         self.lba_range_ = (0, 1, 1, 0, 0)  # lowest LBA, end of the highest, alignment, a stream's start, phase
         self.sticky_: tuple[float, ...] = ()  # per head, how often a row keeps the previous row's noise (training.sticky)
+        self.levels_: dict[str, dict[str, Any]] | None = None  # fitted at calibration (training.levels)
 
     # -- layout ---------------------------------------------------------------------------
     @property
@@ -417,9 +417,17 @@ class TypedTransformer(TraceTransformer):
             head[rows], u[rows] = first + b, (pos + 1.0) / 2.0
         return head, u
 
-    def start_stream(self, t_start: float = 0.0) -> Stream:
-        """The stateful decoding of one stream: time, and with ``lru`` the LRU stack of addresses."""
-        return _LocalityStream(self, t_start) if self.locality != "none" else super().start_stream(t_start)
+    def start_stream(self, t_start: float = 0.0, *, seed: int = 0, stream: int = 0) -> Stream:
+        """The stateful decoding of one stream: time, with ``lru`` the LRU stack of addresses, and
+        with fitted ``levels_`` the slow levels of its gaps and latency (``training.levels``)."""
+        levels = Levels(self.levels_, seed, stream) if self.levels_ else None
+        return (_LocalityStream if self.locality != "none" else Stream)(self, t_start, levels)
+
+    def with_levels(self, levels: dict[str, dict[str, Any]] | None) -> TypedTransformer:
+        """A copy of this transformer whose streams apply ``levels`` (``training.levels``; None: none)."""
+        other = copy.copy(self)
+        other.levels_ = levels or None
+        return other
 
     def new_stack(self) -> locality.Stack:
         """An empty LRU stack for a new stream, with this trace's address range, start and phase."""
@@ -460,7 +468,8 @@ class TypedTransformer(TraceTransformer):
                    if self.locality != "none" else {}),
                 **({"jump_quantiles": self.jump_.tolist(), "jump_buckets": self.far_.tolist()}
                    if self.jump_ is not None else {}),
-                **({"units": self.units_} if self.units_ else {})}
+                **({"units": self.units_} if self.units_ else {}),
+                **({"levels": self.levels_} if self.levels_ else {})}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TypedTransformer:
@@ -481,14 +490,15 @@ class TypedTransformer(TraceTransformer):
         obj.encoders = {c: _Continuous(e.pop("kind"), e) for c, e in
                         ((c, dict(e)) for c, e in data["encoders"].items())}
         obj.sticky_ = tuple(float(q) for q in data.get("sticky", (0.0,) * len(obj.heads)))
+        obj.levels_ = data.get("levels")
         return obj
 
 
 class _LocalityStream(Stream):
     """A stream of a ``locality="lru"`` or ``"lru-pages"`` model: addresses through the LRU stack, then time."""
 
-    def __init__(self, transformer: TypedTransformer, t_start: float) -> None:
-        super().__init__(transformer, t_start)
+    def __init__(self, transformer: TypedTransformer, t_start: float, levels: Levels | None = None) -> None:
+        super().__init__(transformer, t_start, levels)
         self.stack = transformer.new_stack()
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:

@@ -283,6 +283,8 @@ def _fit_and_log(synth: Synthesizer, frame: TraceFrame, logger: _EpochLogger, op
             result.calibrated = logger.validator.scores(synth)
             kept.update({f"calibrated_{k}": v for k, v in result.calibrated.items()})
         mlflow.set_tag("calibrated", ", ".join(cal["columns"] + [f"{h} categories" for h in cal["heads"]]))
+    for name, fitted in synth.meta.get("levels", {}).items():  # training.levels: each time scale's weight
+        kept.update({f"level_{name}_{tau}": w for w, tau in zip(fitted["weights"], fitted["taus"])})
     mlflow.log_metrics(kept)
     mlflow.set_tag("model_epoch", str(result.model_epoch))
     if prepared.validation is not None:

@@ -54,6 +54,8 @@ def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
               else "; sampled as independent windows")
     if config.feature_mode == "typed" and config.calibrate:
         log1p += "; marginals calibrated to the training part after training"
+        if config.levels and config.carry_state:
+            log1p += ", then slow levels of inter-arrival time and latency fitted to its window statistics"
     if config.loss == "wgan-gp":
         log1p += f"; WGAN-GP (penalty {config.gp_weight:g})"
     terms = [f"{name} term x{w:g}" for name, w in (("moment", config.moment_weight), ("window-shape", config.window_weight))

@@ -25,6 +25,7 @@ import numpy as np
 
 from training.config import ROW_COLUMNS, TRACE_COLUMNS, TraceGANConfig, slow_decay
 from training.errors import ModelError
+from training.levels import ar1
 from training.readers import TraceFrame
 from training.sequences import make_windows, time_split
 from training.sticky import fill_kept
@@ -81,7 +82,7 @@ class StreamNoise:
         noise = block_noise(c, self.seed, block, self.dim, stream=self.stream).reshape(1, -1, self.dim)
         for i in range(self.slow):
             j = c.latent_dim - self.slow + i
-            col = _ar1(noise[0, :, j].astype(np.float64), self.prev[i], slow_decay(i))
+            col = ar1(noise[0, :, j].astype(np.float64), self.prev[i], slow_decay(i))
             noise[0, :, j] = col
             self.prev[i] = col[-1]
         if self.sticky:
@@ -90,26 +91,6 @@ class StreamNoise:
                 fill_kept(noise[0, :, a:a + w], keep[:, h] < q, self.kept[h])
                 self.kept[h] = noise[0, -1, a:a + w].copy()
         return noise
-
-
-_CHUNK = 64
-
-
-def _ar1(e: np.ndarray, prev: float, a: float) -> np.ndarray:
-    """``x_t = a x_{t-1} + sqrt(1 - a^2) e_t`` from ``x_{-1} = prev``, in NumPy: each 64-row chunk
-    from 0 as one matrix product, then the chunks' starting values by one short scan (what
-    ``scipy.signal.lfilter`` computes, to 1e-14, without its half-second import at start-up)."""
-    n = len(e)
-    m = -(-n // _CHUNK)
-    x = np.zeros(m * _CHUNK)
-    x[:n] = e * np.sqrt(1.0 - a * a)
-    lag = np.arange(_CHUNK)[:, None] - np.arange(_CHUNK)[None, :]
-    part = x.reshape(m, _CHUNK) @ np.where(lag >= 0, a ** np.maximum(lag, 0), 0.0).T
-    start, last, decay = np.empty(m), prev, a ** _CHUNK
-    for k in range(m):
-        start[k] = last
-        last = decay * last + part[k, -1]
-    return (part + start[:, None] * a ** np.arange(1, _CHUNK + 1)).reshape(-1)[:n]
 
 
 def make_transformer(config: TraceGANConfig) -> TraceTransformer:
@@ -182,7 +163,7 @@ def sample_blocks(decode: Callable, transformer: TraceTransformer, config: Trace
         decoded = _stream_ahead(draw, run, blocks)
     else:
         decoded = _decode_ahead(lambda b: run(draw(b)), blocks, threads)
-    finish = transformer.start_stream(t_start)
+    finish = transformer.start_stream(t_start, seed=seed, stream=stream)
     remaining = n_rows
     for rows in decoded:
         if drop:
@@ -278,7 +259,8 @@ class Synthesizer:
         c = self.config
         if self._fitting is None or not (c.select_calibrated and c.calibrate and self.transformer.heads):
             return self
-        self._scored = self.calibrated_copy(self._fitting, announce=False)
+        # slow levels (config.levels) are fitted once, on the kept epoch: each epoch is scored on its generator
+        self._scored = self.calibrated_copy(self._fitting, announce=False, levels=False)
         return self._scored
 
     def prepare(self, frame: TraceFrame) -> PreparedData:
@@ -358,20 +340,22 @@ class Synthesizer:
                 self.meta["calibration"] = calibration
                 log.info("kept it as scored, calibrated (largest category error %.4f -> %.4f)",
                          calibration["head_error_before"], calibration["head_error_after"])
+                self.fit_levels(data)
                 return data
             best.restore(self.generator)
         if self.config.calibrate and self.transformer.heads:
             self.calibrate(data)
         return data
 
-    def calibrated_copy(self, data: PreparedData, *, announce: bool = True) -> Synthesizer:
-        """A copy of this synthesizer with its generator calibrated (``calibrate``); this one is untouched."""
+    def calibrated_copy(self, data: PreparedData, *, announce: bool = True, levels: bool = True) -> Synthesizer:
+        """A copy of this synthesizer with its generator calibrated (``calibrate``, with ``levels`` its slow
+        levels fitted too); this one is untouched."""
         import copy
 
         self._require_fitted()
         other = copy.copy(self)
         other.generator, other.meta = self._generator(self.generator.state_dict()), dict(self.meta)
-        other.calibrate(data, announce=announce)
+        other.calibrate(data, announce=announce, levels=levels)
         return other
 
     def _noise_skip(self) -> tuple[bool, ...]:
@@ -394,10 +378,10 @@ class Synthesizer:
         gen.load_state_dict(weights)
         return gen.to(self.device).eval()
 
-    def calibrate(self, data: PreparedData, *, announce: bool = True) -> dict:
+    def calibrate(self, data: PreparedData, *, announce: bool = True, levels: bool = True) -> dict:
         """Match the generator's marginals to the training windows' (``training.calibration``);
         the record of what changed goes to ``meta["calibration"]`` and is returned (and logged, if
-        ``announce``)."""
+        ``announce``); then, with ``levels``, ``fit_levels``."""
         from training.calibration import calibrate, head_error
 
         self._require_fitted()
@@ -408,7 +392,29 @@ class Synthesizer:
         (log.info if announce else log.debug)("calibrated %s and %d heads (largest category error %.4f -> %.4f)",
                  ", ".join(report["columns"]) or "no column", len(report["heads"]),
                  self.meta["calibration"]["head_error_before"], self.meta["calibration"]["head_error_after"])
+        if levels:
+            self.fit_levels(data, announce=announce)
         return report
+
+    def fit_levels(self, data: PreparedData, *, announce: bool = True) -> None:
+        """With ``config.levels`` (a typed carry_state model): fit the slow levels of the inter-arrival
+        time and latency on a rollout of the generator as it is (``training.levels``); the transformer
+        is replaced by a copy that applies them, and ``meta["levels"]`` records the fit."""
+        from training import levels
+        from training.calibration import rollout
+
+        c = self.config
+        if not (c.levels and c.carry_state and self.transformer.heads):
+            return
+        t = self.transformer
+        fitted = levels.fit(rollout(self), levels.trace_rows(data.train_windows, c.window_stride), t.continuous_names,
+                            lambda name, y: t.encoders[name].inverse(y), c.seq_len)
+        self.transformer = t.with_levels({k: {"weights": v["weights"], "taus": v["taus"], "knots": v["knots"]}
+                                          for k, v in fitted.items()})
+        self.meta["levels"] = {k: {"weights": v["weights"], "taus": v["taus"], **v["stats"]} for k, v in fitted.items()}
+        (log.info if announce else log.debug)("slow levels: %s", "; ".join(
+            f"{k} " + (", ".join(f"{w:g} over {tau:,} rows" for w, tau in zip(v["weights"], v["taus"]) if w) or "none")
+            for k, v in fitted.items()))
 
     def _require_fitted(self) -> None:
         if self.generator is None or self.transformer is None:

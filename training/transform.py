@@ -113,8 +113,9 @@ class TraceTransformer:
         x[:, 0] = ticks * q
         return x, float(x[-1, 0])
 
-    def start_stream(self, t_start: float = 0.0) -> Stream:
-        """The stateful decoding of one stream of ``inverse_features`` rows, chunk after chunk."""
+    def start_stream(self, t_start: float = 0.0, *, seed: int = 0, stream: int = 0) -> Stream:
+        """The stateful decoding of one stream of ``inverse_features`` rows, chunk after chunk
+        (``seed`` and ``stream`` draw the random numbers of its stateful steps, where it has any)."""
         return Stream(self, t_start)
 
     def inverse_transform(self, y: np.ndarray, t_start: float = 0.0) -> np.ndarray:
@@ -155,10 +156,13 @@ class TraceTransformer:
 class Stream:
     """``stream(rows)`` finishes the next rows of one stream (``finish`` with the running time)."""
 
-    def __init__(self, transformer: TraceTransformer, t_start: float = 0.0) -> None:
+    def __init__(self, transformer: TraceTransformer, t_start: float = 0.0, levels=None) -> None:
         self.transformer, self.t = transformer, t_start
+        self.levels = levels if levels else None  # training.levels.Levels, a typed model's slow levels
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
+        if self.levels is not None:
+            rows = self.levels(rows[:, :5].copy())  # ROW_COLUMNS
         rows, self.t = self.transformer.finish(rows, self.t)
         return rows
 

@@ -7,6 +7,7 @@ import pytest
 
 from serving.onnx_export import OnnxSynthesizer, export_onnx
 from serving.synthesize import shard_plan, stream_plan, synthesize_to_file
+from tests.rows import forced_levels
 from training.config import TraceGANConfig
 from training.readers import read_trace
 from training.synthesizer import BLOCK_SEQUENCES, Synthesizer
@@ -42,8 +43,20 @@ def test_shard_plan_covers_all_rows():
     assert stream_plan(10, 4) == [(0, 0, 3), (0, 1, 3), (0, 2, 2), (0, 3, 2)]
 
 
+@pytest.fixture(scope="module")
+def level_model(stream_model):
+    """The default model with slow levels on its gaps and latency (training.levels)."""
+    import copy
+
+    s = copy.copy(stream_model)
+    s.transformer = forced_levels(stream_model.transformer)
+    return s
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_streams_are_the_same_bytes_whatever_workers(stream_model, tmp_path, fmt):
+@pytest.mark.parametrize("which", ["stream_model", "level_model"])
+def test_streams_are_the_same_bytes_whatever_workers(which, tmp_path, fmt, request):
+    stream_model = request.getfixturevalue(which)
     n = BLOCK_SEQUENCES * 8 + 700
     paths = {}
     for streams, workers in ((1, 1), (1, 2), (3, 1), (3, 2)):

@@ -29,6 +29,18 @@ def test_no_validation_when_val_fraction_is_zero(tracking_uri, sample_file, tmp_
     assert mlflow.get_run(result.run_id).info.status == "FINISHED"
 
 
+def test_a_run_with_levels_logs_what_it_fitted(tracking_uri, sample_file, tmp_path):
+    result = train(DataConfig(trace_path=str(sample_file)), TraceGANConfig(**TINY, val_fraction=0.0, levels=True),
+                   RunOptions(save_dir=str(tmp_path)))
+    run = mlflow.get_run(result.run_id)
+    fitted = result.synthesizer.meta["levels"]
+    for name in ("interarrival", "latency"):
+        assert fitted[name]["taus"] == [64, 512]
+        for w, tau in zip(fitted[name]["weights"], fitted[name]["taus"]):
+            assert run.data.metrics[f"level_{name}_{tau}"] == w
+    assert "slow levels" in run.data.tags["mlflow.note.content"]
+
+
 def test_callback_error_ends_the_run_failed(tracking_uri, sample_file, tmp_path):
     class Stop(Exception):
         pass

@@ -32,6 +32,10 @@ def test_description_and_summary():
     assert "; G's loss with the moment term x1 and the window-shape term x0.5" in terms
     assert "; G's loss with the window-shape term x1;" in training_description(
         replace(TraceGANConfig(), window_weight=1.0), "t.csv", 10)
+    levels = training_description(replace(TraceGANConfig(), levels=True), "t.csv", 10)
+    assert "after training, then slow levels of inter-arrival time and latency fitted" in levels
+    assert "slow levels" not in training_description(replace(TraceGANConfig(), levels=True, carry_state=False), "t", 1)
+    assert "slow levels" not in text
     assert result_summary({}, {}) == ""
     summary = result_summary({5: 0.2, 10: 0.1, 15: 0.3}, {}, 10)
     assert summary == "val_mmd2 0.1 at epoch 10, the generator kept (last 0.3 at epoch 15)."

@@ -118,6 +118,12 @@ def test_locality_knobs_are_searched_where_they_apply():
     assert {asked.suggest(t, TraceGANConfig()).window_weight for t in [study.ask() for _ in range(20)]} \
         == {0.0, 1.0}  # searched when the YAML asks
     assert {c.window_weight for c in configs} == {0.0}  # and left at the default otherwise
+    levels = SearchSpace(levels=(True, False))
+    assert {levels.suggest(t, TraceGANConfig()).levels for t in [study.ask() for _ in range(20)]} == {True, False}
+    assert {c.levels for c in configs} == {TraceGANConfig().levels}
+    trial = study.ask()
+    assert levels.suggest(trial, replace(TraceGANConfig(), carry_state=False)).levels == TraceGANConfig().levels
+    assert "levels" not in trial.params  # without carried streams there is no level to fit
     windows = replace(TraceGANConfig(), feature_mode="delta", carry_state=False)
     trial = study.ask()
     c = SearchSpace().suggest(trial, windows)
