@@ -25,6 +25,11 @@ not (reads 3% / 64% / 96% of rows 0-10k / 30-40k / 70-80k, 85% in the test rows)
 between a model and the floor is the model's. The seed recipe reads the file's first rows, so
 this split takes ``--budget_s`` (training seconds per variant) instead of the seed's time.
 
+A variant with slow levels (``--levels``, fitted after training) is also scored without them
+(``~nolevels``: the same trained model, a paired comparison) and, both ways, as ``~streams``: as
+many independent 1,000-row streams end to end as the test part has blocks (with ``--split blocks``
+the test rows are 1,000-row blocks from across the trace, not one stretch).
+
 Usage: python bench/quality.py [--seed_epochs 50] [--variants seed_mode,delta_log,...] [--seeds 42,43,44]
                                [--split time|blocks --budget_s 43]
 """
