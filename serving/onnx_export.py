@@ -91,7 +91,7 @@ def _typed_graph(synth: Synthesizer):
     import torch
     from torch import nn
 
-    from training.encodings import normal_cdf
+    from training.column_codecs import normal_cdf
 
     t = synth.transformer
     f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731

@@ -39,15 +39,15 @@ has no such column; ``columns`` names those it has.
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any
 
 import numpy as np
 
 from training import locality, sticky
+from training.column_codecs import QUANTILES, Buckets, Continuous
 from training.config import CONTINUOUS_ENCODINGS, LOCALITY, ROW_COLUMNS
 from training.errors import ConfigError, ModelError
-from training.levels import ERF_AS, Levels
+from training.levels import Levels
 from training.locality import JUMP, NEW, PAGE_SECTORS, REUSE, SEQ
 from training.readers import TraceFrame
 from training.transform import Stream, TraceTransformer
@@ -55,9 +55,6 @@ from training.transform import Stream, TraceTransformer
 __all__ = ["TypedTransformer", "MAX_SIZES", "QUANTILES"]
 
 MAX_SIZES = 64
-QUANTILES = 512
-_EPS = 0.0005
-NORMAL_SCALE = 3.2905267314918945  # -Φ⁻¹(0.0005): probability 0.0005 maps to -1
 _FORMAT_VERSION = 4
 _READS = (2, 3, 4)  # format versions this code reads (2: before locality, 3: before far jumps)
 JUMP_LEVELS = 257  # quantiles of the far jumps' destinations (_jump_table)
@@ -65,106 +62,7 @@ JUMP_REACH = 64  # a stride bucket is a far jump when its median stride is beyon
 _CONTINUOUS = ("interarrival", "length", "lba", "latency")
 
 
-def normal_cdf(y):
-    """``normal`` encoding: [-1, 1] -> probability, Φ(NORMAL_SCALE · y), for a NumPy array or a torch
-    tensor with the same float64 arithmetic (erf to 1.5e-7 by Abramowitz & Stegun 7.1.26, from exp
-    alone: onnxruntime has no float64 Erf, and both paths must give the same rows)."""
-    lib = np if isinstance(y, np.ndarray) else __import__("torch")
-    x = lib.abs(y) * (NORMAL_SCALE / math.sqrt(2.0))
-    t = 1.0 / (1.0 + 0.3275911 * x)
-    poly = t * (ERF_AS[0] + t * (ERF_AS[1] + t * (ERF_AS[2] + t * (ERF_AS[3] + t * ERF_AS[4]))))
-    half = 0.5 * (1.0 - poly * lib.exp(-x * x))  # erf(x) / 2
-    return lib.where(y >= 0, 0.5 + half, 0.5 - half)
-
-
-class _Continuous:
-    """One continuous column <-> [-1, 1]: log1p + MinMax, plain MinMax, or empirical quantiles —
-    ``quantile`` spreads them uniformly over [-1, 1], ``normal`` as a standard normal scaled by
-    1 / ``NORMAL_SCALE`` (probability 0.0005 and 0.9995 at -1 and 1), which a tanh output reaches
-    without saturating for the bulk of the values."""
-
-    def __init__(self, kind: str, params: dict[str, Any] | None = None) -> None:
-        self.kind, self.p = kind, params or {}
-
-    @classmethod
-    def fit(cls, kind: str, x: np.ndarray) -> _Continuous:
-        if kind in ("quantile", "normal"):
-            knots = np.quantile(x, np.linspace(0.0, 1.0, QUANTILES))
-            return cls(kind, {"knots": knots.tolist()})
-        v = np.log1p(np.maximum(x, 0.0)) if kind == "log" else x
-        return cls(kind, {"min": float(v.min()), "max": float(v.max())})
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        if self.kind in ("quantile", "normal"):
-            knots = np.asarray(self.p["knots"])
-            grid = np.linspace(0.0, 1.0, len(knots))
-            uniq, first = np.unique(knots, return_index=True)
-            last = len(knots) - 1 - np.unique(knots[::-1], return_index=True)[1]
-            p = np.interp(x, uniq, (grid[first] + grid[last]) / 2)  # an atom sits mid-range
-            if self.kind == "quantile":
-                return 2.0 * p - 1.0
-            from scipy.special import ndtri
-
-            return np.clip(ndtri(np.clip(p, _EPS, 1.0 - _EPS)) / NORMAL_SCALE, -1.0, 1.0)
-        v = np.log1p(np.maximum(x, 0.0)) if self.kind == "log" else x
-        span = self.p["max"] - self.p["min"]
-        return (v - self.p["min"]) * (2.0 / span if span > 0 else 1.0) - 1.0
-
-    def inverse(self, y: np.ndarray) -> np.ndarray:
-        y = np.clip(y, -1.0, 1.0)
-        if self.kind in ("quantile", "normal"):
-            knots = np.asarray(self.p["knots"])
-            p = (y + 1.0) / 2.0 if self.kind == "quantile" else normal_cdf(y)
-            return np.interp(p, np.linspace(0.0, 1.0, len(knots)), knots)
-        span = self.p["max"] - self.p["min"]
-        v = (y + 1.0) * (span / 2.0 if span > 0 else 1.0) + self.p["min"]
-        return np.expm1(v) if self.kind == "log" else v
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **self.p}
-
-
 _BLOCK = 1 << 15  # rows per block of TypedTransformer.transform (stays in cache)
-
-
-class _Buckets:
-    """Integer values in quantile buckets ``[edges[b], edges[b + 1])`` and a position in [-1, 1]
-    within each on a signed log1p scale, ``sign(v) log(1 + |v|)``: a stride bucket that spans
-    zero keeps most of its values near zero, as a trace's small steps are."""
-
-    def __init__(self, edges) -> None:
-        self.edges = np.asarray(edges, np.int64)
-
-    @classmethod
-    def fit(cls, values: np.ndarray, k: int) -> _Buckets:
-        if not len(values):
-            return cls([0, 1])
-        edges = np.unique(np.rint(np.quantile(values, np.linspace(0.0, 1.0, k + 1))).astype(np.int64))
-        return cls(np.append(edges[:-1], values.max() + 1) if len(edges) > 1 else [edges[0], edges[0] + 1])
-
-    def __len__(self) -> int:
-        return len(self.edges) - 1
-
-    @staticmethod
-    def _scale(v):
-        v = np.asarray(v, np.float64)
-        return np.sign(v) * np.log1p(np.abs(v))
-
-    def _ends(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._scale(self.edges[b]), self._scale(self.edges[b + 1] - 1)
-
-    def encode(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Bucket index and position in [-1, 1] of each value."""
-        b = np.clip(np.searchsorted(self.edges, values, side="right") - 1, 0, len(self) - 1)
-        lo, hi = self._ends(b)
-        width = hi - lo
-        pos = np.where(width > 0, (self._scale(values) - lo) / np.where(width > 0, width, 1.0), 0.0)
-        return b, np.clip(pos, 0.0, 1.0) * 2.0 - 1.0
-
-    def decode(self, b: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        lo, hi = self._ends(np.clip(b, 0, len(self) - 1))
-        w = lo + (np.clip(pos, -1.0, 1.0) + 1.0) * 0.5 * (hi - lo)
-        return np.sign(w) * np.expm1(np.abs(w))
 
 
 def _far_buckets(bucket: np.ndarray, stride: np.ndarray, k: int, span: int) -> np.ndarray:
@@ -176,7 +74,7 @@ def _far_buckets(bucket: np.ndarray, stride: np.ndarray, k: int, span: int) -> n
     return np.array(far, np.int64)
 
 
-def _jump_table(lba: np.ndarray, action: np.ndarray, stride: np.ndarray, new: _Buckets,
+def _jump_table(lba: np.ndarray, action: np.ndarray, stride: np.ndarray, new: Buckets,
                 span: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Where a trace's far jumps land: (the far buckets, ``JUMP_LEVELS`` quantiles of the addresses
     of the new requests in them), or None (no far bucket, or too few such requests). A far stride
@@ -231,12 +129,12 @@ class TypedTransformer(TraceTransformer):
         super().__init__(mode="typed")
         self.continuous, self.size_coverage = continuous, size_coverage
         self.locality, self.reuse_buckets = locality, int(reuse_buckets)
-        self.encoders: dict[str, _Continuous] = {}
+        self.encoders: dict[str, Continuous] = {}
         self.sizes_: np.ndarray | None = None  # the size categories, bytes; "other" is one more
         self.align_ = 1
         self.has_latency_ = self.has_opcode_ = False
-        self.reuse_: _Buckets | None = None  # LRU stack distances of reuses
-        self.new_: _Buckets | None = None  # strides of new pages
+        self.reuse_: Buckets | None = None  # LRU stack distances of reuses
+        self.new_: Buckets | None = None  # strides of new pages
         self.jump_: np.ndarray | None = None  # where far jumps land (_jump_table); None: models saved before
         self.far_: np.ndarray = np.zeros(0, np.int64)  # the stride buckets that are far jumps
         self.lba_range_ = (0, 1, 1, 0, 0)  # lowest LBA, end of the highest, alignment, a stream's start, phase
@@ -302,14 +200,14 @@ class TypedTransformer(TraceTransformer):
         self.has_latency_ = bool(len(frame) and np.ptp(frame.latency) > 0)
         self.has_opcode_ = bool(len(frame) and (frame.opcode >= 0).all())
         kind = self.continuous
-        self.encoders = {"interarrival": _Continuous.fit(kind, self._gaps(frame)),
-                         "length": _Continuous.fit(kind, frame.length)}
+        self.encoders = {"interarrival": Continuous.fit(kind, self._gaps(frame)),
+                         "length": Continuous.fit(kind, frame.length)}
         if self.locality != "none":
             actions = self._fit_locality(frame)
         else:
-            self.encoders["lba"] = _Continuous.fit("minmax", frame.lba)
+            self.encoders["lba"] = Continuous.fit("minmax", frame.lba)
         if self.has_latency_:
-            self.encoders["latency"] = _Continuous.fit(kind, frame.latency)
+            self.encoders["latency"] = Continuous.fit(kind, frame.latency)
         categories = self._categories(frame, actions)
         self.sticky_ = sticky.head_keep(categories, self.heads)
         return categories
@@ -323,8 +221,8 @@ class TypedTransformer(TraceTransformer):
         phase = int(np.argmax(np.bincount(lba % PAGE_SECTORS, minlength=PAGE_SECTORS)))
         self.lba_range_ = (int(lba.min()), int(end.max()), int(align), int(lba[0]), phase)
         action, stride, dist = self._actions(frame)
-        self.new_ = _Buckets.fit(stride[action == NEW], self.reuse_buckets)
-        self.reuse_ = _Buckets.fit(dist[action == REUSE], self.reuse_buckets)
+        self.new_ = Buckets.fit(stride[action == NEW], self.reuse_buckets)
+        self.reuse_ = Buckets.fit(dist[action == REUSE], self.reuse_buckets)
         table = _jump_table(lba, action, stride, self.new_, self.lba_range_[1] - self.lba_range_[0])
         self.far_, self.jump_ = table if table is not None else (np.zeros(0, np.int64), None)
         return action, stride, dist
@@ -478,7 +376,7 @@ class TypedTransformer(TraceTransformer):
         obj = cls(continuous=data["continuous"], size_coverage=float(data["size_coverage"]),
                   locality=data.get("locality", "none"), reuse_buckets=int(data.get("reuse_buckets", 8)))
         if obj.locality != "none":
-            obj.new_, obj.reuse_ = _Buckets(data["new_edges"]), _Buckets(data["reuse_edges"])
+            obj.new_, obj.reuse_ = Buckets(data["new_edges"]), Buckets(data["reuse_edges"])
             obj.jump_ = np.array(data["jump_quantiles"], np.int64) if "jump_quantiles" in data else None
             obj.far_ = np.array(data.get("jump_buckets", [0, len(obj.new_) - 1]), np.int64)
         obj.lba_range_ = tuple(int(v) for v in data.get("lba_range", (0, 1, 1, 0, 0)))
@@ -487,7 +385,7 @@ class TypedTransformer(TraceTransformer):
         obj.align_ = int(data["align"])
         obj.has_latency_, obj.has_opcode_ = bool(data["has_latency"]), bool(data["has_opcode"])
         obj.units_ = data.get("units")
-        obj.encoders = {c: _Continuous(e.pop("kind"), e) for c, e in
+        obj.encoders = {c: Continuous(e.pop("kind"), e) for c, e in
                         ((c, dict(e)) for c, e in data["encoders"].items())}
         obj.sticky_ = tuple(float(q) for q in data.get("sticky", (0.0,) * len(obj.heads)))
         obj.levels_ = data.get("levels")

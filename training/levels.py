@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from training.column_codecs import ERF_AS, knot_cdf
+
 __all__ = ["LAGS", "SCALES", "WEIGHTS", "KNOTS", "COLUMNS", "ar1", "phi", "ndtri", "normal_scores", "window_stats",
            "fit_level", "fit", "trace_rows", "Levels"]
 
@@ -38,7 +40,6 @@ MAX_SHARE = 0.9  # at most this much of a value's variance from its levels (its 
 KNOTS = 513  # quantiles of a training column kept for F and Q
 COLUMNS = {"interarrival": 0, "latency": 3}  # the columns a level applies to, and where they sit in a row
 _CHUNK = 64
-ERF_AS = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)  # Abramowitz & Stegun 7.1.26
 
 
 def ar1(e: np.ndarray, prev: float, a: float) -> np.ndarray:
@@ -71,7 +72,7 @@ def _scan(e: np.ndarray, prev: float, a: float) -> np.ndarray:
 
 def phi(x: np.ndarray) -> np.ndarray:
     """The standard normal CDF (erf to 1.5e-7 by Abramowitz & Stegun 7.1.26, as ``normal_cdf`` in
-    ``training.encodings``; NumPy has no erf, and SciPy costs half a second to import)."""
+    ``training.column_codecs``; NumPy has no erf, and SciPy costs half a second to import)."""
     ax = np.abs(x) * (1.0 / math.sqrt(2.0))
     t = 1.0 / (1.0 + 0.3275911 * ax)
     poly = t * (ERF_AS[0] + t * (ERF_AS[1] + t * (ERF_AS[2] + t * (ERF_AS[3] + t * ERF_AS[4]))))
@@ -204,16 +205,11 @@ class Levels:
         self.rng = np.random.default_rng([seed, stream, 0, 5])
         self.cols = []
         for name, p in params.items():
-            weights = [float(w) for w in p["weights"]]
-            if not any(weights):
-                continue
-            knots = np.asarray(p["knots"], np.float64)
-            grid = np.linspace(0.0, 1.0, len(knots))
-            uniq, first = np.unique(knots, return_index=True)
-            last = len(knots) - 1 - np.unique(knots[::-1], return_index=True)[1]
-            # F: an atom of the training column maps to the middle of its probability range
-            self.cols.append((COLUMNS[name], weights, [1.0 - 1.0 / float(t) for t in p["taus"]], uniq,
-                              (grid[first] + grid[last]) / 2.0, grid, knots))
+            # only the time scales with weight: (weight, AR(1) coefficient) each
+            scales = [(float(w), 1.0 - 1.0 / float(t)) for w, t in zip(p["weights"], p["taus"]) if w]
+            if scales:
+                knots = np.asarray(p["knots"], np.float64)
+                self.cols.append((COLUMNS[name], scales, knot_cdf(knots), np.linspace(0.0, 1.0, len(knots)), knots))
         self.prev = [self.rng.standard_normal(len(c[1])) for c in self.cols]
 
     def __bool__(self) -> bool:
@@ -222,15 +218,13 @@ class Levels:
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         e = self.rng.standard_normal((len(rows), sum(len(c[1]) for c in self.cols)))
         at = 0
-        for i, (j, weights, decays, uniq, mid, grid, knots) in enumerate(self.cols):
-            z = math.sqrt(1.0 - sum(w * w for w in weights)) * ndtri(np.interp(rows[:, j], uniq, mid))
-            for k, (w, a) in enumerate(zip(weights, decays)):
-                if not w:
-                    continue
+        for i, (j, scales, cdf, grid, knots) in enumerate(self.cols):
+            z = math.sqrt(1.0 - sum(w * w for w, _ in scales)) * ndtri(np.interp(rows[:, j], *cdf))
+            for k, (w, a) in enumerate(scales):
                 s = _scan(np.ascontiguousarray(e[:, at + k]), float(self.prev[i][k]), a)
                 if len(s):
                     self.prev[i][k] = s[-1]
                 z += w * s
-            at += len(weights)
+            at += len(scales)
             rows[:, j] = np.interp(phi(z), grid, knots)
         return rows

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from training.config import FEATURE_MODE_ALIASES, FEATURE_MODES, TRACE_COLUMNS
+from training.config import FEATURE_MODE_ALIASES, FEATURE_MODES, ROW_COLUMNS, TRACE_COLUMNS
 from training.errors import ConfigError, ModelError
 from training.readers import TraceFrame
 
@@ -162,7 +162,7 @@ class Stream:
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         if self.levels is not None:
-            rows = self.levels(rows[:, :5].copy())  # ROW_COLUMNS
+            rows = self.levels(rows[:, :len(ROW_COLUMNS)].copy())
         rows, self.t = self.transformer.finish(rows, self.t)
         return rows
 

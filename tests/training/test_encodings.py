@@ -70,7 +70,7 @@ def test_a_trace_without_latency_or_opcode_has_no_such_column(latency, opcode):
 
 
 def test_quantile_encoding_spreads_heavy_tails_and_puts_atoms_mid_range():
-    from training.encodings import _Continuous
+    from training.column_codecs import Continuous as _Continuous
 
     x = np.r_[np.zeros(500), np.random.default_rng(1).pareto(1.2, 1500)]
     enc = _Continuous.fit("quantile", x)
