@@ -48,12 +48,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import MSR, SEED_REFERENCE, require  # noqa: E402
+from training.config import SELECT_BURST, SELECT_DETECTION  # noqa: E402
 
 SEED_HYPER = dict(batch_size=128, hidden_dim=66, latent_dim=16, lr_g=2e-5, lr_d=3e-5, d_updates=1, g_updates=2, seq_len=12,
                   feature_mode="absolute", log1p=(), locality="none", carry_state=False, join_windows=1, moment_weight=0.0,
-                  slow_noise=0, noise_skip=False, sticky_heads=False, select_calibrated=False, levels=False)
+                  slow_noise=0, noise_skip=False, sticky_heads=False, select_calibrated=False, levels=False,
+                  select_detection=0.0, select_burst=0.0)
 _LR = dict(lr_g=5e-4, lr_d=5e-4, d_updates=1, g_updates=1)
 _LRU = dict(feature_mode="typed", continuous="quantile", **_LR, locality="lru")
+_SELECT = dict(select_detection=SELECT_DETECTION, select_burst=SELECT_BURST)  # keep_best's default weights
 _DELTA = dict(feature_mode="delta", log1p=("timestamp", "length", "latency"))
 VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGANConfig())
     "seed_mode": dict(keep_best=False),
@@ -78,15 +81,18 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     # G's fakes continue their streams through the epoch, with slow latent inputs, the row noise
     # straight to latency and the heads' noise kept from row to row: the default (TraceGANConfig());
     # _unsticky: fresh head noise every row (the default before); _fast: none of the three; every
-    # epoch scored calibrated (select_calibrated) in the default only, _select_raw: before calibration
+    # epoch scored calibrated (select_calibrated) in the default only, _select_raw: before calibration;
+    # the epoch kept by val_fields + 12-row detection + burstiness in the default, _select_fields: val_fields alone
     "typed_lru_carry_join0": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
-                                  sticky_heads=True, select_calibrated=True),
+                                  sticky_heads=True, select_calibrated=True, **_SELECT),
+    "typed_lru_carry_join0_select_fields": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
+                                                sticky_heads=True, select_calibrated=True),
     # _w1: the default with G's window-shape term (--window_weight 1)
     "typed_lru_carry_join0_w1": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
-                                     sticky_heads=True, select_calibrated=True, window_weight=1.0),
+                                     sticky_heads=True, select_calibrated=True, window_weight=1.0, **_SELECT),
     # _levels: the default with slow levels of gaps and latency fitted at calibration (--levels true)
     "typed_lru_carry_join0_levels": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
-                                         sticky_heads=True, select_calibrated=True, levels=True),
+                                         sticky_heads=True, select_calibrated=True, levels=True, **_SELECT),
     "typed_lru_carry_join0_select_raw": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
                                              sticky_heads=True),
     "typed_lru_carry_join0_unsticky": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True),
@@ -153,6 +159,7 @@ def split(frame, how: str):
 
 def train_variant(frame, overrides: dict, budget: float, validator, seed: int = 42):
     from training.config import TraceGANConfig
+    from training.fidelity import select_value
     from training.synthesizer import Synthesizer
     from training.trainer import StopTraining
 
@@ -165,9 +172,10 @@ def train_variant(frame, overrides: dict, budget: float, validator, seed: int = 
         spent[0] += stats.seconds
         # each epoch as fit's epoch_model() scores it: calibrated where the variant calibrates and selects so
         select = calibrate and config.select_calibrated
-        scores = validator.scores(synth.calibrated_copy(prepared[0], announce=False, levels=False) if select else synth)
+        scores = validator.scores(synth.calibrated_copy(prepared[0], announce=False, levels=False) if select else synth,
+                                  config.select_weights)
         curve.append((round(spent[0], 2), scores["val_mmd2"]))
-        synth.observe(stats.epoch, scores["val_fields"])  # keep_best keeps the best epoch's generator
+        synth.observe(stats.epoch, select_value(scores))  # keep_best keeps the best epoch's generator
         if spent[0] >= budget:
             raise StopTraining("budget")
 

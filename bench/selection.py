@@ -1,15 +1,22 @@
-"""Which epoch to keep: one training run, two choices of the best epoch, both scored as registered.
+"""Which epoch to keep: one training run, several choices of the best epoch, each scored as registered.
 
-``keep_best`` keeps the epoch with the lowest ``val_fields`` on the selection rows. With
-``select_calibrated`` (the default) each epoch is scored as it will be saved, calibrated; without
-it, before calibration (the default before). Both choices are made on the same training run of the
-default model (so the comparison is free of training noise): after every epoch the generator is
-scored raw and calibrated, the best of each kept, then both kept generators, calibrated, write a
-rollout as long as the test part and are scored by the storage scorecard on the test rows (the
-splits and the budget are ``bench/quality.py``'s). One JSON line per seed and choice, then the
-medians over seeds.
+``keep_best`` keeps the epoch with the lowest ``val_fields`` on the selection rows, plus
+``select_detection`` × ``val_detection_12`` + ``select_burst`` × ``val_burst`` (the default weights
+0.2 and 0.025; ``training.fidelity.Validator.scores``). With ``select_calibrated`` (the default)
+each epoch is scored as it will be saved, calibrated; without it, before calibration. All choices
+are made on the same training run of the default model (so the comparison is free of training
+noise): after every epoch the generator is scored raw and calibrated, then each choice's epoch,
+calibrated, writes a rollout as long as the test part and is scored by the storage scorecard on the
+test rows (the splits and the budget are ``bench/quality.py``'s). One JSON line per seed and
+choice, then the medians over seeds, how many seeds each choice beats the first one on (and loses
+on) per line, and how many seeds meet each issue target.
+
+Choices (``--choices``, comma-separated): ``raw`` (val_fields before calibration), ``fields``
+(val_fields, calibrated: the default before 2026-11-27's last change), ``WD:WB`` (val_fields +
+WD × val_detection_12 + WB × val_burst, calibrated; ``0.2:0.025`` is the default).
 
 Usage: python bench/selection.py [--split blocks|time] [--budget_s 43.2] [--seeds 42,43,44]
+       [--choices fields,0.2:0.025]
 (the time split's budget: the seed recipe's 25 epochs took ~25 s on 2 cores)
 """
 
@@ -26,31 +33,61 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import MSR, require  # noqa: E402
 from bench.quality import KEYS, SEED_HYPER, VARIANTS, _scores, split  # noqa: E402
 
+TARGETS = {"detection_12": 0.25, "detection_256": 0.35, "read_fraction": 0.02}  # the issues' (errors)
+
+
+def _weights(choice: str) -> tuple[float, float]:
+    if choice == "fields":
+        return 0.0, 0.0
+    wd, wb = choice.split(":")
+    return float(wd), float(wb)
+
 
 def _train(config, frame, validator, budget: float):
     """Train ``config`` (uncalibrated) for ``budget`` seconds; after every epoch score the generator
-    raw and calibrated and keep the best of each (its calibrated weights). Returns a calibrated
-    model to load them into, ``{"raw" | "calibrated": (val_fields, weights, epoch)}``, the epochs."""
+    raw (val_fields) and calibrated (val_fields, val_detection_12, val_burst) and keep its calibrated
+    weights. Returns a calibrated model to load them into and the epochs' ``(raw, scores, weights)``."""
     from training.synthesizer import Synthesizer
     from training.trainer import StopTraining
 
     synth = Synthesizer(replace(config, calibrate=False))
-    prepared, spent = [], [0.0]
-    best = {k: (float("inf"), None, 0) for k in ("raw", "calibrated")}
+    prepared, spent, epochs = [], [0.0], []
 
     def on_epoch(stats) -> None:
         spent[0] += stats.seconds
         copy = synth.calibrated_copy(prepared[0], announce=False, levels=False)
-        weights = {k: v.clone() for k, v in copy.generator.state_dict().items()}
-        for key, model in (("raw", synth), ("calibrated", copy)):
-            value = validator.scores(model)["val_fields"]
-            if value < best[key][0]:
-                best[key] = (value, weights, stats.epoch)
+        raw = validator.scores(synth)["val_fields"]
+        epochs.append((raw, validator.scores(copy, (1.0, 1.0)),
+                       {k: v.clone() for k, v in copy.generator.state_dict().items()}))
         if spent[0] >= budget:
             raise StopTraining("budget")
 
     synth.fit(frame, on_epoch_end=on_epoch, on_prepared=prepared.append)
-    return synth.calibrated_copy(prepared[0], announce=False), best, len(synth.history)
+    return synth.calibrated_copy(prepared[0], announce=False), epochs
+
+
+def _choose(choice: str, epochs: list) -> int:
+    if choice == "raw":
+        values = [raw for raw, _, _ in epochs]
+    else:
+        wd, wb = _weights(choice)
+        values = [s["val_fields"] + wd * s["val_detection_12"] + wb * s["val_burst"] for _, s, _ in epochs]
+    return min(range(len(values)), key=values.__getitem__)
+
+
+def _summary(results: dict[str, list[dict]]) -> dict:
+    import numpy as np
+
+    first = next(iter(results.values()))
+    out = {}
+    for choice, rows in results.items():
+        keys = [k for k in KEYS if k in rows[0]]
+        out[choice] = {"median": {k: float(np.median([r[k] for r in rows])) for k in keys},
+                       "within_target": {k: sum(r[k] <= t for r in rows) for k, t in TARGETS.items()},
+                       "better_worse_than_first": {k: [sum(r[k] < f[k] for r, f in zip(rows, first)),
+                                                       sum(r[k] > f[k] for r, f in zip(rows, first))] for k in keys},
+                       "epochs": [r["epoch"] for r in rows]}
+    return out
 
 
 def main() -> None:
@@ -58,10 +95,9 @@ def main() -> None:
     ap.add_argument("--split", choices=("time", "blocks"), default="blocks")
     ap.add_argument("--budget_s", type=float, default=43.2, help="training seconds per run (validation excluded)")
     ap.add_argument("--seeds", default="42,43,44")
+    ap.add_argument("--choices", default="fields,0.2:0.025", help="raw, fields or WD:WB, comma-separated")
     args = ap.parse_args()
     require(MSR)
-    import numpy as np
-
     from training.config import TraceGANConfig
     from training.fidelity import Validator
     from training.readers import read_trace
@@ -70,19 +106,23 @@ def main() -> None:
     fit_frame, cut, selection, test, extra = split(read_trace(MSR, "msr"), args.split)
     training, real = TraceData.from_frame(fit_frame.slice(0, cut)), TraceData.from_frame(test)
     validator = Validator(selection, sample=5000)
-    results: dict[str, list[dict]] = {"raw": [], "calibrated": []}
+    choices = args.choices.split(",")
+    results: dict[str, list[dict]] = {c: [] for c in choices}
     for seed in (int(s) for s in args.seeds.split(",")):
         config = replace(TraceGANConfig(**SEED_HYPER), num_epochs=100_000, seed=seed,
                          **VARIANTS["typed_lru_carry_join0"], **extra)
-        model, best, epochs = _train(config, fit_frame, validator, args.budget_s)
-        for key, (value, weights, epoch) in best.items():
-            model.generator.load_state_dict(weights)
-            card = scorecard(real, TraceData.from_matrix(validator.synthetic(model)), reference=training)
-            results[key].append(_scores(card) | {"epoch": epoch, "val_fields": value})
-            print(json.dumps({"seed": seed, "select": key, "epochs": epochs} | results[key][-1]), flush=True)
-    medians = {key: {k: float(np.median([r[k] for r in rows])) for k in KEYS if k in rows[0]}
-               for key, rows in results.items()}
-    print(json.dumps({"median": medians}, indent=1))
+        model, epochs = _train(config, fit_frame, validator, args.budget_s)
+        scored: dict[int, dict] = {}
+        for choice in choices:
+            i = _choose(choice, epochs)
+            if i not in scored:
+                model.generator.load_state_dict(epochs[i][2])
+                card = scorecard(real, TraceData.from_matrix(validator.synthetic(model)), reference=training)
+                scored[i] = _scores(card) | {"epoch": i + 1} | {k: v for k, v in epochs[i][1].items()
+                                                               if k in ("val_fields", "val_detection_12", "val_burst")}
+            results[choice].append(scored[i])
+            print(json.dumps({"seed": seed, "select": choice, "epochs": len(epochs)} | scored[i]), flush=True)
+    print(json.dumps(_summary(results), indent=1))
 
 
 if __name__ == "__main__":

@@ -37,9 +37,10 @@ _LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False, "locality
                                     "join_windows": 1, "moment_weight": 0.0, "calibrate": False, "address_first": False,
                                     "noise_skip": False, "slow_noise": 0, "sticky_heads": False,
                                     "select_calibrated": False, "burn_in": 0, "window_weight": 0.0,
-                                    "levels": False}
+                                    "levels": False, "select_detection": 0.0, "select_burst": 0.0}
 LOCALITY = ("lru", "lru-pages", "none")
 SLOW_TAUS = (16, 256, 4096)  # rows: the time constants of G's slow latent inputs (slow_noise)
+SELECT_DETECTION, SELECT_BURST = 0.2, 0.025  # keep_best's weights beside val_fields (docs/QUALITY.md)
 MOMENT_WEIGHT = 0.0  # off: measured as a trade, not a win (docs/QUALITY.md); tune searches 0 and 1
 
 
@@ -130,7 +131,8 @@ class TraceGANConfig:
              "(e.g. 0.99); 0 = the trained weights"))
     keep_best: bool = field(default=True, metadata=cli_meta(
         help="keep and register the generator of the validated epoch with the lowest val_fields (the mean "
-             "distance of the fields' distributions: README), not the last one"))
+             "distance of the fields' distributions: README) + the select_detection and select_burst terms, not "
+             "the last one"))
     calibrate: bool = field(default=True, metadata=cli_meta(
         help="typed mode: after training, match the generator's marginals to the training part's (per-category "
              "logit biases for sizes, opcode and address actions; a rank-preserving map for inter-arrival time and "
@@ -166,9 +168,23 @@ class TraceGANConfig:
         help="with calibrate and keep_best: each validated epoch is scored as it will be saved, calibrated, so the "
              "epoch kept is the best calibrated model (one calibration per validated epoch: ~1.3 s on MSR web0, "
              "2 cores); false: scored before calibration, the default before (docs/QUALITY.md)"))
+    select_detection: float = field(default=SELECT_DETECTION, metadata=cli_meta(
+        help="with keep_best: the epoch kept minimises val_fields + this x val_detection_12 (|accuracy - 0.5| of a "
+             "classifier telling the validation rows' 12-row windows from the epoch's rollout's: how rows follow "
+             "rows, which val_fields does not see; ~1 s an epoch on MSR web0) + select_burst x val_burst; "
+             "0 = val_fields alone (docs/QUALITY.md)"))
+    select_burst: float = field(default=SELECT_BURST, metadata=cli_meta(
+        help="with keep_best: the weight of val_burst (the scorecard's burstiness error, mean |log10| ratio of "
+             "the index of dispersion at 10 and 100 mean gaps, against the validation rows) in the epoch's "
+             "score; 0 = off"))
     val_fraction: float = field(default=0.2, metadata=cli_meta(
         help="last fraction of the trace (in time) held out; 0 trains on all rows as the reference recipe"))
     seed: int = field(default=42, metadata=cli_meta(help="seeds data order, noise and initial weights"))
+
+    @property
+    def select_weights(self) -> tuple[float, float]:
+        """keep_best's weights of ``(val_detection_12, val_burst)`` beside val_fields ((0, 0) without keep_best)."""
+        return (self.select_detection, self.select_burst) if self.keep_best else (0.0, 0.0)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "feature_mode", FEATURE_MODE_ALIASES.get(self.feature_mode, self.feature_mode))
@@ -190,8 +206,9 @@ class TraceGANConfig:
             raise ConfigError(f"size_coverage must be in [0.5, 1], but got size_coverage={self.size_coverage!r}")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema must be in [0, 1), but got ema={self.ema!r}")
-        if not self.window_weight >= 0:
-            raise ConfigError(f"window_weight must be >= 0, but got window_weight={self.window_weight!r}")
+        for name in ("window_weight", "select_detection", "select_burst"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"{name} must be >= 0, but got {name}={getattr(self, name)!r}")
         if not self.moment_weight >= 0:
             raise ConfigError(f"moment_weight must be >= 0, but got moment_weight={self.moment_weight!r}")
         if not self.gp_weight >= 0:

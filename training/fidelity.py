@@ -28,13 +28,16 @@ import numpy as np
 from training.config import TRACE_COLUMNS
 from training.mmd import mmd2_rff, mmd2_unbiased, resolve_bandwidths
 from training.readers import TraceFrame
+from training.trace_stats import burst_error
 
 __all__ = ["evaluate", "eval_matrix", "eval_rows", "field_distance",
            "Scaling", "Validator", "real_halves", "split_halves", "acf", "detection_score",
-           "marginals_baseline", "ACF_LAGS"]
+           "marginals_baseline", "select_value", "ACF_LAGS", "DETECTION_WINDOWS"]
 
 ACF_LAGS = (1, 2, 3, 4, 5)
 FLOOR_BLOCK = 1_000
+BURST_WORST = 3.0  # val_burst of a rollout without burstiness to score: dispersion 1,000x off
+DETECTION_WINDOWS = ((12, 1000), (256, 400))  # (rows per window, most windows per side): the scorecard's classifiers
 
 
 def eval_matrix(frame: TraceFrame) -> np.ndarray:
@@ -266,6 +269,7 @@ class Validator:
         rng = np.random.default_rng(seed)
         self.real_sample = self.scale(_subsample(self.real, sample, rng))
         self.sigmas = resolve_bandwidths(bandwidth, self.real_sample, self.real_sample)
+        self._burst_scored = not np.isnan(burst_error(self.real[:, 0], self.real[:, 0])[1])
 
     def synthetic(self, synthesizer) -> np.ndarray:
         """As many synthetic rows as validation rows (all ``ROW_COLUMNS``), time relative to the first."""
@@ -281,7 +285,32 @@ class Validator:
     def __call__(self, synthesizer) -> float:
         return self.score_rows(self.synthetic(synthesizer))
 
-    def scores(self, synthesizer) -> dict[str, float]:
-        """``{"val_mmd2": …, "val_fields": …}`` of one rollout."""
+    def detection(self, rows: np.ndarray) -> float:
+        """``val_detection_12``: the scorecard's ``detection_12`` error against the validation rows,
+        |accuracy − 0.5| of a classifier telling their 12-row windows from ``rows``'."""
+        a, b = self.scale(self.real), self.scale(eval_rows(rows))
+        if (self.frame.opcode >= 0).all() and rows.shape[1] > 4 and not np.isnan(rows[:, 4]).any():
+            a, b = np.column_stack([a, self.frame.opcode]), np.column_stack([b, rows[:, 4]])
+        (window, limit), _ = DETECTION_WINDOWS
+        return abs(detection_score(a, b, seq_len=window, limit=limit, seed=self.seed, max_iter=50) - 0.5)
+
+    def scores(self, synthesizer, weights: tuple[float, float] = (0.0, 0.0)) -> dict[str, float]:
+        """``{"val_mmd2": …, "val_fields": …}`` of one rollout. With ``weights`` (keep_best's,
+        ``TraceGANConfig.select_weights``) also ``val_detection_12``, ``val_burst`` (the scorecard's
+        burstiness error against the validation rows) and ``val_select`` = val_fields + w_d ×
+        val_detection_12 + w_b × val_burst, the value keep_best minimises (``select_value``)."""
         rows = self.synthetic(synthesizer)
-        return {"val_mmd2": self.score_rows(rows), "val_fields": field_distance(self.frame, rows)}
+        out = {"val_mmd2": self.score_rows(rows), "val_fields": field_distance(self.frame, rows)}
+        if any(weights):
+            out["val_detection_12"] = float(np.nan_to_num(self.detection(rows)))  # NaN: under 10 windows a side
+            burst = burst_error(self.real[:, 0], rows[:, 0])[1]
+            # NaN where the validation rows have no scale to score (0: nothing to tell), or where the
+            # rollout's time does not advance over two bins (a collapsed generator: the worst)
+            out["val_burst"] = BURST_WORST if np.isnan(burst) and self._burst_scored else float(np.nan_to_num(burst))
+            out["val_select"] = out["val_fields"] + weights[0] * out["val_detection_12"] + weights[1] * out["val_burst"]
+        return out
+
+
+def select_value(scores: dict[str, float]) -> float:
+    """What keep_best minimises among an epoch's ``Validator.scores``: val_select where weighted, else val_fields."""
+    return scores.get("val_select", scores["val_fields"])

@@ -105,6 +105,7 @@ class _EpochLogger:
         self.bar = progress.bar(synth.config.num_epochs, "epochs", unit="epoch")
         self.validator = None
         self.val: dict[int, float] = {}
+        self.scores: dict[int, dict[str, float]] = {}  # each validated epoch's Validator.scores
         self.losses: list[dict] = []
         self.health = "healthy"
 
@@ -138,10 +139,13 @@ class _EpochLogger:
         if self.validator is None or not (last or (every and stats.epoch % every == 0)):
             self._postfix(stats)
             return
-        scores = self.validator.scores(self.synth.epoch_model())  # calibrated, if the saved model will be
+        from training.fidelity import select_value
+
+        # calibrated, if the saved model will be; with keep_best's weights, also what val_fields does not see
+        scores = self.validator.scores(self.synth.epoch_model(), self.synth.config.select_weights)
         value = scores["val_mmd2"]
-        self.val[stats.epoch] = value
-        self.synth.observe(stats.epoch, scores["val_fields"])
+        self.val[stats.epoch], self.scores[stats.epoch] = value, scores
+        self.synth.observe(stats.epoch, select_value(scores))
         self._postfix(stats)
         mlflow.log_metrics(scores, step=stats.epoch)
         log.info("epoch %d  val_mmd2 %.6g  val_fields %.4g", stats.epoch, value, scores["val_fields"])
@@ -226,7 +230,8 @@ def train(data: DataConfig, config: TraceGANConfig, options: RunOptions | None =
         try:
             result = _fit_and_log(synth, frame, logger, options, local, run_id, data_info, checkpoint, saved)
             summary = result_summary(result.val_mmd2, result.fidelity, result.model_epoch, result.calibrated,
-                                     synth.meta.get("best_val"), as_saved=result.scored_as_saved)
+                                     synth.meta.get("best_val"), as_saved=result.scored_as_saved,
+                                     weights=config.select_weights)
             result.description = f"{description} {summary}".strip()
             mlflow.set_tag("mlflow.note.content", result.description)
             if result.registered_version:
@@ -273,8 +278,10 @@ def _fit_and_log(synth: Synthesizer, frame: TraceFrame, logger: _EpochLogger, op
     kept = {"model_epoch": result.model_epoch}
     if result.model_val_mmd2 is not None:
         kept["model_val_mmd2"] = result.model_val_mmd2
-    if "best_val" in synth.meta:
-        kept["model_val_fields"] = synth.meta["best_val"]
+    if "best_val" in synth.meta:  # what keep_best minimised, and the kept epoch's parts of it
+        kept["model_val_select" if any(synth.config.select_weights) else "model_val_fields"] = synth.meta["best_val"]
+        kept.update({f"model_{k}": v for k, v in logger.scores.get(result.model_epoch, {}).items()
+                     if k in ("val_fields", "val_detection_12", "val_burst")})
     cal = synth.meta.get("calibration")
     if cal:  # the kept generator after training.calibration: its category error and, on the same rows, its scores
         kept.update(calibration_head_error_before=cal["head_error_before"],

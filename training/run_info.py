@@ -72,11 +72,12 @@ def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
 
 def result_summary(val_mmd2: dict[int, float], fidelity: dict, model_epoch: int | None = None,
                    calibrated: dict | None = None, kept_val_fields: float | None = None, *,
-                   as_saved: bool = False) -> str:
+                   as_saved: bool = False, weights: tuple[float, float] = (0.0, 0.0)) -> str:
     """``val_mmd2 0.038 at epoch 40, the generator kept (last 0.056 at epoch 50), every epoch scored
     calibrated, as saved; scorecard: …`` or '' without validation. ``kept_val_fields``: keep_best
     chose the epoch by its val_fields, said so (else a kept epoch whose val_mmd2 is above the last
-    one's looks like a mistake). ``calibrated``: the saved generator's scores after calibration;
+    one's looks like a mistake); with keep_best's ``weights`` (``TraceGANConfig.select_weights``) it is
+    val_select, said so. ``calibrated``: the saved generator's scores after calibration;
     ``as_saved``: the epochs were scored calibrated too (``Synthesizer.epoch_model``), so they are
     those of ``val_mmd2``, else they are given after it (``; after calibration val_mmd2 …``)."""
     if not val_mmd2:
@@ -85,7 +86,9 @@ def result_summary(val_mmd2: dict[int, float], fidelity: dict, model_epoch: int 
     kept = model_epoch if model_epoch in val_mmd2 else last
     text = f"val_mmd2 {val_mmd2[kept]:.4g} at epoch {kept}, the generator kept"
     if kept_val_fields is not None:
-        text += f" for the lowest val_fields ({kept_val_fields:.3g}"
+        measure = "val_fields" + "".join(f" + {w:g} × {name}" for w, name in zip(weights, ("12-row detection",
+                                                                                            "burstiness")) if w)
+        text += f" for the lowest {measure} ({kept_val_fields:.3g}"
         text += f"; last epoch {last}: val_mmd2 {val_mmd2[last]:.4g})" if kept != last else ")"
     elif kept != last:
         text += f" (last {val_mmd2[last]:.4g} at epoch {last})"

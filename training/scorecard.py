@@ -38,13 +38,15 @@ from training.cachesim import (
     page_accesses,
     sampling_rate,
 )
-from training.fidelity import FLOOR_BLOCK, Scaling, detection_score, rejoin_time, split_halves
+from training.fidelity import DETECTION_WINDOWS, FLOOR_BLOCK, Scaling, detection_score, rejoin_time, split_halves
 from training.mmd import mmd2_unbiased
 from training.trace_stats import (
+    BURST_SCALES,
+    burst_error,
+    burst_widths,
     first_touches,
     footprint_growth,
     gaps,
-    index_of_dispersion,
     ks,
     repeat_rate,
     seeks,
@@ -90,9 +92,6 @@ METRICS = {
 }
 HEADLINE = ("hrc_mae", "byte_mr_mae", "reuse_rate", "stack_w1", "size_tv", "read_fraction", "interarrival_ks",
             "latency_ks", "burst_err", "detection_12", "detection_256", "mmd2", "verbatim_8")
-BURST_SCALES = (10, 100, 1000)  # bin widths in mean inter-arrival times of the real trace
-MIN_BINS = 20  # a scale is scored only where each half of the real trace spans this many bins
-DETECTION_WINDOWS = ((12, 1000), (256, 400))  # (rows per window, most windows per side)
 
 
 @dataclass
@@ -221,13 +220,9 @@ def _compare(a: _Profile, b: _Profile, *, sizes: np.ndarray, widths: dict[int, f
     out["interarrival_ks"] = (None, None, ks(gaps(ta), gaps(tb)))
     if ta.latency is not None and tb.latency is not None:
         out["latency_ks"] = (None, None, ks(ta.latency, tb.latency))
-    logs = []
-    for scale_k, width in widths.items():
-        ia, ib = index_of_dispersion(ta, width), index_of_dispersion(tb, width)
-        out[f"iod_{scale_k}"] = (ia, ib, abs(ib - ia))
-        if np.isfinite(ia) and np.isfinite(ib):
-            logs.append(abs(math.log10(max(ib, 1e-9) / max(ia, 1e-9))))
-    out["burst_err"] = (None, None, float(np.mean(logs)) if logs else float("nan"))
+    per_scale, err = burst_error(ta.timestamp, tb.timestamp, widths)
+    out.update({f"iod_{k}": (ia, ib, abs(ib - ia)) for k, (ia, ib) in per_scale.items()})
+    out["burst_err"] = (None, None, err)
     out.update(_rows(ta, tb, scale=scale, detection=detection, seed=seed))
     share = verbatim_fraction(tb, reference)
     out["verbatim_8"] = (None, share, share)
@@ -280,8 +275,7 @@ def scorecard(real: TraceData, synthetic: TraceData, *, reference: TraceData | N
     synth = _Profile(synthetic)
     rate = sampling_rate(max(n_page_accesses(real.lba, real.length), len(synth.pages)), max_accesses)
     gap = float(np.mean(np.diff(real.timestamp))) if len(real) > 1 else 0.0
-    widths = {s: gap * s for s in BURST_SCALES if len(real) >= 2 * MIN_BINS * s} or {BURST_SCALES[0]: gap * BURST_SCALES[0]}
-    kw = dict(widths=widths, scale=_ColumnScale(real), detection=detection, seed=seed)
+    kw = dict(widths=burst_widths(real.timestamp), scale=_ColumnScale(real), detection=detection, seed=seed)
     profiles, sizes, floor, base = _references(real, rate, kw)
     log.info("scorecard: libCacheSim, %d policies x %d cache sizes, synthetic trace (%s page accesses%s)",
              len(POLICIES), len(sizes), f"{len(synth.pages):,}", f", spatially sampled at {rate:.3g}" if rate < 1 else "")

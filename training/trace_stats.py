@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["ks", "w1", "seeks", "gaps", "size_tv", "index_of_dispersion", "verbatim_fraction", "footprint_growth",
-           "top_sizes", "first_touches", "repeat_rate", "COPY_RUN"]
+           "top_sizes", "first_touches", "repeat_rate", "burst_widths", "burst_error", "COPY_RUN", "BURST_SCALES"]
 
 COPY_RUN = 8
+BURST_SCALES = (10, 100, 1000)  # bin widths in mean inter-arrival times of the real trace
+MIN_BINS = 20  # a scale is scored only where each half of the real trace spans this many bins
 
 
 def top_sizes(length: np.ndarray, k: int = 10, *, digits: int = 6) -> list[list[float]]:
@@ -80,12 +82,34 @@ def size_tv(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(0.5 * np.abs(pa - pb).sum()), float(cb[np.isin(sb, sa)].sum() / cb.sum())
 
 
-def index_of_dispersion(t, width: float) -> float:
+def index_of_dispersion(timestamp: np.ndarray, width: float) -> float:
     """Index of dispersion (variance / mean) of request counts per time bin of ``width``."""
-    if width <= 0 or len(t) < 2:
+    if width <= 0 or len(timestamp) < 2:
         return float("nan")
-    counts = np.bincount((t.timestamp // width).astype(np.int64))[:-1]  # the last bin is partial
+    counts = np.bincount((np.asarray(timestamp) // width).astype(np.int64))[:-1]  # the last bin is partial
     return float(counts.var() / counts.mean()) if len(counts) > 1 and counts.mean() > 0 else float("nan")
+
+
+def burst_widths(real_timestamp: np.ndarray) -> dict[int, float]:
+    """``{scale: bin width}``: ``BURST_SCALES`` mean gaps of the real trace, those it has ``MIN_BINS``
+    bins of in each half (at least the shortest)."""
+    n = len(real_timestamp)
+    gap = float(np.mean(np.diff(real_timestamp))) if n > 1 else 0.0
+    return {s: gap * s for s in BURST_SCALES if n >= 2 * MIN_BINS * s} or {BURST_SCALES[0]: gap * BURST_SCALES[0]}
+
+
+def burst_error(real_timestamp: np.ndarray, synthetic_timestamp: np.ndarray,
+                widths: dict[int, float] | None = None) -> tuple[dict[int, tuple[float, float]], float]:
+    """Burstiness: ``({scale: (real, synthetic) index of dispersion}, mean |log10 ratio| over the
+    scales)`` at ``widths`` (default ``burst_widths`` of the real trace); NaN where none is finite."""
+    widths = burst_widths(real_timestamp) if widths is None else widths
+    per, logs = {}, []
+    for scale, width in widths.items():
+        ia, ib = index_of_dispersion(real_timestamp, width), index_of_dispersion(synthetic_timestamp, width)
+        per[scale] = (ia, ib)
+        if np.isfinite(ia) and np.isfinite(ib):
+            logs.append(abs(np.log10(max(ib, 1e-9) / max(ia, 1e-9))))
+    return per, float(np.mean(logs)) if logs else float("nan")
 
 
 def _row_hashes(t) -> np.ndarray:

@@ -60,3 +60,32 @@ def test_split_halves_alternate_blocks_and_mark_the_joins():
     (a, ja), (b, jb) = split_halves(10, block=2)
     assert a.tolist() == [0, 1, 4, 5, 8, 9] and b.tolist() == [2, 3, 6, 7]
     assert ja.tolist() == [2, 4] and jb.tolist() == [2]  # where a block from further on starts
+
+
+def test_validator_weights_add_detection_and_burstiness(tiny_config):
+    import pytest
+
+    from training.fidelity import select_value
+    from training.synthesizer import Synthesizer
+
+    frame = make_sample_trace(3000, seed=2)
+    s = Synthesizer(tiny_config)
+    data = s.fit(frame)
+    v = Validator(data.validation, sample=500)
+    plain = v.scores(s)
+    assert set(plain) == {"val_mmd2", "val_fields"} and select_value(plain) == plain["val_fields"]
+    w = v.scores(s, (0.5, 0.25))
+    assert w["val_fields"] == plain["val_fields"] and 0 <= w["val_detection_12"] <= 0.5 and w["val_burst"] >= 0
+    assert w["val_select"] == pytest.approx(w["val_fields"] + 0.5 * w["val_detection_12"] + 0.25 * w["val_burst"])
+    assert select_value(w) == w["val_select"] and v.scores(s, (0.5, 0.25)) == w  # pinned
+
+
+def test_validator_detection_tells_shuffled_rows_from_the_real_ones():
+    frame = make_sample_trace(6000, seed=4)
+    v = Validator(frame, sample=500)
+    rows = np.column_stack([frame.values(), frame.opcode])
+    shuffled = rows.copy()
+    shuffled[:, 0] = np.cumsum(np.random.default_rng(0).permutation(np.diff(rows[:, 0], prepend=rows[0, 0])))
+    for j in (1, 2, 4):  # sizes, addresses and opcodes drawn apart from their rows: no runs, no sequences
+        shuffled[:, j] = np.random.default_rng(j).permutation(rows[:, j])
+    assert v.detection(rows) < 0.05 < 0.2 < v.detection(shuffled)

@@ -74,8 +74,9 @@ def test_the_registered_generator_is_the_best_validated_epoch(tracking_uri, samp
                    RunOptions(eval_every=1, eval_sample=500, save_dir=str(tmp_path), plots=False, register_as="m"))
     client = mlflow.MlflowClient()
     fields = {m.step: m.value for m in client.get_metric_history(result.run_id, "val_fields")}
-    assert sorted(fields) == [1, 2, 3, 4]
-    best = min(fields, key=fields.get)  # keep_best chooses by val_fields
+    select = {m.step: m.value for m in client.get_metric_history(result.run_id, "val_select")}
+    assert sorted(fields) == sorted(select) == [1, 2, 3, 4]
+    best = min(select, key=select.get)  # keep_best chooses by val_fields + the default detection and burst terms
     assert result.model_epoch == best and result.model_val_mmd2 == result.val_mmd2[best]
     version = client.get_model_version("m", result.registered_version)
     assert version.tags["model_epoch"] == str(best) and version.tags["epochs"] == "4"
@@ -83,6 +84,7 @@ def test_the_registered_generator_is_the_best_validated_epoch(tracking_uri, samp
     run = client.get_run(result.run_id)
     assert run.data.metrics["model_epoch"] == best and run.data.tags["model_epoch"] == str(best)
     assert run.data.metrics["model_val_mmd2"] == result.val_mmd2[best] and run.data.metrics["model_val_fields"] == fields[best]
+    assert run.data.metrics["model_val_select"] == select[best]
     # the logged model is that generator: it scores what the best epoch scored
     from training.data import load_frame
     from training.fidelity import Validator
@@ -101,3 +103,21 @@ def test_the_registered_generator_is_the_best_validated_epoch(tracking_uri, samp
     assert "every epoch scored calibrated, as saved" in run.data.tags["mlflow.note.content"]
     assert run.data.tags["calibrated"] == "interarrival, latency, size categories, op categories, addr categories"
     assert registered.meta["epoch"] == best and registered.meta["calibration"]["head_error_after"] < 0.01
+
+
+def test_keep_best_with_detection_and_burstiness_weights(tracking_uri, sample_file, tmp_path):
+    result = train(DataConfig(trace_path=str(sample_file)),
+                   TraceGANConfig(**{**TINY, "num_epochs": 3}, select_detection=0.5, select_burst=0.1),
+                   RunOptions(eval_every=1, eval_sample=500, save_dir=str(tmp_path), plots=False))
+    client = mlflow.MlflowClient()
+    history = {k: {m.step: m.value for m in client.get_metric_history(result.run_id, k)}
+               for k in ("val_fields", "val_detection_12", "val_burst", "val_select")}
+    assert all(sorted(h) == [1, 2, 3] for h in history.values())
+    for e in (1, 2, 3):
+        assert history["val_select"][e] == pytest.approx(history["val_fields"][e] + 0.5 * history["val_detection_12"][e]
+                                                         + 0.1 * history["val_burst"][e])
+    best = min(history["val_select"], key=history["val_select"].get)
+    run = client.get_run(result.run_id)
+    assert result.model_epoch == best and run.data.metrics["model_val_select"] == history["val_select"][best]
+    assert run.data.metrics["model_val_detection_12"] == history["val_detection_12"][best]
+    assert "for the lowest val_fields + 0.5 × 12-row detection + 0.1 × burstiness" in run.data.tags["mlflow.note.content"]

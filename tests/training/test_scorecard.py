@@ -218,3 +218,16 @@ def test_w1_equals_scipy():
     rng = np.random.default_rng(8)
     a, b = rng.normal(size=3000), np.round(rng.standard_t(3, size=2000))  # ties included
     assert w1(a, b) == pytest.approx(wasserstein_distance(a, b), rel=1e-12)
+
+
+def test_burst_error_scales_and_values():
+    from training.trace_stats import burst_error, burst_widths
+
+    rng = np.random.default_rng(2)
+    poisson = np.cumsum(rng.exponential(100.0, 10_000))
+    bursty = np.cumsum(np.where(rng.random(10_000) < 0.9, 1.0, 1000.0))
+    assert sorted(burst_widths(poisson)) == [10, 100]  # 1,000 mean gaps: fewer than 20 bins in each half
+    per, err = burst_error(poisson, poisson)
+    assert err == 0 and sorted(per) == [10, 100] and per[10][0] == pytest.approx(1.0, abs=0.15)
+    assert burst_error(poisson, bursty)[1] > 0.5
+    assert np.isnan(burst_error(np.zeros(5), np.zeros(5))[1])  # no time: nothing to score
