@@ -86,8 +86,14 @@ def index_of_dispersion(timestamp: np.ndarray, width: float) -> float:
     """Index of dispersion (variance / mean) of request counts per time bin of ``width``."""
     if width <= 0 or len(timestamp) < 2:
         return float("nan")
-    counts = np.bincount((np.asarray(timestamp) // width).astype(np.int64))[:-1]  # the last bin is partial
-    return float(counts.var() / counts.mean()) if len(counts) > 1 and counts.mean() > 0 else float("nan")
+    idx = (np.asarray(timestamp, np.float64) // width).astype(np.int64)
+    bins = int(idx.max())  # bins 0 .. max - 1: the last bin is partial
+    if bins < 2:
+        return float("nan")
+    # counts of the occupied bins only: memory O(rows) however long the span (a wild rollout's gaps)
+    counts = np.unique(idx[idx < bins], return_counts=True)[1].astype(np.float64)
+    mean = counts.sum() / bins
+    return float((counts @ counts / bins - mean * mean) / mean) if mean > 0 else float("nan")
 
 
 def burst_widths(real_timestamp: np.ndarray) -> dict[int, float]:

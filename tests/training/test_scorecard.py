@@ -221,7 +221,7 @@ def test_w1_equals_scipy():
 
 
 def test_burst_error_scales_and_values():
-    from training.trace_stats import burst_error, burst_widths
+    from training.trace_stats import burst_error, burst_widths, index_of_dispersion
 
     rng = np.random.default_rng(2)
     poisson = np.cumsum(rng.exponential(100.0, 10_000))
@@ -231,3 +231,9 @@ def test_burst_error_scales_and_values():
     assert err == 0 and sorted(per) == [10, 100] and per[10][0] == pytest.approx(1.0, abs=0.15)
     assert burst_error(poisson, bursty)[1] > 0.5
     assert np.isnan(burst_error(np.zeros(5), np.zeros(5))[1])  # no time: nothing to score
+    # a rollout whose time runs away: 10^13 bins of 100 ticks, counted without an array of that size
+    wild = np.r_[np.arange(1000.0), 1e15]
+    assert index_of_dispersion(wild, 100.0) == pytest.approx(100.0, rel=1e-9)  # 10 bins of 100 among 10^13
+    for width in (10.0, 100.0):  # as np.bincount counts them, empty bins included
+        counts = np.bincount((bursty // width).astype(np.int64))[:-1]
+        assert index_of_dispersion(bursty, width) == pytest.approx(counts.var() / counts.mean(), rel=1e-9)
