@@ -43,10 +43,11 @@ def _weights(choice: str) -> tuple[float, float]:
     return float(wd), float(wb)
 
 
-def _train(config, frame, validator, budget: float):
+def _train(config, frame, validator, budget: float, raw: bool):
     """Train ``config`` (uncalibrated) for ``budget`` seconds; after every epoch score the generator
-    raw (val_fields) and calibrated (val_fields, val_detection_12, val_burst) and keep its calibrated
-    weights. Returns a calibrated model to load them into and the epochs' ``(raw, scores, weights)``."""
+    calibrated (val_fields, val_detection_12, val_burst; with ``raw`` also its val_fields before
+    calibration) and keep its calibrated weights. Returns a calibrated model to load them into and
+    the epochs' ``(raw val_fields or None, scores, weights)``."""
     from training.synthesizer import Synthesizer
     from training.trainer import StopTraining
 
@@ -56,8 +57,8 @@ def _train(config, frame, validator, budget: float):
     def on_epoch(stats) -> None:
         spent[0] += stats.seconds
         copy = synth.calibrated_copy(prepared[0], announce=False, levels=False)
-        raw = validator.scores(synth)["val_fields"]
-        epochs.append((raw, validator.scores(copy, (1.0, 1.0)),
+        before = validator.scores(synth)["val_fields"] if raw else None  # a second rollout: only when asked
+        epochs.append((before, validator.scores(copy, (1.0, 1.0)),
                        {k: v.clone() for k, v in copy.generator.state_dict().items()}))
         if spent[0] >= budget:
             raise StopTraining("budget")
@@ -111,7 +112,7 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         config = replace(TraceGANConfig(**SEED_HYPER), num_epochs=100_000, seed=seed,
                          **VARIANTS["typed_lru_carry_join0"], **extra)
-        model, epochs = _train(config, fit_frame, validator, args.budget_s)
+        model, epochs = _train(config, fit_frame, validator, args.budget_s, "raw" in choices)
         scored: dict[int, dict] = {}
         for choice in choices:
             i = _choose(choice, epochs)
