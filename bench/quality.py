@@ -114,9 +114,9 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_lru_carry_m1": dict(_LRU, carry_state=True, moment_weight=1.0),
     "typed_lru_carry_m3": dict(_LRU, carry_state=True, moment_weight=3.0),
 }
-KEYS = ("hrc_mae", "byte_mr_mae", "reuse_rate", "stack_w1", "size_tv", "size_in_real", "read_fraction", "op_repeat",
-        "size_repeat", "interarrival_ks", "latency_ks", "burst_err", "acf_ripple", "detection_12", "detection_256", "mmd2",
-        "verbatim_8")
+KEYS = ("hrc_mae", "byte_mr_mae", "reuse_rate", "stack_w1", "size_tv", "size_in_real", "read_fraction",
+        "read_phase_sd", "op_repeat", "size_repeat", "interarrival_ks", "latency_ks", "burst_err", "acf_ripple",
+        "detection_12", "detection_256", "mmd2", "verbatim_8")
 
 
 def run_seed(epochs: int, rows_train: int, n_out: int, out: Path) -> dict:
@@ -282,7 +282,7 @@ def main() -> None:
     def score(synthetic: TraceData, rows: np.ndarray | None = None) -> dict:
         card = scorecard(real, synthetic, reference=training)
         out = _scores(card) | {"verdict": card["verdict"]}
-        for key in ("reuse_rate", "op_repeat", "size_repeat"):
+        for key in ("reuse_rate", "read_phase_sd", "op_repeat", "size_repeat"):
             if key in card["metrics"]:
                 out[f"{key}_value"] = card["metrics"][key]["synthetic"]
         if rows is not None:

@@ -7,9 +7,11 @@ each epoch is scored as it will be saved, calibrated; without it, before calibra
 are made on the same training run of the default model (so the comparison is free of training
 noise): after every epoch the generator is scored raw and calibrated, then each choice's epoch,
 calibrated, writes a rollout as long as the test part and is scored by the storage scorecard on the
-test rows (the splits and the budget are ``bench/quality.py``'s). One JSON line per seed and
-choice, then the medians over seeds, how many seeds each choice beats the first one on (and loses
-on) per line, and how many seeds meet each issue target.
+test rows (the splits and the budget are ``bench/quality.py``'s), and the model's long-run read
+fraction is taken from 100 streams (``read_fraction_long``: a 10,000-row rollout's read fraction is
+mostly which R/W phases its ten streams drew). One JSON line per seed and choice, then the
+medians over seeds, how many seeds each choice beats the first one on (and loses on) per line, and
+how many seeds meet each issue target.
 
 Choices (``--choices``, comma-separated): ``raw`` (val_fields before calibration), ``fields``
 (val_fields, calibrated: the default before 2026-11-27's last change), ``WD:WB`` (val_fields +
@@ -33,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import MSR, require  # noqa: E402
 from bench.quality import KEYS, SEED_HYPER, VARIANTS, _scores, split  # noqa: E402
 
-TARGETS = {"detection_12": 0.25, "detection_256": 0.35, "read_fraction": 0.02}  # the issues' (errors)
+LONG_STREAMS = 100  # 1,000-row streams of the long-run read fraction
+TARGETS = {"detection_12": 0.25, "detection_256": 0.35, "read_fraction": 0.02, "read_fraction_long": 0.02}  # the issues' (errors)
 
 
 def _weights(choice: str) -> tuple[float, float]:
@@ -76,15 +79,29 @@ def _choose(choice: str, epochs: list) -> int:
     return min(range(len(values)), key=values.__getitem__)
 
 
+def _long_read(model, real, seed: int) -> dict:
+    """The model's own read/write mix, free of the test's phase noise: ``read_fraction_long`` =
+    |read fraction of ``LONG_STREAMS`` 1,000-row streams - the test rows'| (a 10,000-row rollout
+    holds ten streams, and a stream's reads come in phases, so its error is mostly which phases
+    it drew), and ``read_stream_sd``, the spread of the streams' read fractions."""
+    import numpy as np
+
+    if real.opcode is None:
+        return {}
+    reads = np.array([(model.sample(1000, seed=seed, stream=s)[:, 4] == 0).mean() for s in range(LONG_STREAMS)])
+    return {"read_fraction_long": float(abs(reads.mean() - (real.opcode == 0).mean())),
+            "read_stream_sd": float(reads.std())}
+
+
 def _summary(results: dict[str, list[dict]]) -> dict:
     import numpy as np
 
     first = next(iter(results.values()))
     out = {}
     for choice, rows in results.items():
-        keys = [k for k in KEYS if k in rows[0]]
+        keys = [k for k in (*KEYS, "read_fraction_long", "read_stream_sd") if k in rows[0]]
         out[choice] = {"median": {k: float(np.median([r[k] for r in rows])) for k in keys},
-                       "within_target": {k: sum(r[k] <= t for r in rows) for k, t in TARGETS.items()},
+                       "within_target": {k: sum(r[k] <= t for r in rows) for k, t in TARGETS.items() if k in rows[0]},
                        "better_worse_than_first": {k: [sum(r[k] < f[k] for r, f in zip(rows, first)),
                                                        sum(r[k] > f[k] for r, f in zip(rows, first))] for k in keys},
                        "epochs": [r["epoch"] for r in rows]}
@@ -103,10 +120,14 @@ def main() -> None:
     from training.fidelity import Validator
     from training.readers import read_trace
     from training.scorecard import TraceData, scorecard
+    from training.trace_stats import window_spread
 
     fit_frame, cut, selection, test, extra = split(read_trace(MSR, "msr"), args.split)
     training, real = TraceData.from_frame(fit_frame.slice(0, cut)), TraceData.from_frame(test)
     validator = Validator(selection, sample=5000)
+    if real.opcode is not None:  # the test rows' own mix and phases, for read_fraction_long / read_stream_sd
+        print(json.dumps({"test_read_fraction": float((real.opcode == 0).mean()),
+                          "test_block_sd": window_spread(real.opcode == 0, 1000)}), flush=True)
     choices = args.choices.split(",")
     results: dict[str, list[dict]] = {c: [] for c in choices}
     for seed in (int(s) for s in args.seeds.split(",")):
@@ -119,8 +140,8 @@ def main() -> None:
             if i not in scored:
                 model.generator.load_state_dict(epochs[i][2])
                 card = scorecard(real, TraceData.from_matrix(validator.synthetic(model)), reference=training)
-                scored[i] = _scores(card) | {"epoch": i + 1} | {k: v for k, v in epochs[i][1].items()
-                                                               if k in ("val_fields", "val_detection_12", "val_burst")}
+                chosen = {k: v for k, v in epochs[i][1].items() if k in ("val_fields", "val_detection_12", "val_burst")}
+                scored[i] = _scores(card) | _long_read(model, real, validator.seed) | {"epoch": i + 1} | chosen
             results[choice].append(scored[i])
             print(json.dumps({"seed": seed, "select": choice, "epochs": len(epochs)} | scored[i]), flush=True)
     print(json.dumps(_summary(results), indent=1))

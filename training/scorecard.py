@@ -42,6 +42,7 @@ from training.fidelity import DETECTION_WINDOWS, FLOOR_BLOCK, Scaling, detection
 from training.mmd import mmd2_unbiased
 from training.trace_stats import (
     BURST_SCALES,
+    PHASE_WINDOW,
     burst_error,
     burst_widths,
     first_touches,
@@ -54,6 +55,7 @@ from training.trace_stats import (
     top_sizes,
     verbatim_fraction,
     w1,
+    window_spread,
 )
 
 __all__ = ["TraceData", "scorecard", "METRICS", "GROUPS", "MAX_ACCESSES", "headline_metrics", "format_scorecard",
@@ -76,6 +78,7 @@ METRICS = {
     "sequential_fraction": ("locality", "value", "requests that start where the previous ended"),
     "seek_w1": ("locality", "distance", "W1 of signed log2 seek distance (sectors)"),
     "read_fraction": ("sizes and ops", "value", "reads / requests"),
+    "read_phase_sd": ("sizes and ops", "value", f"sd of the read fraction over {PHASE_WINDOW}-request windows (phases)"),
     "size_tv": ("sizes and ops", "distance", "total variation over exact request sizes"),
     "size_in_real": ("sizes and ops", "value", "requests whose size occurs in the real trace"),
     "aligned_4k": ("sizes and ops", "value", "requests whose size is a multiple of 4096"),
@@ -176,6 +179,8 @@ class _Profile:
         if t.opcode is not None:
             self.values["read_fraction"] = float((t.opcode == 0).mean())
             self.values["op_repeat"] = repeat_rate(t.opcode)
+            if (phases := window_spread(t.opcode == 0)) is not None:
+                self.values["read_phase_sd"] = phases
 
     def stack_cdf(self) -> np.ndarray:
         """P(stack distance < size | reuse) at each ladder size, from the LRU page-model curve."""

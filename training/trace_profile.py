@@ -6,14 +6,14 @@ import numpy as np
 
 from training.cachesim import page_accesses
 from training.readers import TraceFrame
-from training.trace_stats import first_touches, repeat_rate, top_sizes
+from training.trace_stats import PHASE_WINDOW, first_touches, repeat_rate, top_sizes, window_spread
 from training.units import file_units
 
 __all__ = ["profile", "format_profile"]
 
 def profile(frame: TraceFrame, fmt: str) -> dict:
-    """Rows, time span and rate, columns, units, top sizes, read fraction, how often a request repeats
-    the previous one's size and opcode, footprint and reuse rate."""
+    """Rows, time span and rate, columns, units, top sizes, read fraction and its spread over windows
+    (R/W phases), how often a request repeats the previous one's size and opcode, footprint and reuse rate."""
     units = frame.meta.get("units") or file_units()
     span = int(frame.timestamp[-1] - frame.timestamp[0]) if len(frame) else 0
     per_s = units.get("ticks_per_second")
@@ -32,6 +32,7 @@ def profile(frame: TraceFrame, fmt: str) -> dict:
         "top_sizes": top_sizes(frame.length, 5, digits=4),
         "aligned_4k": float((np.round(frame.length) % 4096 == 0).mean()),
         "read_fraction": float((frame.opcode[known] == 0).mean()) if known.any() else None,
+        "read_phase_sd": window_spread(frame.opcode == 0) if known.all() else None,
         "size_repeat": repeat_rate(np.round(frame.length)),
         "op_repeat": repeat_rate(frame.opcode) if known.all() else None,
         "footprint_pages": len(counts), "footprint_gib": len(counts) * 4096 / 2**30,
@@ -55,7 +56,9 @@ def format_profile(p: dict) -> list[str]:
             ("time unit in file", source_unit or "not stated (kept as read; --time_unit to say)"),
             ("top sizes", ", ".join(f"{int(s):,} B ({f:.1%})" for s, f in p["top_sizes"])),
             ("4 KiB aligned", f"{p['aligned_4k']:.1%}"),
-            ("read fraction", "—" if p["read_fraction"] is None else f"{p['read_fraction']:.1%}"),
+            ("read fraction", "—" if p["read_fraction"] is None else f"{p['read_fraction']:.1%}"
+             + ("" if p.get("read_phase_sd") is None else
+                f" (sd {p['read_phase_sd']:.2f} over {PHASE_WINDOW}-request windows: 0 = evenly mixed, 0.5 = phases)")),
             ("runs", f"{p['size_repeat']:.1%} of requests have the previous one's size"
              + ("" if p.get("op_repeat") is None else f", {p['op_repeat']:.1%} its opcode")),
             ("footprint", f"{p['footprint_pages']:,} pages of 4 KiB ({p['footprint_gib']:.2f} GiB)"),

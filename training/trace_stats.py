@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["ks", "w1", "seeks", "gaps", "size_tv", "index_of_dispersion", "verbatim_fraction", "footprint_growth",
-           "top_sizes", "first_touches", "repeat_rate", "burst_widths", "burst_error", "COPY_RUN", "BURST_SCALES"]
+           "top_sizes", "first_touches", "repeat_rate", "window_spread", "burst_widths", "burst_error", "COPY_RUN",
+           "BURST_SCALES", "PHASE_WINDOW"]
 
 COPY_RUN = 8
 BURST_SCALES = (10, 100, 1000)  # bin widths in mean inter-arrival times of the real trace
+PHASE_WINDOW = 256  # requests: the windows whose read fractions make a trace's R/W phases
 MIN_BINS = 20  # a scale is scored only where each half of the real trace spans this many bins
 
 
@@ -22,6 +24,13 @@ def top_sizes(length: np.ndarray, k: int = 10, *, digits: int = 6) -> list[list[
 def repeat_rate(x: np.ndarray) -> float:
     """The fraction of rows equal to the row before them (runs of a size or an opcode)."""
     return float(np.mean(x[1:] == x[:-1])) if len(x) > 1 else 0.0
+
+
+def window_spread(x: np.ndarray, width: int = PHASE_WINDOW) -> float | None:
+    """The standard deviation of ``x``'s means over consecutive ``width``-row windows (how much a
+    trace's read fraction moves between phases); None with fewer than two whole windows."""
+    n = len(x) // width
+    return float(np.asarray(x[:n * width], np.float64).reshape(n, width).mean(1).std()) if n > 1 else None
 
 
 def first_touches(pages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -224,6 +224,10 @@ def test_inspect_profiles_a_trace(tmp_path, sample_frame):
     assert report["read_fraction"] == pytest.approx(float((sample_frame.opcode[:100] == 0).mean()))
     op = sample_frame.opcode[:100]
     assert report["op_repeat"] == pytest.approx(float((op[1:] == op[:-1]).mean()))
+    assert report["read_phase_sd"] is None  # 100 rows: not two whole 256-request windows
+    n = len(sample_frame) // 256  # the whole file's windows, as the text line says
+    reads = (sample_frame.opcode[:n * 256] == 0).reshape(n, 256).mean(1)
+    assert f"(sd {np.std(reads):.2f} over 256-request windows" in lines["read fraction"]
     assert lines["runs"].endswith("its opcode") and "of requests have the previous one's size" in lines["runs"]
     res = CliRunner().invoke(main, ["inspect", str(tmp_path / "none.txt")])
     assert res.exit_code == 2 and "none.txt: no such file" in res.output

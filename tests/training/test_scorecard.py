@@ -129,6 +129,21 @@ def test_sequential_4k_requests():
     assert card["sizes"]["real_top"] == [[4096.0, 1.0]]
 
 
+def test_read_phases_by_hand():
+    """R/W phases: the same read fraction, all-read and all-write 256-request windows against a mix."""
+    from training.trace_stats import window_spread
+
+    assert window_spread(np.r_[np.ones(256), np.zeros(256), np.ones(100)]) == pytest.approx(0.5)  # tail dropped
+    assert window_spread(np.ones(300)) is None  # one whole window: no spread
+    phased = np.tile(np.r_[np.zeros(256), np.ones(256)], 4)
+    mixed = np.tile([0.0, 1.0], 1024)
+    m = scorecard(_trace(np.arange(2048) * 8.0, opcode=phased), _trace(np.arange(2048) * 8.0, opcode=mixed),
+                  detection=False)["metrics"]
+    assert m["read_fraction"]["error"] == 0.0
+    assert m["read_phase_sd"]["real"] == 0.5 and m["read_phase_sd"]["synthetic"] == 0.0
+    assert m["read_phase_sd"]["error"] == 0.5
+
+
 def test_size_metrics_by_hand():
     real = _trace(np.arange(100) * 64.0, np.r_[np.full(50, 4096.0), np.full(50, 8192.0)])
     synth = _trace(np.arange(100) * 64.0, np.r_[np.full(50, 4096.0), np.full(25, 8192.0), np.full(25, 5000.0)])
