@@ -161,8 +161,11 @@ def read_trace(path: str | Path, fmt: str = "text6", *, max_lines: int = 0, colu
     if frame.skipped:
         frame.meta.setdefault("skipped_why", _SKIPPED.get(fmt, "lines"))
     if len(frame) == 0:
+        suffix = Path(path).suffix.lstrip(".").lower()
+        hint = f"; a .{suffix} file: --format {suffix}?" if suffix != fmt and suffix in reader_names() else ""
         raise DataError(f"{path}: no trace rows found (format {fmt!r}, {frame.skipped} lines skipped"
-                        f"{'' if fmt != 'text6' else ': the text6 format needs at least 6 whitespace fields a line'})")
+                        f"{'' if fmt != 'text6' else ': the text6 format needs at least 6 whitespace fields a line'}"
+                        f"{hint})")
     if "units" not in frame.meta:  # the readers of formats with a stated unit convert their own
         unit = SOURCE_TIME_UNIT.get(fmt) or time_unit
         if unit:

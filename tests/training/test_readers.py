@@ -110,6 +110,8 @@ def test_file_level_errors(tmp_path):
         read_trace(write(tmp_path / "fake.csv.gz", "1,2,3"), "msr")
     with pytest.raises(DataError, match="no trace rows found"):
         read_trace(write(tmp_path / "empty.txt", ""), "text6")
+    with pytest.raises(DataError, match=r"lines skipped: the text6 format needs .*; a \.csv file: --format csv\?\)$"):
+        read_trace(write(tmp_path / "synth.csv", "timestamp,length,lba,opcode\n1,4096,8,R\n"), "text6")
     with pytest.raises(DataError, match=r"msr.csv:2: expected 7 comma-separated fields, found 3"):
         read_trace(write(tmp_path / "msr.csv", f"{FILETIME},w,0,Read,0,1,1\n1,2,3\n"), "msr")
     with pytest.raises(DataError, match="lacks lba=LBA"):
