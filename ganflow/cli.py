@@ -147,6 +147,11 @@ def train(ctx: click.Context, seed_recipe: bool, resume: str, **kwargs) -> None:
               default="text4", show_default=True)
 @click.option("--synthetic-columns", "--synthetic_columns", "synthetic_columns", default="",
               help="csv column map of the synthetic trace")
+@click.option("--real-time-unit", "--real_time_unit", "real_time_unit", default="",
+              help="formats that do not say: the real file's time unit (ns, 100ns, us, ms, s), converted to ns")
+@click.option("--synthetic-time-unit", "--synthetic_time_unit", "synthetic_time_unit", default="",
+              help="formats that do not say: the synthetic file's time unit (a model's output is in its training "
+                   "trace's ticks: 100ns for the bundled sample)")
 @click.option("--reference", default="", help="the model's training trace: verbatim copies are looked for there "
               "(default: the real trace); read with --real-format")
 @click.option("--max_lines", "--max-lines", type=int, default=0, show_default=True,
@@ -167,9 +172,9 @@ def train(ctx: click.Context, seed_recipe: bool, resume: str, **kwargs) -> None:
 @click.option("--log-run", "--log_run", "log_run", is_flag=True, help="also record an MLflow run (metrics, fidelity.json, plots)")
 @click.option("--experiment", default="trace-gan-eval", show_default=True, help="experiment for --log-run")
 @handle_errors
-def evaluate(real, real_format, real_columns, synthetic, synthetic_format, synthetic_columns, reference, max_lines,
-             sort_by_time, sample, exact, rff, bandwidth, seed, no_detection, max_accesses, as_json, log_run,
-             experiment) -> None:
+def evaluate(real, real_format, real_columns, synthetic, synthetic_format, synthetic_columns, real_time_unit,
+             synthetic_time_unit, reference, max_lines, sort_by_time, sample, exact, rff, bandwidth, seed, no_detection,
+             max_accesses, as_json, log_run, experiment) -> None:
     """The storage scorecard of a synthetic trace: cache miss-ratio curves (libCacheSim), locality,
     sizes and ops, timing and detection, each beside its real-vs-real floor and marginals baseline."""
     import json
@@ -180,7 +185,8 @@ def evaluate(real, real_format, real_columns, synthetic, synthetic_format, synth
     from training.scorecard import format_scorecard
 
     report = evaluate_files(real, real_format, synthetic, synthetic_format, real_columns=real_columns,
-                            synthetic_columns=synthetic_columns, reference=reference, max_lines=max_lines,
+                            synthetic_columns=synthetic_columns, real_time_unit=real_time_unit,
+                            synthetic_time_unit=synthetic_time_unit, reference=reference, max_lines=max_lines,
                             sort=sort_by_time, sample=sample, exact=exact, bandwidth=bandwidth, seed=seed, rff=rff,
                             detection=not no_detection, max_accesses=max_accesses, log_run=log_run,
                             experiment=experiment)

@@ -182,6 +182,30 @@ def test_evaluate_logs_a_run(tracking_uri, tmp_path, sample_frame):
         "plots/iops.png"}
 
 
+def test_evaluate_time_units_of_the_two_files(tmp_path, sample_frame, caplog):
+    """One trace as an MSR file (100-ns FILETIME, read as ns) and as text6 (ticks as read): the
+    timing lines compare different units unless the text file's unit is given, and they say so."""
+    import json
+    import logging
+
+    from serving.writers import write_trace_frame
+    from training.evaluation import evaluate_files
+
+    real = write_trace_frame(sample_frame, tmp_path / "real.csv", "msr")
+    synth = write_trace_frame(sample_frame, tmp_path / "synth.txt", "text6")  # the sample's ticks are 100 ns
+    with caplog.at_level(logging.WARNING, logger="ganflow.evaluation"):
+        card = evaluate_files(str(real), "msr", str(synth), "text6", sample=500, detection=False)["scorecard"]
+    assert card["metrics"]["interarrival_ks"]["error"] > 0.5  # every gap 100x off (0.87 here)
+    assert "synth.txt states no time unit and" in caplog.text and "pass --synthetic_time_unit" in caplog.text
+    caplog.clear()
+    res = invoke("evaluate", "--real", str(real), "--real-format", "msr", "--synthetic", str(synth),
+                 "--synthetic-format", "text6", "--synthetic-time-unit", "100ns", "--sample", "500", "--no-detection",
+                 "--json")
+    metrics = json.loads(res.output)["scorecard"]["metrics"]
+    assert metrics["interarrival_ks"]["error"] < 1e-3 and metrics["latency_ks"]["error"] < 1e-3  # the same trace
+    assert "states no time unit" not in caplog.text
+
+
 def test_evaluate_bad_input(tmp_path, sample_frame):
     real, _ = _synth_files(tmp_path, sample_frame)
     res = CliRunner().invoke(main, ["evaluate", "--real", str(real), "--synthetic", str(tmp_path / "none.txt")])
