@@ -78,6 +78,20 @@ def _report(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+def _time_unit_note(transformer, fmt: str) -> str | None:
+    """What unit a written trace's times are in, for a format that cannot say (Parquet carries it)."""
+    from training.units import NS_PER
+
+    units = getattr(transformer, "units_", None) or {}
+    if fmt == "parquet" or not units.get("timestamp"):
+        return None
+    per_s = units.get("ticks_per_second")
+    flag = next((u for u, ns in NS_PER.items() if per_s and abs(per_s * ns - 1e9) < 1e-3), None)
+    return (f"times in {units['timestamp']}"
+            + (f" (ganflow evaluate --synthetic-time-unit {flag} against a trace whose format states its unit)"
+               if flag else ""))
+
+
 def _tune_options(fn):
     from tuning.options import PRUNERS, TuneOptions
 
@@ -135,6 +149,8 @@ def train(ctx: click.Context, seed_recipe: bool, resume: str, **kwargs) -> None:
         stats = synthesize_to_file(result.synthesizer, rest["num_entries"], rest["output_synth"],
                                    fmt=rest["output_format"], seed=config.seed, overwrite=True)
         _report(f"wrote {stats.rows} synthetic rows to {stats.path} ({stats.rows_per_second:,.0f} rows/s)")
+        if note := _time_unit_note(result.synthesizer.transformer, rest["output_format"]):
+            _report(note)
 
 
 @main.command()
@@ -278,6 +294,8 @@ def generate(model_uri, num_entries, output_synth, fmt, seed, engine, streams, s
     parts = "stream(s)" if model.config.carry_state else "shard(s)"
     _report(f"wrote {stats.rows} rows to {stats.path} ({stats.rows_per_second:,.0f} rows/s, "
             f"{model.engine}, {stats.shards} {parts})")
+    if note := _time_unit_note(model.transformer, fmt):
+        _report(note)
     if lineage:
         run_id = log_lineage(stats, model_uri=model_uri, lineage=loaded.lineage, seed=seed)
         _report(f"lineage run {run_id}")

@@ -57,6 +57,8 @@ def test_train_register_then_generate_by_alias(tracking_uri, tmp_path, sample_fi
     res = invoke("generate", "--model", "models:/trace-gan@champion", "--num_entries", "2500",
                  "--output_synth", str(gen), "--format", "csv", "--seed", "3")
     assert res.exit_code == 0, res.output
+    assert "times in the file's ticks (100 ns in the reference recipe's MSR data) (ganflow evaluate " \
+           "--synthetic-time-unit 100ns" in res.output  # the sample (text6): a CSV cannot say its unit
     lines = gen.read_text().splitlines()
     assert lines[0] == "timestamp,length,lba,latency,opcode" and len(lines) == 2501
     assert {line.rsplit(",", 1)[1] for line in lines[1:]} <= {"R", "W"}
