@@ -27,17 +27,34 @@ def _read(path: str, fmt: str, columns: str, max_lines: int, sort: bool, time_un
     return frame
 
 
+# Mean inter-arrival times this many times apart (either way) in two files, one of unknown unit,
+# look like a unit mismatch rather than a model's error (100 ns vs ns is 100x).
+UNIT_RATIO = 8.0
+
+
+def _mean_gap(frame: TraceFrame) -> float:
+    t = frame.timestamp
+    return float((t.max() - t.min()) / (len(t) - 1)) if len(t) > 1 else 0.0
+
+
 def _warn_units(real: TraceFrame, real_path: str, synth: TraceFrame, synth_path: str) -> None:
     """Timing lines compare the two files' numbers as they are in ns or as read: say so when one
-    file's time unit is known and the other's is not (a model's CSV of 100-ns ticks against an MSR
-    file read as ns scores inter-arrival KS ~0.85 for no fault of the model)."""
+    file's time unit is known, the other's is not, and their mean inter-arrival times are
+    ``UNIT_RATIO`` or more apart (a model's CSV of 100-ns ticks against an MSR file read as ns
+    scores inter-arrival KS ~0.85 for no fault of the model; one already in ns is not flagged)."""
     units = [f.meta.get("units", {}).get("source_time_unit", "") for f in (real, synth)]
-    if bool(units[0]) != bool(units[1]):
-        known, unknown, flag = (real_path, synth_path, "--synthetic_time_unit") if units[0] else \
-            (synth_path, real_path, "--real_time_unit")
-        log.warning("%s states no time unit and %s was read as ns (from %s): if %s is not in ns, the timing lines "
-                    "compare different units; pass %s (ns, 100ns, us, ms, s)", unknown, known, units[0] or units[1],
-                    unknown, flag)
+    if bool(units[0]) == bool(units[1]):
+        return
+    gaps = _mean_gap(real), _mean_gap(synth)
+    ratio = gaps[1] / gaps[0] if min(gaps) > 0 else 1.0
+    if 1 / UNIT_RATIO < ratio < UNIT_RATIO:
+        return
+    known, unknown, flag = (real_path, synth_path, "--synthetic-time-unit") if units[0] else \
+        (synth_path, real_path, "--real-time-unit")
+    times = f"{ratio:.3g}x" if ratio > 1 else f"1/{1 / ratio:.3g} of"
+    log.warning("%s states no time unit and was read as is, %s as ns (from %s); the synthetic trace's mean "
+                "inter-arrival time is %s the real's: if that is a unit, pass %s (ns, 100ns, us, ms, s)",
+                unknown, known, units[0] or units[1], times, flag)
 
 
 def evaluate_files(real: str, real_format: str, synthetic: str, synthetic_format: str, *, real_columns: str = "",

@@ -32,12 +32,16 @@ from training.trace_stats import burst_error
 
 __all__ = ["evaluate", "eval_matrix", "eval_rows", "field_distance",
            "Scaling", "Validator", "real_halves", "split_halves", "acf", "detection_score",
-           "marginals_baseline", "select_value", "ACF_LAGS", "DETECTION_WINDOWS"]
+           "marginals_baseline", "select_value", "ACF_LAGS", "DETECTION_WINDOWS", "MIN_DETECTION_WINDOWS"]
 
 ACF_LAGS = (1, 2, 3, 4, 5)
 FLOOR_BLOCK = 1_000
 BURST_WORST = 3.0  # val_burst of a rollout without burstiness to score: dispersion 1,000x off
 DETECTION_WINDOWS = ((12, 1000), (256, 400))  # (rows per window, most windows per side): the scorecard's classifiers
+# Fewest windows a side a classifier is scored on: the classifier's leaves need 20 examples, so with
+# fewer than 30 a side the 3-fold training sets cannot split once and its accuracy is a coin (≈ 0.5,
+# which would read as "cannot tell").
+MIN_DETECTION_WINDOWS = 30
 
 
 def eval_matrix(frame: TraceFrame) -> np.ndarray:
@@ -102,7 +106,8 @@ def _summarise(w: np.ndarray) -> np.ndarray:
 
 def detection_score(real: np.ndarray, synth: np.ndarray, *, seq_len: int = 12, limit: int = 2000,
                     seed: int = 0, summary: bool = False, max_iter: int = 100) -> float:
-    """Cross-validated accuracy of a classifier telling real from synthetic windows (0.5 = can't).
+    """Cross-validated accuracy of a classifier telling real from synthetic windows (0.5 = can't);
+    NaN where either side has under ``MIN_DETECTION_WINDOWS`` windows.
 
     ``summary`` describes each window by per-column statistics instead of its raw rows (for long
     windows, where raw rows give the classifier thousands of features and few examples).
@@ -113,7 +118,7 @@ def detection_score(real: np.ndarray, synth: np.ndarray, *, seq_len: int = 12, l
     rng = np.random.default_rng(seed)
     a, b = _windows(real, seq_len, limit, rng, summary), _windows(synth, seq_len, limit, rng, summary)
     k = min(len(a), len(b))
-    if k < 10:
+    if k < MIN_DETECTION_WINDOWS:
         return float("nan")
     x = np.vstack([a[:k], b[:k]])
     y = np.r_[np.zeros(k), np.ones(k)]
@@ -302,7 +307,7 @@ class Validator:
         rows = self.synthetic(synthesizer)
         out = {"val_mmd2": self.score_rows(rows), "val_fields": field_distance(self.frame, rows)}
         if any(weights):
-            out["val_detection_12"] = float(np.nan_to_num(self.detection(rows)))  # NaN: under 10 windows a side
+            out["val_detection_12"] = float(np.nan_to_num(self.detection(rows)))  # NaN: too few windows a side
             burst = burst_error(self.real[:, 0], rows[:, 0])[1]
             # NaN where the validation rows have no scale to score (0: nothing to tell), or where the
             # rollout's time does not advance over two bins (a collapsed generator: the worst)

@@ -38,7 +38,15 @@ from training.cachesim import (
     page_accesses,
     sampling_rate,
 )
-from training.fidelity import DETECTION_WINDOWS, FLOOR_BLOCK, Scaling, detection_score, rejoin_time, split_halves
+from training.fidelity import (
+    DETECTION_WINDOWS,
+    FLOOR_BLOCK,
+    MIN_DETECTION_WINDOWS,
+    Scaling,
+    detection_score,
+    rejoin_time,
+    split_halves,
+)
 from training.mmd import mmd2_unbiased
 from training.trace_stats import (
     BURST_SCALES,
@@ -246,7 +254,8 @@ def _rows(ta: TraceData, tb: TraceData, *, scale: Scaling, detection: bool, seed
     if detection:
         for w, limit in DETECTION_WINDOWS:
             acc = detection_score(xa, xb, seq_len=w, limit=limit, seed=seed, summary=w > 32, max_iter=50)
-            out[f"detection_{w}"] = (None, acc, abs(acc - 0.5))
+            if np.isfinite(acc):  # NaN: too few windows to train a classifier on (see not_scored)
+                out[f"detection_{w}"] = (None, acc, abs(acc - 0.5))
     return out
 
 
@@ -289,6 +298,10 @@ def scorecard(real: TraceData, synthetic: TraceData, *, reference: TraceData | N
     main = _compare(profiles["real"], synth, sizes=sizes, reference=reference or real, **kw)
     report = _assemble(main, floor, base, {**profiles, "synthetic": synth}, sizes, n=(len(real), len(synthetic)))
     report["cache"]["sampling_rate"] = rate
+    short = min(len(real), len(synthetic))
+    report["not_scored"] = {f"detection_{w}": f"under {MIN_DETECTION_WINDOWS} windows of {w} rows a side "
+                            f"({MIN_DETECTION_WINDOWS * w:,} rows)" for w, _ in DETECTION_WINDOWS
+                            if detection and short // w < MIN_DETECTION_WINDOWS}
     report["iops"] = _iops_curves(real, synthetic, gap * BURST_SCALES[1])
     return report
 
@@ -435,6 +448,7 @@ def format_scorecard(report: dict) -> list[str]:
             mark = "yes" if m["within_2x_floor"] else " no"
             lines.append(f"{key:<22}{_fmt(m['real']):>10}{_fmt(m['synthetic']):>11}{_fmt(m['error']):>10}"
                          f"{_fmt(m['floor']):>10}{_fmt(m['marginals']):>11}  {mark}  {m['label']}")
+    lines += [f"{key:<22}not scored: {why}" for key, why in report.get("not_scored", {}).items()]
     lines.append(f"real top sizes: {', '.join(f'{int(s)} ({p:.1%})' for s, p in report['sizes']['real_top'][:5])}")
     lines.append(f"synthetic top sizes: {', '.join(f'{s:g} ({p:.1%})' for s, p in report['sizes']['synthetic_top'][:5])}")
     lines.append(f"verdict: {report['verdict']}")

@@ -192,14 +192,20 @@ def test_evaluate_time_units_of_the_two_files(tmp_path, sample_frame, caplog):
 
     from serving.writers import write_trace_frame
     from training.evaluation import evaluate_files
+    from training.readers import read_trace
 
     real = write_trace_frame(sample_frame, tmp_path / "real.csv", "msr")
     synth = write_trace_frame(sample_frame, tmp_path / "synth.txt", "text6")  # the sample's ticks are 100 ns
     with caplog.at_level(logging.WARNING, logger="ganflow.evaluation"):
         card = evaluate_files(str(real), "msr", str(synth), "text6", sample=500, detection=False)["scorecard"]
     assert card["metrics"]["interarrival_ks"]["error"] > 0.5  # every gap 100x off (0.87 here)
-    assert "synth.txt states no time unit and" in caplog.text and "pass --synthetic_time_unit" in caplog.text
+    assert "synth.txt states no time unit and" in caplog.text and "is 1/100 of the real's" in caplog.text
+    assert "pass --synthetic-time-unit" in caplog.text
     caplog.clear()
+    ns = write_trace_frame(read_trace(str(real), "msr"), tmp_path / "ns.txt", "text6")  # the same times, in ns
+    with caplog.at_level(logging.WARNING, logger="ganflow.evaluation"):
+        card = evaluate_files(str(real), "msr", str(ns), "text6", sample=500, detection=False)["scorecard"]
+    assert card["metrics"]["interarrival_ks"]["error"] < 1e-3 and "states no time unit" not in caplog.text
     res = invoke("evaluate", "--real", str(real), "--real-format", "msr", "--synthetic", str(synth),
                  "--synthetic-format", "text6", "--synthetic-time-unit", "100ns", "--sample", "500", "--no-detection",
                  "--json")

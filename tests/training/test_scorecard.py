@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from training.cachesim import ladder, miss_ratio_curves, page_accesses, sampling_rate
+from training.fidelity import detection_score
 from training.readers import TraceFrame
 from training.sample import make_sample_trace
 from training.scorecard import (
@@ -207,6 +208,19 @@ def test_another_draw_is_near_the_floor_and_beats_the_marginals():
     assert 0 <= composite_score(card) < composite_score(scorecard(real, marginals(real, seed=2), detection=False))
     text = format_scorecard(card)
     assert text[-1].startswith("verdict: ") and any(line.startswith("hrc_mae_arc ") for line in text)
+
+
+def test_too_few_long_windows_are_not_scored_as_indistinguishable():
+    """4,000 rows are 15 windows of 256 a side: a classifier cannot learn from 30 examples and scores
+    ≈ 0.5, which would read as "cannot tell". The line is left out, and the report says why."""
+    real = TraceData.from_frame(make_sample_trace(4_000, seed=0))
+    card = scorecard(real, TraceData.from_frame(make_sample_trace(4_000, seed=5)))
+    assert "detection_12" in card["metrics"] and "detection_256" not in card["metrics"]
+    assert card["not_scored"] == {"detection_256": "under 30 windows of 256 rows a side (7,680 rows)"}
+    assert "score_detection_256" not in headline_metrics(card) and card["n_headline"] == 12
+    assert any(line.startswith("detection_256") and "not scored: under 30" in line for line in format_scorecard(card))
+    x = real.matrix()[:, :3]
+    assert np.isnan(detection_score(x[: 29 * 12], x[: 29 * 12], seq_len=12))
 
 
 def test_a_zero_floor_does_not_make_a_tiny_error_the_furthest():
