@@ -8,8 +8,8 @@ are made on the same training run of the default model (so the comparison is fre
 noise): after every epoch the generator is scored raw and calibrated, then each choice's epoch,
 calibrated, writes a rollout as long as the test part and is scored by the storage scorecard on the
 test rows (the splits and the budget are ``bench/quality.py``'s), and the model's long-run read
-fraction is taken from 100 streams (``read_fraction_long``: a 10,000-row rollout's read fraction is
-mostly which R/W phases its ten streams drew). One JSON line per seed and choice, then the
+fraction is taken from 100 streams (``read_fraction_long``: the test rows' read fraction, and a
+10,000-row rollout's, are mostly which R/W phases they hold). One JSON line per seed and choice, then the
 medians over seeds, how many seeds each choice beats the first one on (and loses on) per line, and
 how many seeds meet each issue target.
 
@@ -49,8 +49,9 @@ def _weights(choice: str) -> tuple[float, float]:
 def _train(config, frame, validator, budget: float, raw: bool):
     """Train ``config`` (uncalibrated) for ``budget`` seconds; after every epoch score the generator
     calibrated (val_fields, val_detection_12, val_burst; with ``raw`` also its val_fields before
-    calibration) and keep its calibrated weights. Returns a calibrated model to load them into and
-    the epochs' ``(raw val_fields or None, scores, weights)``."""
+    calibration) and keep its calibrated weights. Returns a calibrated model to load them into, the
+    epochs' ``(raw val_fields or None, scores, weights)``, the prepared data and the transformer
+    before any read/write phases were fitted."""
     from training.synthesizer import Synthesizer
     from training.trainer import StopTraining
 
@@ -67,7 +68,7 @@ def _train(config, frame, validator, budget: float, raw: bool):
             raise StopTraining("budget")
 
     synth.fit(frame, on_epoch_end=on_epoch, on_prepared=prepared.append)
-    return synth.calibrated_copy(prepared[0], announce=False), epochs
+    return synth.calibrated_copy(prepared[0], announce=False), epochs, prepared[0], synth.transformer
 
 
 def _choose(choice: str, epochs: list) -> int:
@@ -81,9 +82,10 @@ def _choose(choice: str, epochs: list) -> int:
 
 def _long_read(model, real, seed: int) -> dict:
     """The model's own read/write mix, free of the test's phase noise: ``read_fraction_long`` =
-    |read fraction of ``LONG_STREAMS`` 1,000-row streams - the test rows'| (a 10,000-row rollout
-    holds ten streams, and a stream's reads come in phases, so its error is mostly which phases
-    it drew), and ``read_stream_sd``, the spread of the streams' read fractions."""
+    |read fraction of ``LONG_STREAMS`` 1,000-row streams - the test rows'| (the scorecard's rollout
+    is one 10,000-row stream and the test rows ten 1,000-row blocks, and reads come in phases, so
+    its read-fraction error is mostly which phases each holds), and ``read_stream_sd``, the spread
+    of the streams' read fractions."""
     import numpy as np
 
     if real.opcode is None:
@@ -114,6 +116,9 @@ def main() -> None:
     ap.add_argument("--budget_s", type=float, default=43.2, help="training seconds per run (validation excluded)")
     ap.add_argument("--seeds", default="42,43,44")
     ap.add_argument("--choices", default="fields,0.2:0.025", help="raw, fields or WD:WB, comma-separated")
+    ap.add_argument("--compare_phases", action="store_true",
+                    help="fit read/write phases (--phases true) and score each chosen epoch with them and without "
+                         "(CHOICE/no-phases; paired: only the opcodes differ)")
     args = ap.parse_args()
     require(MSR)
     from training.config import TraceGANConfig
@@ -129,21 +134,28 @@ def main() -> None:
         print(json.dumps({"test_read_fraction": float((real.opcode == 0).mean()),
                           "test_block_sd": window_spread(real.opcode == 0, 1000)}), flush=True)
     choices = args.choices.split(",")
-    results: dict[str, list[dict]] = {c: [] for c in choices}
+    results: dict[str, list[dict]] = {v: [] for c in choices for v in (c, *([f"{c}/no-phases"] if args.compare_phases
+                                                                           else []))}
     for seed in (int(s) for s in args.seeds.split(",")):
         config = replace(TraceGANConfig(**SEED_HYPER), num_epochs=100_000, seed=seed,
-                         **VARIANTS["typed_lru_carry_join0"], **extra)
-        model, epochs = _train(config, fit_frame, validator, args.budget_s, "raw" in choices)
-        scored: dict[int, dict] = {}
+                         **VARIANTS["typed_lru_carry_join0"], **extra, **({"phases": True} if args.compare_phases else {}))
+        model, epochs, prepared, plain = _train(config, fit_frame, validator, args.budget_s, "raw" in choices)
+        scored: dict[tuple[int, bool], dict] = {}
         for choice in choices:
             i = _choose(choice, epochs)
-            if i not in scored:
-                model.generator.load_state_dict(epochs[i][2])
-                card = scorecard(real, TraceData.from_matrix(validator.synthetic(model)), reference=training)
-                chosen = {k: v for k, v in epochs[i][1].items() if k in ("val_fields", "val_detection_12", "val_burst")}
-                scored[i] = _scores(card) | _long_read(model, real, validator.seed) | {"epoch": i + 1} | chosen
-            results[choice].append(scored[i])
-            print(json.dumps({"seed": seed, "select": choice, "epochs": len(epochs)} | scored[i]), flush=True)
+            for phases in (True, False) if args.compare_phases else (True,):
+                if (i, phases) not in scored:
+                    model.generator.load_state_dict(epochs[i][2])
+                    model.transformer = plain  # the training rows' sticky keeps; phases fitted on this epoch
+                    if phases:
+                        model.fit_phases(prepared, announce=False)
+                    card = scorecard(real, TraceData.from_matrix(validator.synthetic(model)), reference=training)
+                    chosen = {k: v for k, v in epochs[i][1].items() if k in ("val_fields", "val_detection_12", "val_burst")}
+                    scored[i, phases] = _scores(card) | _long_read(model, real, validator.seed) | {"epoch": i + 1} | \
+                        chosen | {"phases": model.meta.get("phases") if phases else None}
+                name = choice if phases else f"{choice}/no-phases"
+                results[name].append(scored[i, phases])
+                print(json.dumps({"seed": seed, "select": name, "epochs": len(epochs)} | scored[i, phases]), flush=True)
     print(json.dumps(_summary(results), indent=1))
 
 

@@ -78,7 +78,7 @@ def rollout(synth, rows: int = ROWS) -> np.ndarray:
     stream's rows in order after its burn-in, for a carried-state model; ``(1, rows, features)`` else."""
     import torch
 
-    from training.synthesizer import BLOCK_SEQUENCES, StreamNoise, block_noise, noise_dim, sticky_groups
+    from training.synthesizer import BLOCK_SEQUENCES, StreamNoise, block_noise, noise_dim, phase_groups, sticky_groups
 
     c, gen = synth.config, synth.generator
     dim, per_block = noise_dim(c, synth.transformer), BLOCK_SEQUENCES * c.seq_len
@@ -88,8 +88,8 @@ def rollout(synth, rows: int = ROWS) -> np.ndarray:
         if c.carry_state:  # the streams side by side, one batch: a step of 4 costs about what a step of 1 does
             skip = c.burn_in  # each stream: its burn-in, then its share of the rows
             blocks = max(1, -(-(-(-rows // STREAMS) + skip) // per_block))
-            sticky = sticky_groups(c, synth.transformer)
-            draws, state = [StreamNoise(c, _SEED, stream, dim, sticky) for stream in range(STREAMS)], None
+            groups = sticky_groups(c, synth.transformer), phase_groups(c, synth.transformer)
+            draws, state = [StreamNoise(c, _SEED, stream, dim, *groups) for stream in range(STREAMS)], None
             for block in range(blocks):
                 z = np.concatenate([draw(block) for draw in draws])
                 pre, state = gen.preactivations(torch.from_numpy(z).to(device), state)

@@ -37,7 +37,8 @@ _LEGACY_DEFAULTS: dict[str, Any] = {"loss": "bce", "keep_best": False, "locality
                                     "join_windows": 1, "moment_weight": 0.0, "calibrate": False, "address_first": False,
                                     "noise_skip": False, "slow_noise": 0, "sticky_heads": False,
                                     "select_calibrated": False, "burn_in": 0, "window_weight": 0.0,
-                                    "levels": False, "select_detection": 0.0, "select_burst": 0.0}
+                                    "levels": False, "select_detection": 0.0, "select_burst": 0.0,
+                                    "phases": False}
 LOCALITY = ("lru", "lru-pages", "none")
 SLOW_TAUS = (16, 256, 4096)  # rows: the time constants of G's slow latent inputs (slow_noise)
 SELECT_DETECTION, SELECT_BURST = 0.2, 0.025  # keep_best's weights beside val_fields (docs/QUALITY.md)
@@ -60,7 +61,7 @@ SEED_RECIPE: dict[str, Any] = {"feature_mode": "absolute", "log1p": (), "lr_g": 
                                "g_updates": 2, "loss": "bce", "keep_best": False, "carry_state": False,
                                "join_windows": 1, "moment_weight": 0.0, "calibrate": False, "slow_noise": 0,
                                "noise_skip": False, "sticky_heads": False, "window_weight": 0.0,
-                               "levels": False}
+                               "levels": False, "phases": False}
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,13 @@ class TraceGANConfig:
              "means and the correlation of window means 1, 8, 32 and 128 windows apart come nearest the training "
              "rows'), applied by each stream after the network; the marginals stay the training ones (README: "
              "slow levels)"))
+    phases: bool = field(default=False, metadata=cli_meta(
+        help="typed carry_state models with an opcode and calibrate: after training, give the opcode head's noise a "
+             "slow AR(1) share (its time scale, share and the sticky keep fitted on the calibrated generator's rollout "
+             "so the repeat rate and the read fraction's spread over 12-, 256- and 1,024-row windows come nearest the "
+             "training rows'), so reads and writes come in phases as a trace's do; each row's read probability stays "
+             "G's, so a long output's mix is unchanged, a short one's varies as a real stretch's does (README: "
+             "read/write phases)"))
     calibrate_address: bool = field(default=True, metadata=cli_meta(
         help="with calibrate: the address head's actions too (the request reuse rate then matches the training "
              "part's); false: the head keeps the network's own mix, which on MSR web0 gave miss-ratio curves "

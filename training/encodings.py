@@ -140,6 +140,7 @@ class TypedTransformer(TraceTransformer):
         self.lba_range_ = (0, 1, 1, 0, 0)  # lowest LBA, end of the highest, alignment, a stream's start, phase
         self.sticky_: tuple[float, ...] = ()  # per head, how often a row keeps the previous row's noise (training.sticky)
         self.levels_: dict[str, dict[str, Any]] | None = None  # fitted at calibration (training.levels)
+        self.phases_: dict[str, dict[str, float]] | None = None  # head name -> rho, tau, keep (training.phases)
 
     # -- layout ---------------------------------------------------------------------------
     @property
@@ -152,6 +153,11 @@ class TypedTransformer(TraceTransformer):
         self._require_fitted()
         return (len(self.sizes_) + 1,) + ((2,) if self.has_opcode_ else ()) + \
             ((1 + len(self.new_) + len(self.reuse_),) if self.locality != "none" else ())
+
+    @property
+    def head_names(self) -> tuple[str, ...]:
+        """The softmax heads' names, in ``heads`` order: ``size``, ``op`` (with an opcode), ``addr`` (with locality)."""
+        return ("size",) + (("op",) if self.has_opcode_ else ()) + (("addr",) if self.locality != "none" else ())
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -327,6 +333,13 @@ class TypedTransformer(TraceTransformer):
         other.levels_ = levels or None
         return other
 
+    def with_phases(self, phases: dict[str, dict[str, float]] | None) -> TypedTransformer:
+        """A copy of this transformer whose streams give these heads' noise a slow share and keep it
+        with the fitted probability instead of ``sticky_`` (``training.phases``: ``{head: {"rho", "tau", "keep"}}``)."""
+        other = copy.copy(self)
+        other.phases_ = phases or None
+        return other
+
     def new_stack(self) -> locality.Stack:
         """An empty LRU stack for a new stream, with this trace's address range, start and phase."""
         lo, hi, align, start, phase = self.lba_range_
@@ -367,7 +380,8 @@ class TypedTransformer(TraceTransformer):
                 **({"jump_quantiles": self.jump_.tolist(), "jump_buckets": self.far_.tolist()}
                    if self.jump_ is not None else {}),
                 **({"units": self.units_} if self.units_ else {}),
-                **({"levels": self.levels_} if self.levels_ else {})}
+                **({"levels": self.levels_} if self.levels_ else {}),
+                **({"phases": self.phases_} if self.phases_ else {})}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TypedTransformer:
@@ -389,6 +403,7 @@ class TypedTransformer(TraceTransformer):
                         ((c, dict(e)) for c, e in data["encoders"].items())}
         obj.sticky_ = tuple(float(q) for q in data.get("sticky", (0.0,) * len(obj.heads)))
         obj.levels_ = data.get("levels")
+        obj.phases_ = data.get("phases")
         return obj
 
 

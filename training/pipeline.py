@@ -292,6 +292,8 @@ def _fit_and_log(synth: Synthesizer, frame: TraceFrame, logger: _EpochLogger, op
         mlflow.set_tag("calibrated", ", ".join(cal["columns"] + [f"{h} categories" for h in cal["heads"]]))
     for name, fitted in synth.meta.get("levels", {}).items():  # training.levels: each time scale's weight
         kept.update({f"level_{name}_{tau}": w for w, tau in zip(fitted["weights"], fitted["taus"])})
+    if "phases" in synth.meta:  # training.phases: the opcode head's slow share, its time scale, the sticky keep
+        kept.update({f"phase_{k}": float(synth.meta["phases"][k]) for k in ("rho", "tau", "keep")})
     mlflow.log_metrics(kept)
     mlflow.set_tag("model_epoch", str(result.model_epoch))
     if prepared.validation is not None:

@@ -26,12 +26,13 @@ import numpy as np
 from training.config import ROW_COLUMNS, TRACE_COLUMNS, TraceGANConfig, slow_decay
 from training.errors import ModelError
 from training.levels import ar1
+from training.phases import decay, mix_slow
 from training.readers import TraceFrame
 from training.sequences import make_windows, time_split
 from training.sticky import fill_kept
 from training.transform import TraceTransformer
 
-__all__ = ["Synthesizer", "PreparedData", "BLOCK_SEQUENCES", "block_noise", "StreamNoise", "sticky_groups",
+__all__ = ["Synthesizer", "PreparedData", "BLOCK_SEQUENCES", "block_noise", "StreamNoise", "sticky_groups", "phase_groups",
            "sample_blocks", "noise_dim", "make_transformer"]
 
 log = logging.getLogger(__name__)
@@ -62,19 +63,38 @@ def sticky_groups(config: TraceGANConfig, transformer: TraceTransformer) -> tupl
     return tuple((int(a), int(w), float(q)) for a, w, q in zip(starts, transformer.heads, transformer.sticky_) if q > 0)
 
 
+def phase_groups(config: TraceGANConfig, transformer: TraceTransformer) -> tuple[tuple[int, int, float, float, float], ...]:
+    """``(first noise input, width, rho, tau, keep)`` of each softmax head whose noise a carried
+    stream makes slow and keeps as its read/write phases say (``training.phases``, fitted after
+    training: ``transformer.phases_``); such a head's sticky keep is this one."""
+    phases = getattr(transformer, "phases_", None)
+    if not (phases and config.phases and config.carry_state):
+        return ()
+    starts = config.latent_dim + np.cumsum((0,) + tuple(transformer.heads[:-1]))
+    return tuple((int(a), int(w), *(float(phases[n][k]) for k in ("rho", "tau", "keep")))
+                 for a, w, n in zip(starts, transformer.heads, transformer.head_names) if n in phases)
+
+
 class StreamNoise:
     """A carried stream's noise, drawn block by block in order: ``block_noise`` with the last
     ``config.slow_inputs`` latent inputs made slow (``x_t = a x_{t-1} + sqrt(1 - a^2) e_t``, unit
-    variance, continued from one block to the next), and each ``sticky`` head's noise inputs kept
-    from the row before with its probability (``sticky_groups``), runs continued across blocks too."""
+    variance, continued from one block to the next), each ``phases`` head's noise inputs given a slow
+    share and kept from the row before with its phases' probability (``phase_groups``,
+    ``training.phases``), and each other ``sticky`` head's noise inputs kept from the row before with
+    its probability (``sticky_groups``), all continued across blocks."""
 
     def __init__(self, config: TraceGANConfig, seed: int, stream: int, dim: int,
-                 sticky: tuple[tuple[int, int, float], ...] = ()) -> None:
+                 sticky: tuple[tuple[int, int, float], ...] = (),
+                 phases: tuple[tuple[int, int, float, float, float], ...] = ()) -> None:
         self.config, self.seed, self.stream, self.dim, self.sticky = config, seed, stream, dim, sticky
         self.slow = config.slow_inputs
         self.prev = np.random.default_rng([seed, stream, 0, 2]).standard_normal(self.slow) if self.slow else None
         start = np.random.default_rng([seed, stream, 0, 3])
         self.kept = [start.standard_normal(w).astype(np.float32) for _, w, _ in sticky]
+        self.phases, self.phased = phases, {a for a, *_ in phases}
+        start = np.random.default_rng([seed, stream, 0, 7])
+        self.phase_prev = [start.standard_normal(w) for _, w, *_ in phases]  # each phased head's slow part, last row
+        self.phase_kept = [start.standard_normal(w).astype(np.float32) for _, w, *_ in phases]  # its noise, last row
 
     def __call__(self, block: int) -> np.ndarray:
         """``(1, BLOCK_SEQUENCES * seq_len, dim)`` float32; call with blocks 0, 1, 2, ... in turn."""
@@ -85,9 +105,24 @@ class StreamNoise:
             col = ar1(noise[0, :, j].astype(np.float64), self.prev[i], slow_decay(i))
             noise[0, :, j] = col
             self.prev[i] = col[-1]
-        if self.sticky:
+        if self.phases:
+            rng = np.random.default_rng([self.seed, self.stream, block, 6])
+            drive = rng.standard_normal((noise.shape[1], sum(w for _, w, *_ in self.phases)))
+            keep = rng.random((noise.shape[1], len(self.phases)))
+            at = 0
+            for h, (a, w, rho, tau, q) in enumerate(self.phases):
+                part = noise[0, :, a:a + w]
+                if rho > 0:
+                    self.phase_prev[h] = mix_slow(part, self.phase_prev[h], drive[:, at:at + w], rho, decay(tau))
+                if q > 0:
+                    fill_kept(part, keep[:, h] < q, self.phase_kept[h])
+                self.phase_kept[h] = part[-1].copy()
+                at += w
+        if self.sticky:  # a phased head's keep uniforms are drawn and not used: the other heads' stay as they were
             keep = np.random.default_rng([self.seed, self.stream, block, 3]).random((noise.shape[1], len(self.sticky)))
             for h, (a, w, q) in enumerate(self.sticky):
+                if a in self.phased:
+                    continue
                 fill_kept(noise[0, :, a:a + w], keep[:, h] < q, self.kept[h])
                 self.kept[h] = noise[0, -1, a:a + w].copy()
         return noise
@@ -136,7 +171,8 @@ def sample_blocks(decode: Callable, transformer: TraceTransformer, config: Trace
     if carry and first_block:
         raise ModelError("a carried-state stream is drawn from its first block; pass stream=, not first_block=")
     state = [None]
-    stream_noise = StreamNoise(config, seed, stream, dim, sticky_groups(config, transformer)) if carry else None
+    stream_noise = StreamNoise(config, seed, stream, dim, sticky_groups(config, transformer),
+                               phase_groups(config, transformer)) if carry else None
     uniform = transformer.locality != "none"  # where in its bucket each address falls: the same for torch and ONNX
 
     def draw(block: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -341,6 +377,7 @@ class Synthesizer:
                 log.info("kept it as scored, calibrated (largest category error %.4f -> %.4f)",
                          calibration["head_error_before"], calibration["head_error_after"])
                 self.fit_levels(data)
+                self.fit_phases(data)
                 return data
             best.restore(self.generator)
         if self.config.calibrate and self.transformer.heads:
@@ -394,6 +431,7 @@ class Synthesizer:
                  self.meta["calibration"]["head_error_before"], self.meta["calibration"]["head_error_after"])
         if levels:
             self.fit_levels(data, announce=announce)
+            self.fit_phases(data, announce=announce)
         return report
 
     def fit_levels(self, data: PreparedData, *, announce: bool = True) -> None:
@@ -415,6 +453,32 @@ class Synthesizer:
         (log.info if announce else log.debug)("slow levels: %s", "; ".join(
             f"{k} " + (", ".join(f"{w:g} over {tau:,} rows" for w, tau in zip(v["weights"], v["taus"]) if w) or "none")
             for k, v in fitted.items()))
+
+    def fit_phases(self, data: PreparedData, *, announce: bool = True) -> None:
+        """With ``config.phases`` (a typed carry_state model with an opcode): fit the opcode head's
+        phases on a rollout of the generator as it is (``training.phases``); the transformer is replaced
+        by a copy whose streams apply them, and ``meta["phases"]`` records the fit."""
+        from training import levels, phases
+        from training.calibration import rollout
+
+        c, t = self.config, self.transformer
+        if not (c.phases and c.carry_state and t.heads and "op" in getattr(t, "head_names", ())):
+            return
+        h = t.head_names.index("op")
+        a = len(t.continuous_names) + sum(t.heads[:h])
+        w = t.heads[h]
+        rows = levels.trace_rows(data.train_windows, c.window_stride)
+        target = phases.spread_stats(np.argmax(rows[:, a:a + w], axis=1)[None], w)
+        fitted = phases.fit(rollout(self)[..., a:a + w].astype(np.float64), target,
+                            phases.KEEPS if c.sticky_heads else (0.0,))
+        self.transformer = t.with_phases({"op": {k: fitted[k] for k in ("rho", "tau", "keep")}})
+        self.meta["phases"] = fitted
+        widths = " / ".join(f"{x:,}" for x in phases.WIDTHS)
+        (log.info if announce else log.debug)(
+            "read/write phases: slow share %g over %s rows, keep %g (repeat %.3f, read-fraction spread %s over %s "
+            "rows; training %.3f, %s)", fitted["rho"], f"{fitted['tau']:,}", fitted["keep"], fitted["stats"][0],
+            " / ".join(f"{x:.2f}" for x in fitted["stats"][1:]), widths, fitted["target"][0],
+            " / ".join(f"{x:.2f}" for x in fitted["target"][1:]))
 
     def _require_fitted(self) -> None:
         if self.generator is None or self.transformer is None:

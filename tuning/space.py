@@ -22,8 +22,9 @@ class SearchSpace:
     encoding (e.g. ``continuous: [quantile, normal]`` in the YAML), whether calibration includes the
     address head (``calibrate_address: [true, false]``), G's slow latent inputs (``slow_noise: [0, 3]``),
     its noise path to the continuous outputs (``noise_skip: [true, false]``), the heads' kept noise
-    (``sticky_heads: [true, false]``), G's window-shape term (``window_weight: [0, 1]``) and the slow
-    levels of gaps and latency (``levels: [true, false]``)."""
+    (``sticky_heads: [true, false]``), G's window-shape term (``window_weight: [0, 1]``), the slow
+    levels of gaps and latency (``levels: [true, false]``) and the opcode's read/write phases
+    (``phases: [true, false]``)."""
 
     ratios: tuple[str, ...] = ("1:1", "1:2", "1:3", "2:1", "3:1")
     lr_g: tuple[float, float] = (1e-5, 1e-3)
@@ -42,6 +43,7 @@ class SearchSpace:
     sticky_heads: tuple[bool, ...] = field(default=())
     window_weight: tuple[float, ...] = field(default=())  # e.g. [0, 1]: detection against burstiness (docs/QUALITY.md)
     levels: tuple[bool, ...] = field(default=())  # e.g. [true, false]: fitted after training, no training cost
+    phases: tuple[bool, ...] = field(default=())  # e.g. [true, false]: fitted after training, no training cost
 
     def __post_init__(self) -> None:
         for r in self.ratios:
@@ -84,10 +86,11 @@ class SearchSpace:
                    "slow_noise": base.carry_state, "noise_skip": base.feature_mode == "typed",
                    "sticky_heads": base.carry_state and base.feature_mode == "typed",
                    "window_weight": base.feature_mode == "typed",
-                   "levels": base.feature_mode == "typed" and base.carry_state and base.calibrate}
+                   "levels": base.feature_mode == "typed" and base.carry_state and base.calibrate,
+                   "phases": base.feature_mode == "typed" and base.carry_state and base.calibrate}
         for name in ("batch_size", "seq_len", "hidden_dim", "latent_dim", "continuous", "reuse_buckets", "join_windows",
                      "moment_weight", "calibrate_address", "slow_noise", "noise_skip", "sticky_heads", "window_weight",
-                     "levels"):
+                     "levels", "phases"):
             choices = getattr(self, name)
             if choices and applies.get(name, True):
                 changes[name] = trial.suggest_categorical(name, list(choices))

@@ -121,6 +121,8 @@ def test_locality_knobs_are_searched_where_they_apply():
     levels = SearchSpace(levels=(True, False))
     assert {levels.suggest(t, TraceGANConfig()).levels for t in [study.ask() for _ in range(20)]} == {True, False}
     assert {c.levels for c in configs} == {TraceGANConfig().levels}
+    phased = SearchSpace(phases=(True, False))
+    assert {phased.suggest(t, TraceGANConfig()).phases for t in [study.ask() for _ in range(20)]} == {True, False}
     trial = study.ask()
     assert levels.suggest(trial, replace(TraceGANConfig(), carry_state=False)).levels == TraceGANConfig().levels
     assert "levels" not in trial.params  # without carried streams there is no level to fit
