@@ -13,6 +13,7 @@ the default (typed) model for ganflow's paths, a seed-mode one for the seed's:
   generate_parquet the same to Parquet
   generate_csv_2s2w  CSV with --streams 2 --workers 2
   generate_*_levels  CSV / Parquet with slow levels (--levels) on the gaps and latency, two time scales each
+  generate_csv_phases  CSV with read/write phases (--phases) on the opcode head (slow share 0.9 over 4,096 rows)
   windows_*        the same for a model of independent windows with the LBA as a number
                    (--carry_state false --locality none; the default before part 2), --shards 4 for 2w
 
@@ -30,6 +31,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -123,6 +125,10 @@ def main() -> None:
         results["generate_csv_levels"] = rate(n, lambda: synthesize_to_file(levelled, n, d / "l.csv", fmt="csv"))
         results["generate_parquet_levels"] = rate(n, lambda: synthesize_to_file(levelled, n, d / "l.parquet",
                                                                                 fmt="parquet"))
+        phased = OnnxSynthesizer(graph, threads=1)
+        phased.config = replace(phased.config, phases=True)
+        phased.transformer = t.with_phases({"op": {"rho": 0.9, "tau": 4096, "keep": 0.4}})
+        results["generate_csv_phases"] = rate(n, lambda: synthesize_to_file(phased, n, d / "p.csv", fmt="csv"))
         results["generate_csv_2s2w"] = rate(n, lambda: synthesize_to_file(onnx_model, n, d / "o2.csv", fmt="csv",
                                                                           streams=2, workers=2))
         results["windows_generate_csv"] = rate(n, lambda: synthesize_to_file(onnx_windows, n, d / "w.csv", fmt="csv"))
