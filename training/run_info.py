@@ -56,6 +56,8 @@ def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
         log1p += "; marginals calibrated to the training part after training"
         if config.levels and config.carry_state:
             log1p += ", then slow levels of inter-arrival time and latency fitted to its window statistics"
+        if config.phases and config.carry_state:
+            log1p += ", then read/write phases (a slow share of the opcode's noise, where the trace has one) fitted to its runs"
     if config.loss == "wgan-gp":
         log1p += f"; WGAN-GP (penalty {config.gp_weight:g})"
     terms = [f"{name} term x{w:g}" for name, w in (("moment", config.moment_weight), ("window-shape", config.window_weight))

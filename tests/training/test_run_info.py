@@ -35,6 +35,10 @@ def test_description_and_summary():
     levels = training_description(replace(TraceGANConfig(), levels=True), "t.csv", 10)
     assert "after training, then slow levels of inter-arrival time and latency fitted" in levels
     assert "slow levels" not in training_description(replace(TraceGANConfig(), levels=True, carry_state=False), "t", 1)
+    phased = training_description(replace(TraceGANConfig(), phases=True), "t.csv", 10)
+    assert "after training, then read/write phases (a slow share of the opcode's noise, where the trace has one)" in phased
+    assert "read/write phases" not in levels and "read/write phases" not in training_description(
+        replace(TraceGANConfig(), phases=True, calibrate=False), "t", 1)
     assert "slow levels" not in text
     assert result_summary({}, {}) == ""
     summary = result_summary({5: 0.2, 10: 0.1, 15: 0.3}, {}, 10)
