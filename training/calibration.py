@@ -58,13 +58,17 @@ def fit_continuous(pre: np.ndarray, real: np.ndarray) -> tuple[float, float, np.
 
 def fit_head_bias(logits: np.ndarray, target: np.ndarray, *, tol: float = 1e-4, max_iter: int = 500) -> np.ndarray:
     """Per-category bias ``b`` with ``mean(softmax(logits + b)) == target`` (iterative proportional
-    fitting; ``target`` is clipped away from 0 so every bias stays finite)."""
-    logits = np.asarray(logits, np.float64)
+    fitting; ``target`` is clipped away from 0 so every bias stays finite). ``softmax(x + b)`` is
+    ``e * w / (e @ w)`` with ``e = exp(x - rowmax)`` and ``w = exp(b)``: exponentiated once, each
+    iteration is two matrix-vector products."""
+    x = np.asarray(logits, np.float64)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
     target = np.maximum(np.asarray(target, np.float64), 1e-7)
     target /= target.sum()
-    b = np.zeros(logits.shape[1])
+    b = np.zeros(e.shape[1])
     for _ in range(max_iter):
-        mean = _softmax_mean(logits + b)
+        w = np.exp(b)
+        mean = w * (e.T @ (1.0 / np.maximum(e @ w, 1e-300))) / len(e)
         if np.abs(mean - target).max() < tol:
             break
         b += np.log(target) - np.log(np.maximum(mean, 1e-300))
