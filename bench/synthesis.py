@@ -11,6 +11,7 @@ the default (typed) model for ganflow's paths, a seed-mode one for the seed's:
   lru_decode       the LRU-stack address decoder alone, on the model's own actions
   generate_csv     ganflow's synthesize_to_file, ONNX model, CSV, end to end (file on disk)
   generate_parquet the same to Parquet
+  generate_msr, generate_mqsim  the same in the MSR CSV and MQSim ASCII layouts (serving.layouts)
   generate_csv_2s2w  CSV with --streams 2 --workers 2
   generate_*_levels  CSV / Parquet with slow levels (--levels) on the gaps and latency, two time scales each
   generate_csv_phases  CSV with read/write phases (--phases) on the opcode head (slow share 0.9 over 4,096 rows)
@@ -118,6 +119,8 @@ def main() -> None:
         results["generate_csv"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.csv", fmt="csv"))
         results["generate_parquet"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.parquet", fmt="parquet"))
         results["generate_seed_text"] = rate(n, lambda: synthesize_to_file(onnx_stream, n, d / "o.txt", fmt="text4"))
+        for fmt in ("msr", "mqsim"):  # published layouts (serving.layouts): times in the format's unit
+            results[f"generate_{fmt}"] = rate(n, lambda f=fmt: synthesize_to_file(onnx_stream, n, d / f"o.{f}", fmt=f))
         levelled = OnnxSynthesizer(graph, threads=1)
         knots = lambda name: t.encoders[name].inverse(np.linspace(-1, 1, 513)).tolist()  # noqa: E731
         levelled.transformer = t.with_levels({name: {"weights": [0.45, 0.6], "taus": [64, 512],

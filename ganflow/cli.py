@@ -32,7 +32,8 @@ from training.config import (
 from training.readers import reader_names
 from training.utils import check_output
 
-_OUTPUT_FORMATS = ["text4", "csv", "parquet"]  # serving.writers.WRITERS, without importing pyarrow
+# serving.writers.WRITERS, without importing pyarrow
+_OUTPUT_FORMATS = ["text4", "csv", "parquet", "msr", "mqsim", "disksim", "spc", "alibaba", "tencent", "systor"]
 
 
 def _readers() -> AliasChoice:
@@ -83,7 +84,7 @@ def _time_unit_note(transformer, fmt: str) -> str | None:
     from training.units import NS_PER
 
     units = getattr(transformer, "units_", None) or {}
-    if fmt == "parquet" or not units.get("timestamp"):
+    if fmt not in ("text4", "csv") or not units.get("timestamp"):  # Parquet and the published layouts state it
         return None
     per_s = units.get("ticks_per_second")
     flag = next((u for u, ns in NS_PER.items() if per_s and abs(per_s * ns - 1e9) < 1e-3), None)

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from serving.synthesize import stream_plan
-from serving.writers import WRITERS
+from serving.writers import WRITERS, check_format
 from training.config import WRITE_FORMAT_ALIASES
 from training.errors import ConfigError, DataError, ModelError
 
@@ -45,7 +45,8 @@ __all__ = ["SparkJob", "SparkStats", "generate_on_spark", "spark_session", "loca
 
 log = logging.getLogger(__name__)
 MANIFEST = "_ganflow.json"  # beside the parts; "_" names are skipped by dataset readers
-_SUFFIX = {"parquet": "parquet", "csv": "csv", "text4": "txt"}
+_SUFFIX = {"parquet": "parquet", "csv": "csv", "text4": "txt", "msr": "csv", "mqsim": "txt", "disksim": "txt", "spc": "spc",
+           "alibaba": "csv", "tencent": "csv", "systor": "csv"}
 _RESULT = "stream long, rows long, load_seconds double, write_seconds double, path string"
 
 
@@ -206,6 +207,7 @@ def generate_on_spark(spark, model_uri: str, *, streams: int, rows_per_stream: i
     if not model.config.carry_state:
         raise ConfigError(f"{model_uri}: a model of independent windows has one stream; the Spark engine runs "
                           "carried-state models (--streams), use --shards for this one")
+    check_format(fmt, model.columns, model.transformer.units_)  # a layout needs the model's time unit
     rows = tuple([rows_per_stream] * streams) if rows_per_stream else tuple(r for _, _, r in stream_plan(num_rows, streams))
     out = Path(output).absolute()
     _prepare_output(out, overwrite)

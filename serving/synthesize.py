@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from serving.writers import WRITERS, encode, header, open_writer
-from training.config import ROW_COLUMNS, WRITE_FORMAT_ALIASES
+from serving.writers import check_format, encode, header, open_writer
+from training.config import ROW_COLUMNS
 from training.errors import ConfigError
 from training.synthesizer import BLOCK_SEQUENCES
 from training.utils import atomic_output, check_output, sweep_stale_temps, temp_prefix
@@ -160,7 +160,8 @@ def _write_shard(first_block: int, stream: int, rows: int, seed: int, t_start: f
     end, raw = t_start, fmt in ("parquet", "raw")
     with open(part, "wb") as fh:
         for chunk in _MODEL.sample_chunks(rows, seed=seed, first_block=first_block, stream=stream, t_start=t_start):
-            fh.write(np.ascontiguousarray(chunk).tobytes() if raw else encode(chunk, fmt, _MODEL.columns))
+            units = _MODEL.transformer.units_
+            fh.write(np.ascontiguousarray(chunk).tobytes() if raw else encode(chunk, fmt, _MODEL.columns, units))
             end = float(chunk[-1, 0]) if len(chunk) else end
     return rows, end
 
@@ -252,9 +253,7 @@ def synthesize_to_file(model: Sampler, n_rows: int, path: str | Path, *, fmt: st
         raise ConfigError(f"this model's {'stream carries its LSTM state' if carry else 'windows are independent'}: "
                           f"use {'--streams' if carry else '--shards'}, not {'--shards' if carry else '--streams'}")
     shards = streams if carry else shards
-    fmt = WRITE_FORMAT_ALIASES.get(fmt, fmt)
-    if fmt not in WRITERS:
-        raise ConfigError(f"unknown output format {fmt!r}; valid formats: {', '.join(WRITERS)}")
+    fmt = check_format(fmt, model.columns, model.transformer.units_, warn=False)  # open_writer warns, once
     check_output(path, overwrite)
     start = time.perf_counter()
     with _progress(n_rows, progress) as bar, one_blas_thread():

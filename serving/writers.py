@@ -1,4 +1,5 @@
-"""Trace writers: ``text4``, CSV and Parquet, each written atomically (temp name + rename).
+"""Trace writers: ``text4``, CSV, Parquet and the published layouts of ``serving.layouts`` (MSR,
+MQSim, DiskSim, …), each written atomically (temp name + rename).
 
 Synthetic rows arrive as float64 chunks in real units, in ``ROW_COLUMNS`` order (timestamp,
 length, LBA, latency, opcode; NaN where the model has no such column). ``text4`` writes the
@@ -17,21 +18,25 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from serving.layouts import LAYOUTS, encode_layout, layout_header, ns_per_tick
 from training.config import READ_FORMAT_ALIASES, ROW_COLUMNS, TRACE_COLUMNS, WRITE_FORMAT_ALIASES
 from training.errors import ConfigError
 from training.readers import TraceFrame
 from training.utils import atomic_output
 
-__all__ = ["WRITERS", "SAMPLE_FORMATS", "open_writer", "write_trace_frame", "format_rows", "encode", "header", "out_columns"]
+__all__ = ["WRITERS", "SAMPLE_FORMATS", "open_writer", "write_trace_frame", "format_rows", "encode", "header", "out_columns",
+           "check_format"]
 
-WRITERS = ("text4", "csv", "parquet")
+WRITERS = ("text4", "csv", "parquet", *LAYOUTS)
 SAMPLE_FORMATS = ("text6", "msr")  # real-trace layouts write_trace_frame writes
+log = logging.getLogger(__name__)
 
 
 def format_rows(rows: np.ndarray, fmt: str) -> np.ndarray:
@@ -57,9 +62,27 @@ def _table(ints: np.ndarray, columns: tuple[str, ...]):
     return pa.table(data)
 
 
-def encode(rows: np.ndarray, fmt: str, columns: tuple[str, ...] = TRACE_COLUMNS) -> bytes:
-    """Text bytes of ``rows`` (no header) in ``text4`` or ``csv`` format."""
+def check_format(fmt: str, columns: tuple[str, ...], units: dict | None, *, warn: bool = True) -> str:
+    """The writer's name for ``fmt`` (aliases resolved), or a ``ConfigError`` before anything is
+    written: an unknown format, or a published layout for a model whose time unit is unknown. A
+    layout needs an opcode: a model without one is written as all reads, and (``warn``) this says so."""
+    fmt = WRITE_FORMAT_ALIASES.get(fmt, fmt)
+    if fmt not in WRITERS:
+        raise ConfigError(f"unknown output format {fmt!r}; valid formats: {', '.join(WRITERS)}")
+    if fmt in LAYOUTS:
+        ns_per_tick(units, fmt)
+        if warn and "opcode" not in columns:
+            log.warning("this model generates no opcode: %s needs one, so every request is written as a read", fmt)
+    return fmt
+
+
+def encode(rows: np.ndarray, fmt: str, columns: tuple[str, ...] = TRACE_COLUMNS, units: dict | None = None) -> bytes:
+    """Text bytes of ``rows`` (no header) in ``text4``, ``csv`` or a published layout (which needs the
+    model's ``units``)."""
     import pyarrow.csv as pcsv
+
+    if fmt in LAYOUTS:
+        return encode_layout(format_rows(rows, fmt), fmt, columns, units)
 
     buf = io.BytesIO()
     options = pcsv.WriteOptions(include_header=False, delimiter=" " if fmt == "text4" else ",", quoting_style="none")
@@ -68,16 +91,18 @@ def encode(rows: np.ndarray, fmt: str, columns: tuple[str, ...] = TRACE_COLUMNS)
 
 
 def header(fmt: str, columns: tuple[str, ...] = TRACE_COLUMNS) -> bytes:
+    if fmt in LAYOUTS:
+        return layout_header(fmt)
     return (",".join(out_columns(fmt, columns)) + "\n").encode() if fmt == "csv" else b""
 
 
 class _TextWriter:
-    def __init__(self, fh, fmt: str, columns: tuple[str, ...]) -> None:
-        self.fh, self.fmt, self.columns = fh, fmt, columns
+    def __init__(self, fh, fmt: str, columns: tuple[str, ...], units: dict | None) -> None:
+        self.fh, self.fmt, self.columns, self.units = fh, fmt, columns, units
         fh.write(header(fmt, columns))
 
     def write(self, rows: np.ndarray) -> None:
-        self.fh.write(encode(rows, self.fmt, self.columns))
+        self.fh.write(encode(rows, self.fmt, self.columns, self.units))
 
 
 class _ParquetWriter:
@@ -123,16 +148,14 @@ def open_writer(path: str | os.PathLike[str], fmt: str, *, overwrite: bool = Tru
     """A writer with ``write(rows)`` for a model that generates ``columns``; the file appears at
     ``path`` only when the block exits cleanly. ``units`` (the model's training units,
     ``training.units``) go into a Parquet file's metadata, so reading it back knows them."""
-    fmt = WRITE_FORMAT_ALIASES.get(fmt, fmt)
-    if fmt not in WRITERS:
-        raise ConfigError(f"unknown output format {fmt!r}; valid formats: {', '.join(WRITERS)}")
+    fmt = check_format(fmt, columns, units)
     with atomic_output(path, "wb", overwrite=overwrite) as fh:
         if fmt == "parquet":
             writer = _ParquetWriter(fh, columns, units)
             yield writer
             writer.close()
         else:
-            yield _TextWriter(fh, fmt, columns)
+            yield _TextWriter(fh, fmt, columns, units)
 
 
 def write_trace_frame(frame: TraceFrame, path: str | Path, fmt: str = "text6", *, overwrite: bool = True) -> Path:

@@ -55,5 +55,7 @@ def to_ns(frame, unit: str, *, latency: bool = True):
     if latency and factor != 1:  # without latency the column is the readers' zeros
         lat = frame.latency
         frame.latency = np.multiply(lat, factor, out=lat if lat.flags.writeable else None)
+        if not np.issubdtype(lat.dtype, np.integer):  # whole nanoseconds, as the timestamps: 0.620213 s -> 620213000
+            np.rint(frame.latency, out=frame.latency)
     frame.meta["units"] = canonical_units(unit, latency=latency)
     return frame

@@ -66,6 +66,13 @@ def test_train_register_then_generate_by_alias(tracking_uri, tmp_path, sample_fi
     invoke("generate", "--model", "models:/trace-gan/1", "--num-entries", "2500", "--output-synth", str(again),
            "--format", "csv", "--seed", "3")
     assert again.read_text() == gen.read_text()
+    msr = tmp_path / "gen.msr.csv"  # a published layout, for a simulator or trace tool: reads back as written
+    res = invoke("generate", "--model", "models:/trace-gan/1", "--num-entries", "2500", "--output-synth", str(msr),
+                 "--format", "msr", "--seed", "3")
+    assert res.exit_code == 0 and "times in" not in res.output, res.output
+    back, rows = read_trace(msr, "msr"), np.loadtxt(gen, delimiter=",", skiprows=1, usecols=(0, 1, 2, 3))
+    np.testing.assert_array_equal(back.length, rows[:, 1])
+    np.testing.assert_array_equal(back.timestamp, (rows[:, 0] - rows[0, 0]) * 100)  # the sample's 100-ns ticks, in ns
 
     # a second registration becomes the challenger, not the champion
     res = invoke("train", "--trace_path", str(sample_file), *TINY, "--register_as", "trace-gan",
@@ -300,3 +307,7 @@ def test_a_trace_without_a_column_trains_and_generates_without_it(tracking_uri, 
                  "--format", "parquet")
     assert res.exit_code == 0, res.output
     assert pq.read_schema(pq_out).names == keep
+    res = CliRunner().invoke(main, ["generate", "--model", "models:/m@champion", "--output_synth",
+                                    str(tmp_path / "m.txt"), "--format", "mqsim"])  # a CSV's time unit is unknown
+    assert res.exit_code == 2 and "train it with --time_unit" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "m.txt").exists()

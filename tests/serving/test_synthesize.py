@@ -99,7 +99,7 @@ def test_a_carried_stream_is_not_sharded_and_windows_are_not_streams(stream_mode
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "systor"])  # systor: a header, a unit, decimals
 def test_same_bytes_whatever_shards_and_workers(delta_model, tmp_path, fmt):
     onnx_model = OnnxSynthesizer(export_onnx(delta_model))
     n = 3 * BLOCK_SEQUENCES * 8 + 500

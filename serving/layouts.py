@@ -1,0 +1,129 @@
+"""Synthetic traces in the layouts simulators and trace tools read: MSR CSV, MQSim and DiskSim ASCII,
+SPC, Alibaba, Tencent CBS, SYSTOR '17.
+
+Each layout is the reader's (``training.published_formats.PUBLISHED``, and the MSR reader's), so a
+file written here reads back through ``read_trace(path, fmt)`` as the rows that were written: one
+table, two directions. Synthetic rows are in the model's units (``training.units``: nanoseconds,
+bytes, 512-byte sectors for a model trained on a format that states its time unit); times become
+the layout's unit — integers for ns / 100 ns / µs, decimals to the nanosecond for s and ms (pyarrow
+string kernels, no float formatting) — sizes and offsets its bytes or sectors (a size not a whole
+number of sectors rounds up). The volume column is one constant volume (``0``; MSR's host
+``ganflow``, disk 0). A model without latency writes 0 where the layout has a response time; a model
+without an opcode writes every request as a read (``open_writer`` says so once).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from training.config import ROW_COLUMNS
+from training.errors import ConfigError
+from training.units import NS_PER
+
+__all__ = ["LAYOUTS", "Layout", "layout_header", "encode_layout", "ns_per_tick"]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Per position in a line: a row column (``timestamp``, ``offset``, ``size``, ``opcode``,
+    ``latency``) or a constant; the units and spellings the format uses."""
+
+    fields: tuple[str, ...]
+    time_unit: str
+    offset_bytes: int
+    size_bytes: int
+    ops: tuple[str, str]  # read, write
+    delimiter: str = ","
+    header: str | None = None
+    constants: tuple[tuple[int, str], ...] = ()  # (position, text) besides the volume
+
+
+def _from_published(name: str, ops: tuple[str, str] | None = None, header: str | None = None,
+                    volume: str = "0") -> Layout:
+    from training.published_formats import PUBLISHED
+
+    spec = PUBLISHED[name]
+    roles = {spec.timestamp: "timestamp", spec.offset: "offset", spec.size: "size", spec.opcode: "opcode"}
+    if spec.latency is not None:
+        roles[spec.latency] = "latency"
+    fields = tuple(roles.get(i, volume if i == spec.volume else "0") for i in range(spec.fields))
+    if ops is None:  # the format's own codes: the one text each of read and write has
+        ops = tuple(next(k for k, v in spec.opcodes.items() if v == code) for code in (0, 1))
+    return Layout(fields, spec.time_unit, spec.offset_bytes, spec.size_bytes, ops, spec.delimiter, header)
+
+
+LAYOUTS: dict[str, Layout] = {
+    # Timestamp, Hostname, DiskNumber, Type, Offset (bytes), Size (bytes), ResponseTime, both in 100-ns ticks
+    "msr": Layout(("timestamp", "ganflow", "0", "opcode", "offset", "size", "latency"), "100ns", 1, 1, ("Read", "Write")),
+    "mqsim": _from_published("mqsim"),
+    "disksim": _from_published("disksim"),
+    "spc": _from_published("spc", ops=("r", "w")),
+    "alibaba": _from_published("alibaba", ops=("R", "W")),
+    "tencent": _from_published("tencent"),
+    "systor": _from_published("systor", ops=("R", "W"), header="Timestamp,Response,IOType,LUN,Offset,Size"),
+}
+
+
+def ns_per_tick(units: dict | None, fmt: str) -> float:
+    """Nanoseconds per unit of the model's times: 1 for a model trained in nanoseconds; else from the
+    training format's usual ``ticks_per_second``; else a ``ConfigError`` (the layout states a unit
+    and the model's are unknown)."""
+    units = units or {}
+    if units.get("timestamp") == "ns":
+        return 1.0
+    if units.get("ticks_per_second"):
+        return 1e9 / float(units["ticks_per_second"])
+    raise ConfigError(f"--format {fmt} writes times in {LAYOUTS[fmt].time_unit}, but this model's are in "
+                      f"{units.get('timestamp') or 'an unknown unit'}: train it with --time_unit (or on a format "
+                      f"that states its unit), or write csv / parquet / text4")
+
+
+def layout_header(fmt: str) -> bytes:
+    head = LAYOUTS[fmt].header
+    return (head + "\n").encode() if head else b""
+
+
+def _time_text(ns: np.ndarray, unit: str):
+    """Integer nanoseconds as the unit's text: an integer count, or ``whole.fraction`` to the ns."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    per = NS_PER[unit]
+    if unit in ("ns", "100ns", "us"):
+        return pa.array(np.rint(ns / per).astype(np.int64))
+    digits = len(str(per)) - 1
+    whole, frac = np.divmod(ns, per)
+    return pc.binary_join_element_wise(pc.cast(pa.array(whole), pa.string()),
+                                       pc.utf8_lpad(pc.cast(pa.array(frac), pa.string()), digits, "0"), ".")
+
+
+def encode_layout(ints: np.ndarray, fmt: str, columns: tuple[str, ...], units: dict | None) -> bytes:
+    """Text bytes of ``ints`` (``ROW_COLUMNS`` order, whole numbers in the model's units) in layout
+    ``fmt``; a pure function of the rows, as ``serving.writers.encode``."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    layout, per_tick = LAYOUTS[fmt], ns_per_tick(units, fmt)
+    col = {name: ints[:, ROW_COLUMNS.index(name)] for name in ROW_COLUMNS}
+    data = {}
+    for i, role in enumerate(layout.fields):
+        if role in ("timestamp", "latency"):
+            ns = np.rint(col[role] * per_tick).astype(np.int64) if role in columns else np.zeros(len(ints), np.int64)
+            value = _time_text(ns, layout.time_unit)
+        elif role == "offset":
+            value = pa.array(col["lba"] * 512 // layout.offset_bytes)
+        elif role == "size":
+            value = pa.array(-(-col["length"] // layout.size_bytes))
+        elif role == "opcode":
+            codes = col["opcode"] if "opcode" in columns else np.zeros(len(ints), np.int64)
+            value = pa.DictionaryArray.from_arrays(codes.astype(np.int8), pa.array(list(layout.ops)))
+        else:
+            value = pa.DictionaryArray.from_arrays(np.zeros(len(ints), np.int8), pa.array([role]))
+        data[f"c{i}"] = value
+    buf = io.BytesIO()
+    options = pcsv.WriteOptions(include_header=False, delimiter=layout.delimiter, quoting_style="none")
+    pcsv.write_csv(pa.table(data), buf, options)
+    return buf.getvalue()
