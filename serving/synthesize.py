@@ -97,7 +97,8 @@ def _progress(total: int, enabled: bool | None):
 
 
 def _stream(model: Sampler, n_rows: int, path, fmt: str, seed: int, overwrite: bool, progress, threads: int) -> None:
-    with open_writer(path, fmt, overwrite=overwrite, columns=model.columns, units=model.transformer.units_) as writer:
+    with open_writer(path, fmt, overwrite=overwrite, columns=model.columns, units=model.transformer.units_,
+                     warn=False) as writer:
         for chunk in model.sample_chunks(n_rows, seed=seed, threads=threads):
             writer.write(chunk)
             progress.update(len(chunk))
@@ -222,7 +223,7 @@ def _join(parts: list[str], target: Path, fmt: str, overwrite: bool, columns: tu
     """Concatenate the parts into ``target``: raw float64 parts are encoded here (each part's
     timestamps shifted by its entry of ``shifts``), encoded ones copied."""
     if raw:
-        with open_writer(target, fmt, overwrite=overwrite, columns=columns, units=units) as writer:
+        with open_writer(target, fmt, overwrite=overwrite, columns=columns, units=units, warn=False) as writer:
             for part, shift in zip(parts, shifts or [0.0] * len(parts)):
                 rows = np.fromfile(part, dtype=np.float64).reshape(-1, len(ROW_COLUMNS))
                 rows[:, 0] += shift
@@ -253,7 +254,7 @@ def synthesize_to_file(model: Sampler, n_rows: int, path: str | Path, *, fmt: st
         raise ConfigError(f"this model's {'stream carries its LSTM state' if carry else 'windows are independent'}: "
                           f"use {'--streams' if carry else '--shards'}, not {'--shards' if carry else '--streams'}")
     shards = streams if carry else shards
-    fmt = check_format(fmt, model.columns, model.transformer.units_, warn=False)  # open_writer warns, once
+    fmt = check_format(fmt, model.columns, model.transformer.units_)  # warned here, once
     check_output(path, overwrite)
     start = time.perf_counter()
     with _progress(n_rows, progress) as bar, one_blas_thread():

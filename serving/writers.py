@@ -70,7 +70,10 @@ def check_format(fmt: str, columns: tuple[str, ...], units: dict | None, *, warn
     if fmt not in WRITERS:
         raise ConfigError(f"unknown output format {fmt!r}; valid formats: {', '.join(WRITERS)}")
     if fmt in LAYOUTS:
-        ns_per_tick(units, fmt)
+        per_tick = ns_per_tick(units, fmt)
+        if warn and (units or {}).get("timestamp") != "ns":  # an assumed unit: say which
+            log.warning("this model's times are %s, taken as %g ns each for %s (train with --time_unit to state "
+                        "the unit)", units["timestamp"], per_tick, fmt)
         if warn and "opcode" not in columns:
             log.warning("this model generates no opcode: %s needs one, so every request is written as a read", fmt)
     return fmt
@@ -144,11 +147,13 @@ class _ParquetWriter:
 
 @contextlib.contextmanager
 def open_writer(path: str | os.PathLike[str], fmt: str, *, overwrite: bool = True,
-                columns: tuple[str, ...] = TRACE_COLUMNS, units: dict | None = None) -> Iterator[_TextWriter | _ParquetWriter]:
+                columns: tuple[str, ...] = TRACE_COLUMNS, units: dict | None = None,
+                warn: bool = True) -> Iterator[_TextWriter | _ParquetWriter]:
     """A writer with ``write(rows)`` for a model that generates ``columns``; the file appears at
     ``path`` only when the block exits cleanly. ``units`` (the model's training units,
-    ``training.units``) go into a Parquet file's metadata, so reading it back knows them."""
-    fmt = check_format(fmt, columns, units)
+    ``training.units``) go into a Parquet file's metadata, so reading it back knows them. ``warn``:
+    ``check_format``'s warnings (a caller that checked the format already passes False)."""
+    fmt = check_format(fmt, columns, units, warn=warn)
     with atomic_output(path, "wb", overwrite=overwrite) as fh:
         if fmt == "parquet":
             writer = _ParquetWriter(fh, columns, units)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 
@@ -24,7 +25,7 @@ def test_help_is_instant_and_imports_no_torch():
     assert out.stdout.split() == ["False", "False"]
 
 
-def test_train_register_then_generate_by_alias(tracking_uri, tmp_path, sample_file):
+def test_train_register_then_generate_by_alias(tracking_uri, tmp_path, sample_file, caplog):
     out = tmp_path / "synth.txt"
     res = invoke("train", "--trace_path", str(sample_file), *TINY, "--lrG", "1e-4", "--lrD", "2e-4",
                  "--d_updates", "2", "--g-updates", "1", "--register_as", "trace-gan",
@@ -67,9 +68,11 @@ def test_train_register_then_generate_by_alias(tracking_uri, tmp_path, sample_fi
            "--format", "csv", "--seed", "3")
     assert again.read_text() == gen.read_text()
     msr = tmp_path / "gen.msr.csv"  # a published layout, for a simulator or trace tool: reads back as written
-    res = invoke("generate", "--model", "models:/trace-gan/1", "--num-entries", "2500", "--output-synth", str(msr),
-                 "--format", "msr", "--seed", "3")
+    with caplog.at_level(logging.WARNING, logger="serving.writers"):
+        res = invoke("generate", "--model", "models:/trace-gan/1", "--num-entries", "2500", "--output-synth", str(msr),
+                     "--format", "msr", "--seed", "3")
     assert res.exit_code == 0 and "times in" not in res.output, res.output
+    assert caplog.text.count("taken as 100 ns each for msr") == 1  # the sample's (text6) unit is assumed, and said
     back, rows = read_trace(msr, "msr"), np.loadtxt(gen, delimiter=",", skiprows=1, usecols=(0, 1, 2, 3))
     np.testing.assert_array_equal(back.length, rows[:, 1])
     np.testing.assert_array_equal(back.timestamp, (rows[:, 0] - rows[0, 0]) * 100)  # the sample's 100-ns ticks, in ns

@@ -52,11 +52,13 @@ def test_missing_columns_write_zero_latency_and_reads(tmp_path, caplog):
     assert {line.split(",")[2] for line in lines[1:]} == {"R"}
 
 
-def test_units_convert_and_sizes_round_up_to_sectors(tmp_path):
+def test_units_convert_and_sizes_round_up_to_sectors(tmp_path, caplog):
     rows = np.array([[0.0, 1000.0, 7.0, 3.0, 1.0], [25.0, 4096.0, 9.0, 4.0, 0.0]])
     ticks = file_units(*UNSTATED["text6"])  # a model trained on text6: 100-ns ticks, as that format's data has
-    with open_writer(tmp_path / "m.txt", "mqsim", columns=ALL, units=ticks) as w:
-        w.write(rows)
+    with caplog.at_level(logging.WARNING, logger="serving.writers"):
+        with open_writer(tmp_path / "m.txt", "mqsim", columns=ALL, units=ticks) as w:
+            w.write(rows)
+    assert "taken as 100 ns each for mqsim" in caplog.text  # an assumed unit is said
     assert (tmp_path / "m.txt").read_text() == "0 0 7 2 0\n2500 0 9 8 1\n"  # ns, sectors, 1 read / 0 write
     with open_writer(tmp_path / "d.txt", "disksim", columns=ALL, units=canonical_units("ns")) as w:
         w.write(rows)
