@@ -9,7 +9,7 @@ the layout's unit — integers for ns / 100 ns / µs, decimals to the nanosecond
 string kernels, no float formatting) — sizes and offsets its bytes or sectors (a size not a whole
 number of sectors rounds up). The volume column is one constant volume (``0``; MSR's host
 ``ganflow``, disk 0). A model without latency writes 0 where the layout has a response time; a model
-without an opcode writes every request as a read (``open_writer`` says so once).
+without an opcode writes every request as a read (``serving.writers.check_format`` says so).
 """
 
 from __future__ import annotations
@@ -38,18 +38,16 @@ class Layout:
     ops: tuple[str, str]  # read, write
     delimiter: str = ","
     header: str | None = None
-    constants: tuple[tuple[int, str], ...] = ()  # (position, text) besides the volume
 
 
-def _from_published(name: str, ops: tuple[str, str] | None = None, header: str | None = None,
-                    volume: str = "0") -> Layout:
+def _from_published(name: str, ops: tuple[str, str] | None = None, header: str | None = None) -> Layout:
     from training.published_formats import PUBLISHED
 
     spec = PUBLISHED[name]
     roles = {spec.timestamp: "timestamp", spec.offset: "offset", spec.size: "size", spec.opcode: "opcode"}
     if spec.latency is not None:
         roles[spec.latency] = "latency"
-    fields = tuple(roles.get(i, volume if i == spec.volume else "0") for i in range(spec.fields))
+    fields = tuple(roles.get(i, "0") for i in range(spec.fields))  # the volume, and any other field: 0
     if ops is None:  # the format's own codes: the one text each of read and write has
         ops = tuple(next(k for k, v in spec.opcodes.items() if v == code) for code in (0, 1))
     return Layout(fields, spec.time_unit, spec.offset_bytes, spec.size_bytes, ops, spec.delimiter, header)
@@ -93,11 +91,16 @@ def _time_text(ns: np.ndarray, unit: str):
 
     per = NS_PER[unit]
     if unit in ("ns", "100ns", "us"):
-        return pa.array(np.rint(ns / per).astype(np.int64))
+        return pa.array((ns + per // 2) // per)  # integer arithmetic: no float rounding of large times
     digits = len(str(per)) - 1
     whole, frac = np.divmod(ns, per)
     return pc.binary_join_element_wise(pc.cast(pa.array(whole), pa.string()),
                                        pc.utf8_lpad(pc.cast(pa.array(frac), pa.string()), digits, "0"), ".")
+
+
+def _scaled(ticks: np.ndarray, per_tick: float) -> np.ndarray:
+    """Whole model ticks as whole nanoseconds (an integer product where the tick is whole ns)."""
+    return ticks * int(per_tick) if float(per_tick).is_integer() else np.rint(ticks * per_tick).astype(np.int64)
 
 
 def encode_layout(ints: np.ndarray, fmt: str, columns: tuple[str, ...], units: dict | None) -> bytes:
@@ -111,7 +114,7 @@ def encode_layout(ints: np.ndarray, fmt: str, columns: tuple[str, ...], units: d
     data = {}
     for i, role in enumerate(layout.fields):
         if role in ("timestamp", "latency"):
-            ns = np.rint(col[role] * per_tick).astype(np.int64) if role in columns else np.zeros(len(ints), np.int64)
+            ns = _scaled(col[role], per_tick) if role in columns else np.zeros(len(ints), np.int64)
             value = _time_text(ns, layout.time_unit)
         elif role == "offset":
             value = pa.array(col["lba"] * 512 // layout.offset_bytes)
