@@ -103,6 +103,13 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_lru_pages_carry": dict(_LRU, carry_state=True, locality="lru-pages"),
     "typed_lru_pages": dict(_LRU, locality="lru-pages"),
     "typed_lru_pages_carry_join0": dict(_LRU, carry_state=True, join_windows=0, locality="lru-pages"),
+    # the default with every page of a request on the LRU stack (--locality lru-pages); _addr_raw: its
+    # address head left as the network made it (--calibrate_address false)
+    "typed_lru_pages_default": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
+                                    sticky_heads=True, select_calibrated=True, locality="lru-pages", **_SELECT),
+    "typed_lru_pages_default_addr_raw": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
+                                             sticky_heads=True, select_calibrated=True, locality="lru-pages",
+                                             calibrate_address=False, **_SELECT),
     # (without slow inputs or the noise path) the address action drawn first, the other outputs given
     # it; _indep: all heads drawn independently from G's state (the default before that); _addr_raw:
     # calibration leaves the address head as the network made it (closer miss-ratio curves, lower reuse rate)

@@ -18,7 +18,7 @@ Choices (``--choices``, comma-separated): ``raw`` (val_fields before calibration
 WD × val_detection_12 + WB × val_burst, calibrated; ``0.2:0.025`` is the default).
 
 Usage: python bench/selection.py [--split blocks|time] [--budget_s 43.2] [--seeds 42,43,44]
-       [--choices fields,0.2:0.025]
+       [--choices fields,0.2:0.025] [--variant typed_lru_carry_join0] [--compare_phases]
 (the time split's budget: the seed recipe's 25 epochs took ~25 s on 2 cores)
 """
 
@@ -116,6 +116,7 @@ def main() -> None:
     ap.add_argument("--budget_s", type=float, default=43.2, help="training seconds per run (validation excluded)")
     ap.add_argument("--seeds", default="42,43,44")
     ap.add_argument("--choices", default="fields,0.2:0.025", help="raw, fields or WD:WB, comma-separated")
+    ap.add_argument("--variant", default="typed_lru_carry_join0", help="bench/quality.py's VARIANTS: the model trained")
     ap.add_argument("--compare_phases", action="store_true",
                     help="fit read/write phases (--phases true) and score each chosen epoch with them and without "
                          "(CHOICE/no-phases; paired: only the opcodes differ)")
@@ -138,7 +139,7 @@ def main() -> None:
                                                                            else []))}
     for seed in (int(s) for s in args.seeds.split(",")):
         config = replace(TraceGANConfig(**SEED_HYPER), num_epochs=100_000, seed=seed,
-                         **VARIANTS["typed_lru_carry_join0"], **extra, **({"phases": True} if args.compare_phases else {}))
+                         **VARIANTS[args.variant], **extra, **({"phases": True} if args.compare_phases else {}))
         model, epochs, prepared, plain = _train(config, fit_frame, validator, args.budget_s, "raw" in choices)
         scored: dict[tuple[int, bool], dict] = {}
         for choice in choices:
