@@ -57,6 +57,8 @@ SEED_HYPER = dict(batch_size=128, hidden_dim=66, latent_dim=16, lr_g=2e-5, lr_d=
 _LR = dict(lr_g=5e-4, lr_d=5e-4, d_updates=1, g_updates=1)
 _LRU = dict(feature_mode="typed", continuous="quantile", **_LR, locality="lru")
 _SELECT = dict(select_detection=SELECT_DETECTION, select_burst=SELECT_BURST)  # keep_best's default weights
+_DEFAULT = dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True, sticky_heads=True,
+                select_calibrated=True, **_SELECT)  # TraceGANConfig()'s model, as typed_lru_carry_join0
 _DELTA = dict(feature_mode="delta", log1p=("timestamp", "length", "latency"))
 VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGANConfig())
     "seed_mode": dict(keep_best=False),
@@ -83,8 +85,7 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     # _unsticky: fresh head noise every row (the default before); _fast: none of the three; every
     # epoch scored calibrated (select_calibrated) in the default only, _select_raw: before calibration;
     # the epoch kept by val_fields + 12-row detection + burstiness in the default, _select_fields: val_fields alone
-    "typed_lru_carry_join0": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
-                                  sticky_heads=True, select_calibrated=True, **_SELECT),
+    "typed_lru_carry_join0": _DEFAULT,
     "typed_lru_carry_join0_select_fields": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
                                                 sticky_heads=True, select_calibrated=True),
     # _w1: the default with G's window-shape term (--window_weight 1)
@@ -105,11 +106,8 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_lru_pages_carry_join0": dict(_LRU, carry_state=True, join_windows=0, locality="lru-pages"),
     # the default with every page of a request on the LRU stack (--locality lru-pages); _addr_raw: its
     # address head left as the network made it (--calibrate_address false)
-    "typed_lru_pages_default": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
-                                    sticky_heads=True, select_calibrated=True, locality="lru-pages", **_SELECT),
-    "typed_lru_pages_default_addr_raw": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
-                                             sticky_heads=True, select_calibrated=True, locality="lru-pages",
-                                             calibrate_address=False, **_SELECT),
+    "typed_lru_pages_default": dict(_DEFAULT, locality="lru-pages"),
+    "typed_lru_pages_default_addr_raw": dict(_DEFAULT, locality="lru-pages", calibrate_address=False),
     # (without slow inputs or the noise path) the address action drawn first, the other outputs given
     # it; _indep: all heads drawn independently from G's state (the default before that); _addr_raw:
     # calibration leaves the address head as the network made it (closer miss-ratio curves, lower reuse rate)

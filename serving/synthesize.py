@@ -158,10 +158,9 @@ def _write_shard(first_block: int, stream: int, rows: int, seed: int, t_start: f
                  part: str) -> tuple[int, float]:
     """Write one part: encoded as ``fmt``, or raw float64 rows for ``parquet`` and ``raw``; returns
     the rows written and the last timestamp."""
-    end, raw = t_start, fmt in ("parquet", "raw")
+    end, raw, units = t_start, fmt in ("parquet", "raw"), _MODEL.transformer.units_
     with open(part, "wb") as fh:
         for chunk in _MODEL.sample_chunks(rows, seed=seed, first_block=first_block, stream=stream, t_start=t_start):
-            units = _MODEL.transformer.units_
             fh.write(np.ascontiguousarray(chunk).tobytes() if raw else encode(chunk, fmt, _MODEL.columns, units))
             end = float(chunk[-1, 0]) if len(chunk) else end
     return rows, end

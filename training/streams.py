@@ -39,12 +39,17 @@ def block_noise(config: TraceGANConfig, seed: int, block: int, dim: int | None =
     return rng.standard_normal((BLOCK_SEQUENCES, config.seq_len, dim or config.latent_dim), dtype=np.float32)
 
 
+def _head_starts(config: TraceGANConfig, transformer: TraceTransformer) -> np.ndarray:
+    """The first noise input of each softmax head (the heads' inputs follow the latent ones)."""
+    return config.latent_dim + np.cumsum((0,) + tuple(transformer.heads[:-1]))
+
+
 def sticky_groups(config: TraceGANConfig, transformer: TraceTransformer) -> tuple[tuple[int, int, float], ...]:
     """``sticky_heads``: ``(first noise input, width, keep probability)`` of each softmax head whose
     noise a row may keep from the row before (``training.sticky``), for a carried-state model."""
     if not (config.sticky_heads and config.carry_state):
         return ()
-    starts = config.latent_dim + np.cumsum((0,) + tuple(transformer.heads[:-1]))
+    starts = _head_starts(config, transformer)
     return tuple((int(a), int(w), float(q)) for a, w, q in zip(starts, transformer.heads, transformer.sticky_) if q > 0)
 
 
@@ -55,7 +60,7 @@ def phase_groups(config: TraceGANConfig, transformer: TraceTransformer) -> tuple
     phases = getattr(transformer, "phases_", None)
     if not (phases and config.phases and config.carry_state):
         return ()
-    starts = config.latent_dim + np.cumsum((0,) + tuple(transformer.heads[:-1]))
+    starts = _head_starts(config, transformer)
     return tuple((int(a), int(w), *(float(phases[n][k]) for k in ("rho", "tau", "keep")))
                  for a, w, n in zip(starts, transformer.heads, transformer.head_names) if n in phases)
 
