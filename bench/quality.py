@@ -86,6 +86,9 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     # epoch scored calibrated (select_calibrated) in the default only, _select_raw: before calibration;
     # the epoch kept by val_fields + 12-row detection + burstiness in the default, _select_fields: val_fields alone
     "typed_lru_carry_join0": _DEFAULT,
+    # the default with its size head calibrated to the overall mix, not per address action
+    # class (--calibrate_by_action false: the default before 2026-11-28)
+    "typed_lru_default_marginal": dict(_DEFAULT, calibrate_by_action=False),
     "typed_lru_carry_join0_select_fields": dict(_LRU, carry_state=True, join_windows=0, slow_noise=2, noise_skip=True,
                                                 sticky_heads=True, select_calibrated=True),
     # _w1: the default with G's window-shape term (--window_weight 1)

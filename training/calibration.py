@@ -20,7 +20,14 @@ fits two corrections, both part of the generator's weights, so torch and ONNX ap
   of ``softmax(logits + bias)`` over the rollout — the Gumbel-max sampling frequencies — equals the
   training frequencies. It is folded into the output layer's bias, so the saved weights and the
   ONNX graph carry it unchanged. An ``address_first`` generator's other outputs depend on the
-  drawn action, so its address head is fitted first, and the rest on a second rollout.
+  drawn action, so its address head is fitted first, and the rest on a second rollout; with
+  ``calibrate_by_action`` the size head given the action: its biases are fitted per action class
+  (sequential, new, reuse) on the rollout rows that drew it, to the training rows' size frequencies
+  in that class, and folded into the ``cond`` vector of each action of the class (then one bias on
+  top restores the mix exactly). A reuse of a page comes with a reuse's size, as the training rows'
+  do (web0: 3-6% of reuses are 32 KiB or more, about half of the other requests); fitted to the mix
+  alone, every action got the same shift and the model's reuses were 15-19% large requests. The
+  opcode stays fitted to the mix: given the action, its runs broke up (docs/QUALITY.md).
 
 Nothing of the training rows themselves is kept: only 512 quantiles per column (as the quantile
 encoding already stores) and, folded into the biases, per-category frequencies.
@@ -39,6 +46,7 @@ LEVELS = 512  # quantiles of the training column's encoded values
 ROWS = 1 << 16  # rollout rows the calibration is fitted on
 STREAMS = 8  # a carried-state model's rollout: this many streams from a zero state, burn-in dropped, as sampled
 _SEED = 1 << 20  # the rollout's noise seed, apart from any sample's
+MIN_CLASS_ROWS = 256  # training rows of an address-action class for its own size biases
 
 
 def fit_continuous(pre: np.ndarray, real: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray] | None:
@@ -117,15 +125,19 @@ def calibrate(synth, train_windows: np.ndarray, *, rows: int = ROWS) -> dict[str
     names, n_cont = t.continuous_names, gen.n_continuous
     address = t.locality != "none" and synth.config.calibrate_address
     done = {}  # head name -> (bias, record)
-    if address and gen.cond is not None:  # the other outputs depend on the drawn action: fit its bias first
-        k = t.heads[-1]
+    drawn = gen.cond is not None  # the rollout's last column: the address action drawn
+    k = t.heads[-1]
+    if address and drawn:  # the other outputs depend on the drawn action: fit its bias first
         pre = rollout(synth, rows)
-        pre = pre.reshape(-1, pre.shape[-1])
+        pre = pre.reshape(-1, pre.shape[-1])[:, :-1]
         done["addr"] = _head(pre[:, -k:], real[:, -k:])
         with torch.no_grad():
             gen.fc.bias[-k:] += torch.as_tensor(done["addr"][0], dtype=gen.fc.bias.dtype, device=gen.fc.bias.device)
     pre = rollout(synth, rows)
     pre = pre.reshape(-1, pre.shape[-1])
+    action = pre[:, -1].astype(np.int64) if drawn else None
+    pre = pre[:, :-1] if drawn else pre
+    classes = _action_classes(t) if address and drawn and synth.config.calibrate_by_action else None
     report: dict[str, Any] = {"rows": len(pre), "columns": [], "heads": {}}
     lo, hi = np.zeros(n_cont), np.zeros(n_cont)  # hi <= lo: the column stays plain tanh
     cdf, q = np.zeros((n_cont, GRID)), np.zeros((n_cont, LEVELS))
@@ -138,25 +150,54 @@ def calibrate(synth, train_windows: np.ndarray, *, rows: int = ROWS) -> dict[str
     groups = t.feature_names[n_cont:]
     start = 0
     bias = np.zeros(pre.shape[1] - n_cont)
-    for k in t.heads:
+    shift = np.zeros((pre.shape[1] - n_cont - k, k))  # added to cond's column of each address category (size rows only)
+    for w in t.heads:
         name = groups[start].split("=")[0]
+        cols = slice(n_cont + start, n_cont + start + w)
         if name not in done and (name != "addr" or address):  # else fitted above, or the network's own mix
-            done[name] = _head(pre[:, n_cont + start:n_cont + start + k], real[:, n_cont + start:n_cont + start + k])
-            bias[start:start + k] = done[name][0]
+            logits = pre[:, cols]
+            if classes is not None and name == "size":  # given the drawn action's class first, then the mix
+                by_class = _class_bias(logits, real[:, cols], classes[action], classes[np.argmax(real[:, -k:], axis=1)])
+                shift[start:start + w] = by_class[:, classes]
+                logits = logits + by_class[:, classes[action]].T
+            done[name] = _head(logits, real[:, cols], before=pre[:, cols])
+            bias[start:start + w] = done[name][0]
         if name in done:
             report["heads"][name] = done[name][1]
-        start += k
+        start += w
     with torch.no_grad():
         gen.fc.bias[n_cont:] += torch.as_tensor(bias, dtype=gen.fc.bias.dtype, device=gen.fc.bias.device)
+        if classes is not None:
+            gen.cond.weight[n_cont:] += torch.as_tensor(shift, dtype=gen.cond.weight.dtype, device=gen.cond.weight.device)
     return report
 
 
-def _head(logits: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, dict[str, list[float]]]:
-    """One head's bias and its record: the sampling frequencies before and after, and the training's."""
+def _class_bias(logits: np.ndarray, real: np.ndarray, drawn: np.ndarray, real_drawn: np.ndarray) -> np.ndarray:
+    """``(categories, 3)``: per address-action class, the head's bias that gives the training rows'
+    frequencies among their rows of that class (``fit_head_bias`` on the rollout rows that drew it); 0
+    for a class with fewer than ``MIN_CLASS_ROWS`` training rows or none drawn."""
+    out = np.zeros((logits.shape[1], 3))
+    for c in range(3):
+        rows, ref = drawn == c, real_drawn == c
+        if rows.any() and ref.sum() >= MIN_CLASS_ROWS:
+            out[:, c] = fit_head_bias(logits[rows], real[ref].mean(axis=0))
+    return out
+
+
+def _action_classes(t) -> np.ndarray:
+    """Each address category's class: 0 sequential, 1 a new address (stride or jump), 2 a reuse."""
+    n_new = len(t.new_)
+    return np.array([0] + [1] * n_new + [2] * (t.heads[-1] - 1 - n_new), np.int64)
+
+
+def _head(logits: np.ndarray, real: np.ndarray, *, before: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, list[float]]]:
+    """One head's bias and its record: the sampling frequencies ``before`` (default: ``logits``) and
+    after, and the training's."""
     logits = logits.astype(np.float64)
     target = real.mean(axis=0)
     b = fit_head_bias(logits, target)
-    return b, {"before": _softmax_mean(logits).tolist(), "after": _softmax_mean(logits + b).tolist(),
+    return b, {"before": _softmax_mean(logits if before is None else before.astype(np.float64)).tolist(),
+               "after": _softmax_mean(logits + b).tolist(),
                "target": (target / target.sum()).tolist()}
 
 

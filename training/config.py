@@ -172,6 +172,10 @@ class TraceGANConfig:
         help="with calibrate: the address head's actions too (the request reuse rate then matches the training "
              "part's); false: the head keeps the network's own mix, which on MSR web0 gave miss-ratio curves "
              "1.2-15x closer and a request reuse rate 0.06-0.33 too low (docs/QUALITY.md)"))
+    calibrate_by_action: bool = field(default=True, metadata=cli_meta(
+        help="with calibrate and calibrate_address, address-first models: the size head is calibrated per address "
+             "action class (sequential, new, reuse) to the training rows' sizes in that class, so a reuse comes with a "
+             "reuse's size; false: to the overall mix only, the default before (docs/QUALITY.md)"))
     select_calibrated: bool = field(default=True, metadata=cli_meta(
         help="with calibrate and keep_best: each validated epoch is scored as it will be saved, calibrated, so the "
              "epoch kept is the best calibrated model (one calibration per validated epoch: ~1.3 s on MSR web0, "

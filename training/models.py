@@ -92,8 +92,12 @@ class LSTMGenerator(nn.Module):
 
     def preactivations(self, z: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
         """The output layer before tanh and the heads' Gumbel noise (the continuous columns' tanh
-        inputs, then the heads' logits), and the new LSTM state: what ``training.calibration`` reads."""
-        out, new_state, _ = self._pre(z, state, self._gumbel(z[..., -self.heads[-1]:]) if self.cond is not None else None)
+        inputs, then the heads' logits; with ``address_first`` one more column, the index of the
+        address action drawn), and the new LSTM state: what ``training.calibration`` reads."""
+        out, new_state, action = self._pre(z, state, self._gumbel(z[..., -self.heads[-1]:]) if self.cond is not None
+                                           else None)
+        if action is not None:
+            out = torch.cat([out, action.argmax(-1, keepdim=True).to(out.dtype)], -1)
         return out, new_state
 
     def _pre(self, z: torch.Tensor, state, gumbel: torch.Tensor | None):

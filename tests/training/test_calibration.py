@@ -224,3 +224,31 @@ def test_epochs_are_scored_as_saved_so_the_kept_epoch_is_the_saved_models(tiny_c
         assert seen[name] is True
     old = {k: v for k, v in s.config.to_dict().items() if k != "select_calibrated"}
     assert TraceGANConfig.from_dict(old).select_calibrated is False
+
+
+def test_size_given_the_address_action_is_calibrated_to_the_training_rows(tiny_config):
+    """A trace whose reuses are all 4 KiB and whose new addresses are all 64 KiB: calibrated per
+    action class (``calibrate_by_action``, the default: an address-first model's size biases are
+    fitted per class of the drawn action: sequential, new, reuse), the model's sizes follow
+    its address actions as the training rows' do; fitted to the mix alone, every action gets about the
+    trace's overall 4 KiB share."""
+    from training import locality
+    from training.sample import make_sample_trace
+
+    frame = make_sample_trace(4000, seed=3)
+    rng = np.random.default_rng(3)
+    hot = rng.random(len(frame)) < 0.4  # 40% of requests re-read one of 60 hot pages, 4 KiB each
+    frame.lba[:] = np.where(hot, 8.0 * rng.integers(0, 60, len(frame)), 8.0 * (10_000 + 32 * np.arange(len(frame))))
+    frame.length[:] = np.where(hot, 4096.0, 65536.0)
+    s = Synthesizer(replace(tiny_config, num_epochs=2, calibrate=False))
+    data = s.fit(frame)
+    shares = {}
+    for by_action in (True, False):
+        s.config = replace(s.config, calibrate=True, calibrate_by_action=by_action)
+        rows = s.calibrated_copy(data, announce=False).sample(6000, seed=11)
+        action = locality.encode(rows[:, 2].astype(np.int64), rows[:, 1], int(rows[0, 2]), spans=False)[0]
+        small = rows[:, 1] == 4096
+        assert 0.25 < small.mean() < 0.55  # the mix: about the trace's 40% either way
+        shares[by_action] = small[action == locality.REUSE].mean(), small[action == locality.NEW].mean()
+    assert shares[True][0] > 0.9 and shares[True][1] < 0.1
+    assert shares[False][0] < 0.75 and shares[False][1] > 0.2

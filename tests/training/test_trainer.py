@@ -225,13 +225,16 @@ def test_address_first_conditions_the_other_outputs_on_the_drawn_action():
 def test_each_head_is_the_gumbel_max_of_its_own_noise_inputs():
     """``forward`` draws each head by the Gumbel-max of its logits (``preactivations``: with
     ``address_first``, already shifted by the drawn action) and of its own noise inputs; the
-    address action is drawn once and is the same one-hot as a second draw from the same noise."""
+    address action is drawn once and is the same one-hot as a second draw from the same noise (and
+    its index is ``preactivations``' last column, which calibration reads)."""
     torch.manual_seed(1)
     gen = LSTMGenerator(3, 8, 2 + 4 + 2 + 5, heads=(4, 2, 5), address_first=True).eval()
     with torch.no_grad():
         gen.cond.weight.normal_()
     z = torch.randn(16, 12, gen.noise_dim)
     pre, _ = gen.preactivations(z)
+    drawn, pre = pre[..., -1], pre[..., :-1]
+    torch.testing.assert_close(drawn, gen(z)[..., -5:].argmax(-1).float(), rtol=0, atol=0)
     logits = pre[..., 2:] + gen._gumbel(z[..., 3:])
     want, start = [torch.tanh(pre[..., :2])], 0
     for k in (4, 2, 5):
