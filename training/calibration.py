@@ -25,8 +25,8 @@ fits two corrections, both part of the generator's weights, so torch and ONNX ap
   (sequential, new, reuse) on the rollout rows that drew it, to the training rows' size frequencies
   in that class, and folded into the ``cond`` vector of each action of the class (then one bias on
   top restores the mix exactly). A reuse of a page comes with a reuse's size, as the training rows'
-  do (web0: 3-6% of reuses are 32 KiB or more, about half of the other requests); fitted to the mix
-  alone, every action got the same shift and the model's reuses were 15-19% large requests. The
+  do (web0: 0-3% of reuses are 64 KiB or more); fitted to the mix alone, every action got the same
+  shift and 7-19% of the model's reuses were (docs/QUALITY.md, two trained models). The
   opcode stays fitted to the mix: given the action, its runs broke up (docs/QUALITY.md).
 
 Nothing of the training rows themselves is kept: only 512 quantiles per column (as the quantile
@@ -46,7 +46,7 @@ LEVELS = 512  # quantiles of the training column's encoded values
 ROWS = 1 << 16  # rollout rows the calibration is fitted on
 STREAMS = 8  # a carried-state model's rollout: this many streams from a zero state, burn-in dropped, as sampled
 _SEED = 1 << 20  # the rollout's noise seed, apart from any sample's
-MIN_CLASS_ROWS = 256  # training rows of an address-action class for its own size biases
+MIN_CLASS_ROWS = 256  # training-window rows of an address-action class for its own size biases
 
 
 def fit_continuous(pre: np.ndarray, real: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray] | None:
@@ -137,7 +137,8 @@ def calibrate(synth, train_windows: np.ndarray, *, rows: int = ROWS) -> dict[str
     pre = pre.reshape(-1, pre.shape[-1])
     action = pre[:, -1].astype(np.int64) if drawn else None
     pre = pre[:, :-1] if drawn else pre
-    classes = _action_classes(t) if address and drawn and synth.config.calibrate_by_action else None
+    by_action = address and drawn and synth.config.calibrate_by_action
+    classes = t.address_actions(np.arange(k)).astype(np.int64) if by_action else None  # SEQ 0, NEW 1, REUSE 2
     report: dict[str, Any] = {"rows": len(pre), "columns": [], "heads": {}}
     lo, hi = np.zeros(n_cont), np.zeros(n_cont)  # hi <= lo: the column stays plain tanh
     cdf, q = np.zeros((n_cont, GRID)), np.zeros((n_cont, LEVELS))
@@ -175,19 +176,13 @@ def calibrate(synth, train_windows: np.ndarray, *, rows: int = ROWS) -> dict[str
 def _class_bias(logits: np.ndarray, real: np.ndarray, drawn: np.ndarray, real_drawn: np.ndarray) -> np.ndarray:
     """``(categories, 3)``: per address-action class, the head's bias that gives the training rows'
     frequencies among their rows of that class (``fit_head_bias`` on the rollout rows that drew it); 0
-    for a class with fewer than ``MIN_CLASS_ROWS`` training rows or none drawn."""
+    for a class with fewer than ``MIN_CLASS_ROWS`` training-window rows or none drawn."""
     out = np.zeros((logits.shape[1], 3))
     for c in range(3):
         rows, ref = drawn == c, real_drawn == c
         if rows.any() and ref.sum() >= MIN_CLASS_ROWS:
             out[:, c] = fit_head_bias(logits[rows], real[ref].mean(axis=0))
     return out
-
-
-def _action_classes(t) -> np.ndarray:
-    """Each address category's class: 0 sequential, 1 a new address (stride or jump), 2 a reuse."""
-    n_new = len(t.new_)
-    return np.array([0] + [1] * n_new + [2] * (t.heads[-1] - 1 - n_new), np.int64)
 
 
 def _head(logits: np.ndarray, real: np.ndarray, *, before: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, list[float]]]:

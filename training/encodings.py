@@ -345,6 +345,11 @@ class TypedTransformer(TraceTransformer):
         lo, hi, align, start, phase = self.lba_range_
         return locality.Stack(start, lo, hi, align, phase=phase, spans=self.locality == "lru-pages")
 
+    def address_actions(self, head: np.ndarray) -> np.ndarray:
+        """The action (``SEQ``, ``NEW`` or ``REUSE``, int8) of each address head category in ``head``."""
+        head = np.asarray(head)
+        return np.where(head == 0, SEQ, np.where(head <= len(self.new_), NEW, REUSE)).astype(np.int8)
+
     def addresses(self, rows: np.ndarray, stack: locality.Stack) -> np.ndarray:
         """LBAs of ``inverse_features`` rows (address head index in column 5) with a uniform in
         column 6 (``sample_blocks`` adds it; 0.5, mid-bucket, without one), advancing ``stack``."""
@@ -352,7 +357,7 @@ class TypedTransformer(TraceTransformer):
         u = rows[:, 6] if rows.shape[1] > 6 else np.full(len(rows), 0.5)
         pos = 2.0 * u - 1.0
         n_new = len(self.new_)
-        action = np.where(head == 0, SEQ, np.where(head <= n_new, NEW, REUSE)).astype(np.int8)
+        action = self.address_actions(head)
         stride = np.where(action == NEW, self.new_.decode(head - 1, pos), 0.0)
         dist = np.where(action == REUSE, self.reuse_.decode(head - 1 - n_new, pos), 0.0)
         if self.jump_ is None:  # a model saved before far jumps
