@@ -6,7 +6,9 @@ file written here reads back through ``read_trace(path, fmt)`` as the rows that 
 table, two directions. Synthetic rows are in the model's units (``training.units``: nanoseconds,
 bytes, 512-byte sectors for a model trained on a format that states its time unit); times become
 the layout's unit — integers for ns / 100 ns / µs, decimals to the nanosecond for s and ms (pyarrow
-string kernels, no float formatting) — sizes and offsets its bytes or sectors (a size not a whole
+string kernels, no float formatting), starting at the training trace's own first timestamp where
+the layout's time unit is the trace's (``layout_origin``: an MSR-trained model writes MSR FILETIMEs)
+— sizes and offsets its bytes or sectors (a size not a whole
 number of sectors rounds up). The volume column is one constant volume (``0``; MSR's host
 ``ganflow``, disk 0). A model without latency writes 0 where the layout has a response time; a model
 without an opcode writes every request as a read (``serving.writers.check_format`` says so).
@@ -21,9 +23,9 @@ import numpy as np
 
 from training.config import ROW_COLUMNS
 from training.errors import ConfigError
-from training.units import NS_PER
+from training.units import NS_PER, source_tick_ns
 
-__all__ = ["LAYOUTS", "Layout", "layout_header", "encode_layout", "ns_per_tick"]
+__all__ = ["LAYOUTS", "Layout", "layout_header", "encode_layout", "layout_origin", "ns_per_tick"]
 
 
 @dataclass(frozen=True)
@@ -84,16 +86,29 @@ def layout_header(fmt: str) -> bytes:
     return (head + "\n").encode() if head else b""
 
 
-def _time_text(ns: np.ndarray, unit: str):
-    """Integer nanoseconds as the unit's text: an integer count, or ``whole.fraction`` to the ns."""
+def layout_origin(units: dict | None, fmt: str) -> int | float:
+    """Where layout ``fmt``'s clock starts the synthetic trace: the training trace's first timestamp
+    (``units["origin"]``, in the source's unit) where the layout's time unit is the source's, so an
+    MSR-trained model writes MSR times from the trace's own FILETIME on; else 0 (another clock, or a
+    model saved before origins were kept)."""
+    origin = (units or {}).get("origin") or 0
+    return origin if origin and source_tick_ns(units) == NS_PER[LAYOUTS[fmt].time_unit] else 0
+
+
+def _time_text(ns: np.ndarray, unit: str, origin: int | float = 0):
+    """Integer nanoseconds (plus ``origin``, in ``unit``) as the unit's text: an integer count, or
+    ``whole.fraction`` to the ns. The origin is added in the unit, not in nanoseconds: a FILETIME in
+    nanoseconds (~1.3e19) is past int64."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     per = NS_PER[unit]
-    if unit in ("ns", "100ns", "us"):
-        return pa.array((ns + per // 2) // per)  # integer arithmetic: no float rounding of large times
+    if unit in ("ns", "100ns", "us"):  # integer arithmetic: no float rounding of large times
+        return pa.array((ns + per // 2) // per + round(origin))
+    whole_origin = int(np.floor(origin))
     digits = len(str(per)) - 1
-    whole, frac = np.divmod(ns, per)
+    whole, frac = np.divmod(ns + round((origin - whole_origin) * per), per)
+    whole += whole_origin
     return pc.binary_join_element_wise(pc.cast(pa.array(whole), pa.string()),
                                        pc.utf8_lpad(pc.cast(pa.array(frac), pa.string()), digits, "0"), ".")
 
@@ -109,13 +124,13 @@ def encode_layout(ints: np.ndarray, fmt: str, columns: tuple[str, ...], units: d
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    layout, per_tick = LAYOUTS[fmt], ns_per_tick(units, fmt)
+    layout, per_tick, origin = LAYOUTS[fmt], ns_per_tick(units, fmt), layout_origin(units, fmt)
     col = {name: ints[:, ROW_COLUMNS.index(name)] for name in ROW_COLUMNS}
     data = {}
     for i, role in enumerate(layout.fields):
         if role in ("timestamp", "latency"):
             ns = _scaled(col[role], per_tick) if role in columns else np.zeros(len(ints), np.int64)
-            value = _time_text(ns, layout.time_unit)
+            value = _time_text(ns, layout.time_unit, origin if role == "timestamp" else 0)
         elif role == "offset":
             value = pa.array(col["lba"] * 512 // layout.offset_bytes)
         elif role == "size":

@@ -51,6 +51,7 @@ from training.levels import Levels
 from training.locality import JUMP, NEW, PAGE_SECTORS, REUSE, SEQ
 from training.readers import TraceFrame
 from training.transform import Stream, TraceTransformer
+from training.units import with_origin
 
 __all__ = ["TypedTransformer", "MAX_SIZES", "QUANTILES"]
 
@@ -193,7 +194,7 @@ class TypedTransformer(TraceTransformer):
         needs for the keep probabilities and ``fit_transform`` for the one-hots."""
         actions = None
         self.time_quantum_ = 1.0 if np.issubdtype(frame.timestamp.dtype, np.integer) else 1e-6
-        self.units_ = frame.meta.get("units")
+        self.units_ = with_origin(frame.meta.get("units"), frame.origin)
         length = np.rint(frame.length).astype(np.int64)
         values, counts = np.unique(length, return_counts=True)
         order = np.argsort(-counts, kind="stable")

@@ -27,6 +27,7 @@ import numpy as np
 from training.config import FEATURE_MODE_ALIASES, FEATURE_MODES, ROW_COLUMNS, TRACE_COLUMNS
 from training.errors import ConfigError, ModelError
 from training.readers import TraceFrame
+from training.units import with_origin
 
 __all__ = ["TraceTransformer", "Stream"]
 
@@ -69,7 +70,7 @@ class TraceTransformer:
         """Learn each feature's min and max from ``frame``."""
         x = self._features(frame)
         self.data_min_, self.data_max_ = x.min(axis=0), x.max(axis=0)
-        self.units_ = frame.meta.get("units")
+        self.units_ = with_origin(frame.meta.get("units"), frame.origin)
         # integer sources tick in whole units; fractional ones are kept to the microsecond
         self.time_quantum_ = 1.0 if np.issubdtype(frame.timestamp.dtype, np.integer) else 1e-6
         return self

@@ -14,7 +14,7 @@ import numpy as np
 
 from training.errors import DataError
 
-__all__ = ["NS_PER", "TIME_UNITS", "UNSTATED", "to_ns", "file_units", "canonical_units"]
+__all__ = ["NS_PER", "TIME_UNITS", "UNSTATED", "to_ns", "file_units", "canonical_units", "with_origin", "source_tick_ns"]
 
 NS_PER = {"ns": 1, "100ns": 100, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 TIME_UNITS = tuple(NS_PER)
@@ -31,6 +31,22 @@ def file_units(note: str = "the file's unit", ticks_per_second: float | None = N
     ``ticks_per_second`` only where the format's usual data says (``text6``: MSR-derived text)."""
     return {"timestamp": note, "latency": note, "length": "bytes", "lba": "512-byte sectors",
             "source_time_unit": "", "ticks_per_second": ticks_per_second}
+
+
+def with_origin(units: dict | None, origin: int | float) -> dict | None:
+    """``units`` with the trace's ``origin`` (its first timestamp, in the source's unit) added: what a
+    model keeps so that a layout in the source's unit can continue the trace's clock
+    (``serving.layouts``); None stays None."""
+    return None if units is None else {**units, "origin": origin}
+
+
+def source_tick_ns(units: dict | None) -> float | None:
+    """Nanoseconds per tick of the source file's clock (``origin``'s unit); None where unknown."""
+    units = units or {}
+    if units.get("source_time_unit") in NS_PER:
+        return float(NS_PER[units["source_time_unit"]])
+    per_s = units.get("ticks_per_second")
+    return 1e9 / float(per_s) if per_s and units.get("timestamp") != "ns" else None
 
 
 # formats whose files do not state their time unit: what ``ganflow inspect`` says of them

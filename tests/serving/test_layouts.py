@@ -77,3 +77,25 @@ def test_the_cli_and_spark_offer_every_writer():
     from serving.spark import _SUFFIX
 
     assert tuple(_OUTPUT_FORMATS) == WRITERS and set(_SUFFIX) == set(WRITERS)
+
+
+def test_a_layout_in_the_training_traces_unit_continues_its_clock(tmp_path):
+    """A model trained on an MSR trace writes MSR times from the trace's own FILETIME on (a tool that
+    reads FILETIMEs sees the trace's date, not 1601); a layout on another clock starts at 0."""
+    from training.transform import TraceTransformer
+
+    filetime = 128_166_372_000_000_000
+    real = tmp_path / "real.csv"
+    real.write_text("".join(f"{filetime + 10 * i},web,0,Read,{4096 * i},4096,{100 + i}\n" for i in range(20)))
+    units = TraceTransformer().fit(read_trace(real, "msr")).units_
+    assert units["origin"] == filetime
+    rows = _rows()
+    rows[:, 0] -= rows[0, 0]  # synthetic times run from 0, in ns
+    with open_writer(tmp_path / "s.csv", "msr", columns=ALL, units=units) as w:
+        w.write(rows)
+    stamps = [int(line.split(",")[0]) for line in (tmp_path / "s.csv").read_text().splitlines()]
+    assert stamps == (filetime + np.rint(rows[:, 0] / 100).astype(np.int64)).tolist()
+    np.testing.assert_array_equal(read_trace(tmp_path / "s.csv", "msr").timestamp, rows[:, 0])  # relative, as read
+    with open_writer(tmp_path / "a.csv", "alibaba", columns=ALL, units=units) as w:  # µs since 1970: not FILETIME's
+        w.write(rows)
+    assert (tmp_path / "a.csv").read_text().splitlines()[0].endswith(",0")
