@@ -73,7 +73,7 @@ def test_mlflow_run_train_entry_point(tmp_path):
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("MLFLOW_RUN_ID", None)
     out = subprocess.run([sys.executable, "-m", "mlflow", "run", str(project), "-e", "train", "--env-manager", "local",
-                          "-P", "num_epochs=1", "-P", "num_entries=500"],
+                          "--experiment-name", "trace-gan", "-P", "num_epochs=1", "-P", "num_entries=500"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     synth = project / "synthetic_trace.txt"
@@ -84,5 +84,8 @@ def test_mlflow_run_train_entry_point(tmp_path):
         version = client.get_model_version_by_alias("trace-gan", "champion")
         run = client.get_run(version.run_id)
         assert run.info.status == "FINISHED" and run.data.params["num_epochs"] == "1"
+        assert run.info.run_name.split("-")[0] in ("gan", "wgan")  # ganflow's name, not the one `mlflow run` drew
+        experiment = client.get_experiment(run.info.experiment_id)  # the README's command: in trace-gan, described
+        assert experiment.name == "trace-gan" and "one run per `ganflow train`" in experiment.tags["mlflow.note.content"]
     finally:
         mlflow.set_tracking_uri(None)

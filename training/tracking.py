@@ -55,10 +55,15 @@ def ensure_experiment(name: str) -> str:
         if exp is None:
             raise
         return exp.experiment_id
+    _describe_experiment(exp_id, name)
+    return exp_id
+
+
+def _describe_experiment(exp_id: str, name: str) -> None:
+    """Give experiment ``exp_id`` its ``EXPERIMENT_NOTES`` description (best effort)."""
     note = EXPERIMENT_NOTES.get(name, "Runs recorded by ganflow.")
     with contextlib.suppress(MlflowException):
         mlflow.MlflowClient().set_experiment_tag(exp_id, "mlflow.note.content", note)
-    return exp_id
 
 
 @contextlib.contextmanager
@@ -78,19 +83,23 @@ def tracked_run(*, experiment: str | None, run_name: str, nested: bool = False,
     the ``stopped_by`` tag, and propagate. If the server is gone, ending the run is given up
     quietly and the original error propagates.
     """
-    experiment_id = None
+    experiment_id, job_run = None, os.environ.get("MLFLOW_RUN_ID")  # start_run removes it from the environment
     parent = mlflow.active_run()
     if nested and parent is not None:
         experiment_id = parent.info.experiment_id
-    elif experiment and not os.environ.get("MLFLOW_RUN_ID") and run_id is None:
+    elif experiment and not job_run and run_id is None:
         experiment_id = ensure_experiment(experiment)
     kw = dict(description=description or None, log_system_metrics=system_metrics or None)
     if run_id is not None:
         run = mlflow.start_run(run_id=run_id, nested=nested, **kw)
     else:
         run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested, tags=tags, **kw)
-        if os.environ.get("MLFLOW_RUN_ID") == run.info.run_id and run_name:  # `mlflow run` named it already
-            mlflow.set_tag("mlflow.runName", run_name)
+        if job_run == run.info.run_id:  # `mlflow run` made it, named, in its experiment
+            if run_name:
+                mlflow.set_tag("mlflow.runName", run_name)
+            exp = mlflow.get_experiment(run.info.experiment_id)
+            if exp.name in EXPERIMENT_NOTES and "mlflow.note.content" not in exp.tags:  # `--experiment-name trace-gan`
+                _describe_experiment(exp.experiment_id, exp.name)
     try:
         yield run
     except finish_on as exc:
