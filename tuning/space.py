@@ -20,7 +20,9 @@ class SearchSpace:
     ``locality="lru"`` model and the joined windows of a ``carry_state`` one, G's moment term (off or
     weight 1) outside the absolute feature mode; optionally the widths, the typed features' continuous
     encoding (e.g. ``continuous: [quantile, normal]`` in the YAML), whether calibration includes the
-    address head (``calibrate_address: [true, false]``), G's slow latent inputs (``slow_noise: [0, 3]``),
+    address head (``calibrate_address: [true, false]``) and fits the sizes given the address action
+    (``calibrate_by_action: [true, false]``), which pages the LRU stack holds (``locality: [lru,
+    lru-pages]``: a trade between the request reuse rate and the page miss-ratio curves), G's slow latent inputs (``slow_noise: [0, 3]``),
     its noise path to the continuous outputs (``noise_skip: [true, false]``), the heads' kept noise
     (``sticky_heads: [true, false]``), G's window-shape term (``window_weight: [0, 1]``), the slow
     levels of gaps and latency (``levels: [true, false]``) and the opcode's read/write phases
@@ -38,6 +40,8 @@ class SearchSpace:
     join_windows: tuple[int, ...] = (0, 1)
     moment_weight: tuple[float, ...] = (0.0, 1.0)
     calibrate_address: tuple[bool, ...] = field(default=())  # e.g. [true, false] in the YAML: a miss-ratio objective
+    calibrate_by_action: tuple[bool, ...] = field(default=())
+    locality: tuple[str, ...] = field(default=())  # e.g. [lru, lru-pages]: where the model has an LRU stack
     slow_noise: tuple[int, ...] = field(default=())
     noise_skip: tuple[bool, ...] = field(default=())
     sticky_heads: tuple[bool, ...] = field(default=())
@@ -50,11 +54,13 @@ class SearchSpace:
             parts = r.split(":")
             if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
                 raise ConfigError(f"ratios must look like 'D:G' with positive integers, but got {r!r}")
-        from training.config import CONTINUOUS_ENCODINGS
+        from training.config import CONTINUOUS_ENCODINGS, LOCALITY
 
-        bad = [c for c in self.continuous if c not in CONTINUOUS_ENCODINGS]
-        if bad:
-            raise ConfigError(f"continuous choices must be among {', '.join(CONTINUOUS_ENCODINGS)}, but got {bad}")
+        stacks = tuple(x for x in LOCALITY if x != "none")  # a searched stack, never none: no locality to search
+        for name, valid in (("continuous", CONTINUOUS_ENCODINGS), ("locality", stacks)):
+            bad = [c for c in getattr(self, name) if c not in valid]
+            if bad:
+                raise ConfigError(f"{name} choices must be among {', '.join(valid)}, but got {bad}")
         for name in ("lr_g", "lr_d"):
             low, high = getattr(self, name)
             if not 0 < low <= high:
@@ -72,7 +78,7 @@ class SearchSpace:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"{path}: unknown search-space keys {unknown}; valid: {sorted(names)}")
-        return cls(**{k: tuple(str(x) if k in ("ratios", "continuous") else x for x in v) for k, v in data.items()})
+        return cls(**{k: tuple(str(x) if k in ("ratios", "continuous", "locality") else x for x in v) for k, v in data.items()})
 
     def suggest(self, trial, base: TraceGANConfig) -> TraceGANConfig:
         """A config for ``trial``: ``base`` with the searched fields suggested."""
@@ -83,14 +89,15 @@ class SearchSpace:
         locality = base.feature_mode == "typed" and base.locality != "none"
         applies = {"reuse_buckets": locality, "join_windows": base.carry_state,
                    "moment_weight": base.feature_mode != "absolute", "calibrate_address": locality and base.calibrate,
+                   "calibrate_by_action": locality and base.calibrate, "locality": locality,
                    "slow_noise": base.carry_state, "noise_skip": base.feature_mode == "typed",
                    "sticky_heads": base.carry_state and base.feature_mode == "typed",
                    "window_weight": base.feature_mode == "typed",
                    "levels": base.feature_mode == "typed" and base.carry_state and base.calibrate,
                    "phases": base.feature_mode == "typed" and base.carry_state and base.calibrate}
         for name in ("batch_size", "seq_len", "hidden_dim", "latent_dim", "continuous", "reuse_buckets", "join_windows",
-                     "moment_weight", "calibrate_address", "slow_noise", "noise_skip", "sticky_heads", "window_weight",
-                     "levels", "phases"):
+                     "moment_weight", "calibrate_address", "calibrate_by_action", "locality", "slow_noise", "noise_skip",
+                     "sticky_heads", "window_weight", "levels", "phases"):
             choices = getattr(self, name)
             if choices and applies.get(name, True):
                 changes[name] = trial.suggest_categorical(name, list(choices))

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from ganflow.cli import main
 from training.config import TraceGANConfig
+from training.errors import ConfigError
 from tuning.space import SearchSpace
 
 TINY = ["--hidden_dim", "8", "--latent_dim", "4", "--eval_every", "1", "--eval_sample", "500",
@@ -87,8 +88,6 @@ def test_search_space_yaml(tmp_path):
     space = SearchSpace.from_yaml(tmp_path / "s.yaml")
     assert space.ratios == ("1:2",) and space.seq_len == () and space.hidden_dim == (32, 64)
     (tmp_path / "bad.yaml").write_text("ratio: ['1:2']\n")
-    from training.errors import ConfigError
-
     with pytest.raises(ConfigError, match="unknown search-space keys \\['ratio'\\]"):
         SearchSpace.from_yaml(tmp_path / "bad.yaml")
     with pytest.raises(ConfigError, match="'D:G'"):
@@ -135,6 +134,14 @@ def test_locality_knobs_are_searched_where_they_apply():
     trial = study.ask()
     assert space.suggest(trial, windows).calibrate_address is True and "calibrate_address" not in trial.params
     assert "calibrate_address" not in trials[0].params  # the default space leaves it alone
+    space = SearchSpace(locality=("lru", "lru-pages"), calibrate_by_action=(True, False))
+    picked = [space.suggest(t, TraceGANConfig()) for t in (study.ask() for _ in range(20))]
+    assert {c.locality for c in picked} == {"lru", "lru-pages"} and {c.calibrate_by_action for c in picked} == {True, False}
+    trial = study.ask()
+    assert space.suggest(trial, windows).locality == windows.locality and "locality" not in trial.params
+    assert not {"locality", "calibrate_by_action"} & set(trials[0].params)
+    with pytest.raises(ConfigError, match="locality choices must be among lru, lru-pages, but got \\['none'\\]"):
+        SearchSpace(locality=("none",))
     space = SearchSpace(slow_noise=(0, 3), noise_skip=(True, False), sticky_heads=(True, False))
     picked = [space.suggest(t, TraceGANConfig()) for t in (study.ask() for _ in range(20))]
     assert {c.slow_noise for c in picked} == {0, 3} and {c.noise_skip for c in picked} == {True, False}
