@@ -108,9 +108,12 @@ VARIANTS = {  # see docs/QUALITY.md for which one is ganflow's default (TraceGAN
     "typed_lru_pages": dict(_LRU, locality="lru-pages"),
     "typed_lru_pages_carry_join0": dict(_LRU, carry_state=True, join_windows=0, locality="lru-pages"),
     # the default with every page of a request on the LRU stack (--locality lru-pages); _addr_raw: its
-    # address head left as the network made it (--calibrate_address false)
+    # address head left as the network made it (--calibrate_address false); _marginal: its sizes fitted
+    # to the mix, not given the address action (--calibrate_by_action false)
     "typed_lru_pages_default": dict(_DEFAULT, locality="lru-pages"),
     "typed_lru_pages_default_addr_raw": dict(_DEFAULT, locality="lru-pages", calibrate_address=False),
+    "typed_lru_pages_default_addr_raw_marginal": dict(_DEFAULT, locality="lru-pages", calibrate_address=False,
+                                                      calibrate_by_action=False),
     # (without slow inputs or the noise path) the address action drawn first, the other outputs given
     # it; _indep: all heads drawn independently from G's state (the default before that); _addr_raw:
     # calibration leaves the address head as the network made it (closer miss-ratio curves, lower reuse rate)

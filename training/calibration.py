@@ -21,10 +21,12 @@ fits two corrections, both part of the generator's weights, so torch and ONNX ap
   training frequencies. It is folded into the output layer's bias, so the saved weights and the
   ONNX graph carry it unchanged. An ``address_first`` generator's other outputs depend on the
   drawn action, so its address head is fitted first, and the rest on a second rollout; with
-  ``calibrate_by_action`` the size head given the action: its biases are fitted per action class
+  ``calibrate_by_action`` (whether the action mix was calibrated or left as the network made it)
+  the size head given the action: its biases are fitted per action class
   (sequential, new, reuse) on the rollout rows that drew it, to the training rows' size frequencies
   in that class, and folded into the ``cond`` vector of each action of the class (then one bias on
-  top restores the mix exactly). A reuse of a page comes with a reuse's size, as the training rows'
+  top restores the mix exactly; where the action mix is the network's and not the trace's, that bias
+  pulls each class some way toward the mix). A reuse of a page comes with a reuse's size, as the training rows'
   do (web0: 0-3% of reuses are 64 KiB or more); fitted to the mix alone, every action got the same
   shift and 7-19% of the model's reuses were (docs/QUALITY.md, two trained models). The
   opcode stays fitted to the mix: given the action, its runs broke up (docs/QUALITY.md).
@@ -137,7 +139,7 @@ def calibrate(synth, train_windows: np.ndarray, *, rows: int = ROWS) -> dict[str
     pre = pre.reshape(-1, pre.shape[-1])
     action = pre[:, -1].astype(np.int64) if drawn else None
     pre = pre[:, :-1] if drawn else pre
-    by_action = address and drawn and synth.config.calibrate_by_action
+    by_action = t.locality != "none" and drawn and synth.config.calibrate_by_action  # whoever set the action mix
     classes = t.address_actions(np.arange(k)).astype(np.int64) if by_action else None  # SEQ 0, NEW 1, REUSE 2
     report: dict[str, Any] = {"rows": len(pre), "columns": [], "heads": {}}
     lo, hi = np.zeros(n_cont), np.zeros(n_cont)  # hi <= lo: the column stays plain tanh

@@ -173,7 +173,7 @@ class TraceGANConfig:
              "part's); false: the head keeps the network's own mix, which on MSR web0 gave miss-ratio curves "
              "1.2-15x closer and a request reuse rate 0.06-0.33 too low (docs/QUALITY.md)"))
     calibrate_by_action: bool = field(default=True, metadata=cli_meta(
-        help="with calibrate and calibrate_address, address-first models: the size head is calibrated per address "
+        help="with calibrate, address-first models (whether or not calibrate_address): the size head is calibrated per address "
              "action class (sequential, new, reuse) to the training rows' sizes in that class, so a reuse comes with a "
              "reuse's size; false: to the overall mix only, the default before (docs/QUALITY.md)"))
     select_calibrated: bool = field(default=True, metadata=cli_meta(

@@ -53,9 +53,11 @@ def training_description(config: TraceGANConfig, source: str, rows: int) -> str:
     log1p += (f"; sampled as one stream (LSTM state{slow} carried{burn}{joined})" if config.carry_state
               else "; sampled as independent windows")
     if config.feature_mode == "typed" and config.calibrate:
-        by_action = config.locality != "none" and config.address_first and config.calibrate_address \
-            and config.calibrate_by_action
-        log1p += f"; marginals{' (sizes given the address action)' if by_action else ''} calibrated to the training part after training"
+        stack = config.locality != "none"
+        parts = [w for w, on in (("sizes given the address action", stack and config.address_first and config.calibrate_by_action),
+                                 ("the address actions' mix G's own", stack and not config.calibrate_address)) if on]
+        which = f" ({'; '.join(parts)})" if parts else ""
+        log1p += f"; marginals{which} calibrated to the training part after training"
         if config.levels and config.carry_state:
             log1p += ", then slow levels of inter-arrival time and latency fitted to its window statistics"
         if config.phases and config.carry_state:

@@ -42,6 +42,8 @@ def test_description_and_summary():
     assert "slow levels" not in text
     assert "; marginals (sizes given the address action) calibrated to the training part" in text
     assert "; marginals calibrated" in training_description(replace(TraceGANConfig(), calibrate_by_action=False), "t", 1)
+    raw = training_description(replace(TraceGANConfig(), calibrate_address=False), "t", 1)
+    assert "; marginals (sizes given the address action; the address actions' mix G's own) calibrated" in raw
     assert result_summary({}, {}) == ""
     summary = result_summary({5: 0.2, 10: 0.1, 15: 0.3}, {}, 10)
     assert summary == "val_mmd2 0.1 at epoch 10, the generator kept (last 0.3 at epoch 15)."
