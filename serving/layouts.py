@@ -6,9 +6,9 @@ file written here reads back through ``read_trace(path, fmt)`` as the rows that 
 table, two directions. Synthetic rows are in the model's units (``training.units``: nanoseconds,
 bytes, 512-byte sectors for a model trained on a format that states its time unit); times become
 the layout's unit — integers for ns / 100 ns / µs, decimals to the nanosecond for s and ms (pyarrow
-string kernels, no float formatting), starting at the training trace's own first timestamp where
-the layout's time unit is the trace's (``layout_origin``: an MSR-trained model writes MSR FILETIMEs)
-— sizes and offsets its bytes or sectors (a size not a whole
+string kernels, no float formatting), starting at the training trace's own first instant on the
+layout's clock (``layout_origin``: an MSR-trained model writes MSR FILETIMEs, and Unix times in the
+Alibaba layout) — sizes and offsets its bytes or sectors (a size not a whole
 number of sectors rounds up). The volume column is one constant volume (``0``; MSR's host
 ``ganflow``, disk 0). A model without latency writes 0 where the layout has a response time; a model
 without an opcode writes every request as a read (``serving.writers.check_format`` says so).
@@ -23,7 +23,7 @@ import numpy as np
 
 from training.config import ROW_COLUMNS
 from training.errors import ConfigError
-from training.units import NS_PER, source_tick_ns
+from training.units import CLOCKS, EPOCH_S, NS_PER, source_tick_ns
 
 __all__ = ["LAYOUTS", "Layout", "layout_header", "encode_layout", "layout_origin", "ns_per_tick"]
 
@@ -87,12 +87,23 @@ def layout_header(fmt: str) -> bytes:
 
 
 def layout_origin(units: dict | None, fmt: str) -> int | float:
-    """Where layout ``fmt``'s clock starts the synthetic trace: the training trace's first timestamp
-    (``units["origin"]``, in the source's unit) where the layout's time unit is the source's, so an
-    MSR-trained model writes MSR times from the trace's own FILETIME on; else 0 (another clock, or a
-    model saved before origins were kept)."""
-    origin = (units or {}).get("origin") or 0
-    return origin if origin and source_tick_ns(units) == NS_PER[LAYOUTS[fmt].time_unit] else 0
+    """Where layout ``fmt``'s clock starts the synthetic trace, in its unit: the training trace's first
+    timestamp (``units["origin"]``, in the source's unit). Where both clocks are known
+    (``training.units.CLOCKS``) it is that instant on the layout's clock (an Alibaba-trained model's
+    ``msr`` output starts at the FILETIME of the trace's first µs); a relative layout (SPC, MQSim,
+    DiskSim) starts at 0; where the source's clock is not known, the origin is taken as is when the
+    units agree (an MSR-derived ``text6`` model writes ``msr``). Else, and for a model saved before
+    origins were kept, 0."""
+    units = units or {}
+    origin, tick = units.get("origin") or 0, source_tick_ns(units)
+    per, src, dst = NS_PER[LAYOUTS[fmt].time_unit], units.get("clock"), CLOCKS.get(fmt)
+    if not origin or tick is None or (src and not dst):
+        return 0
+    if src and dst:  # integers where they can be: a FILETIME in ns is past float64's exact range
+        ns = (origin * int(tick) if isinstance(origin, int) and tick.is_integer() else round(origin * tick)) \
+            + (EPOCH_S[src] - EPOCH_S[dst]) * 10**9
+        return ns // per if ns % per == 0 else ns / per
+    return origin if tick == per else 0
 
 
 def _time_text(ns: np.ndarray, unit: str, origin: int | float = 0):

@@ -27,7 +27,7 @@ import numpy as np
 from training.compressed import DECOMPRESS_ERRORS, open_binary
 from training.config import READ_FORMAT_ALIASES
 from training.errors import DataError
-from training.units import UNSTATED, file_units, to_ns
+from training.units import CLOCKS, UNSTATED, file_units, to_ns
 
 __all__ = ["TraceFrame", "READERS", "read_trace", "reader_names", "time_order"]
 
@@ -172,6 +172,8 @@ def read_trace(path: str | Path, fmt: str = "text6", *, max_lines: int = 0, colu
             to_ns(frame, unit)
         else:
             frame.meta["units"] = file_units(*UNSTATED.get(fmt, ()))
+    if fmt in CLOCKS:  # whose clock ``origin`` is on (a layout on another converts it: serving.layouts)
+        frame.meta["units"]["clock"] = CLOCKS[fmt]
     return frame
 
 

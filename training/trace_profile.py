@@ -26,7 +26,7 @@ def profile(frame: TraceFrame, fmt: str) -> dict:
         "skipped_what": frame.meta.get("skipped_why", "lines"), "volumes": frame.meta.get("volumes"),
         "columns": ["timestamp", "length", "lba"] + (["latency"] if len(frame) and np.ptp(frame.latency) > 0 else [])
         + (["opcode"] if known.any() else []),
-        "units": {k: v for k, v in units.items() if k not in ("ticks_per_second", "origin") and v},
+        "units": {k: v for k, v in units.items() if k not in ("ticks_per_second", "origin", "clock") and v},
         "time_span_ticks": span, "time_span_s": span / per_s if per_s else None,
         "requests_per_s": len(frame) / (span / per_s) if per_s and span else None,
         "top_sizes": top_sizes(frame.length, 5, digits=4),

@@ -14,7 +14,8 @@ import numpy as np
 
 from training.errors import DataError
 
-__all__ = ["NS_PER", "TIME_UNITS", "UNSTATED", "to_ns", "file_units", "canonical_units", "with_origin", "source_tick_ns"]
+__all__ = ["NS_PER", "TIME_UNITS", "UNSTATED", "EPOCH_S", "CLOCKS", "to_ns", "file_units", "canonical_units", "with_origin",
+           "source_tick_ns"]
 
 NS_PER = {"ns": 1, "100ns": 100, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 TIME_UNITS = tuple(NS_PER)
@@ -47,6 +48,12 @@ def source_tick_ns(units: dict | None) -> float | None:
         return float(NS_PER[units["source_time_unit"]])
     per_s = units.get("ticks_per_second")
     return 1e9 / float(per_s) if per_s and units.get("timestamp") != "ns" else None
+
+
+# the zero of each format's absolute clock, in seconds from 1970-01-01 (Unix): MSR's FILETIME counts
+# from 1601-01-01; Alibaba, Tencent CBS and SYSTOR '17 count Unix time; the rest are relative or unstated
+EPOCH_S = {"unix": 0, "filetime": -11_644_473_600}
+CLOCKS = {"msr": "filetime", "alibaba": "unix", "tencent": "unix", "systor": "unix"}
 
 
 # formats whose files do not state their time unit: what ``ganflow inspect`` says of them

@@ -81,7 +81,8 @@ def test_the_cli_and_spark_offer_every_writer():
 
 def test_a_layout_in_the_training_traces_unit_continues_its_clock(tmp_path):
     """A model trained on an MSR trace writes MSR times from the trace's own FILETIME on (a tool that
-    reads FILETIMEs sees the trace's date, not 1601); a layout on another clock starts at 0."""
+    reads FILETIMEs sees the trace's date, not 1601); Alibaba's Unix µs the same instant; MQSim's
+    relative clock 0."""
     from training.transform import TraceTransformer
 
     filetime = 128_166_372_000_000_000
@@ -96,6 +97,25 @@ def test_a_layout_in_the_training_traces_unit_continues_its_clock(tmp_path):
     stamps = [int(line.split(",")[0]) for line in (tmp_path / "s.csv").read_text().splitlines()]
     assert stamps == (filetime + np.rint(rows[:, 0] / 100).astype(np.int64)).tolist()
     np.testing.assert_array_equal(read_trace(tmp_path / "s.csv", "msr").timestamp, rows[:, 0])  # relative, as read
-    with open_writer(tmp_path / "a.csv", "alibaba", columns=ALL, units=units) as w:  # µs since 1970: not FILETIME's
+    with open_writer(tmp_path / "a.csv", "alibaba", columns=ALL, units=units) as w:  # Unix µs: the same instant
         w.write(rows)
-    assert (tmp_path / "a.csv").read_text().splitlines()[0].endswith(",0")
+    assert (tmp_path / "a.csv").read_text().splitlines()[0].endswith(",1172163600000000")  # 2007-02-22 17:00 UTC
+    with open_writer(tmp_path / "m.txt", "mqsim", columns=ALL, units=units) as w:  # a relative clock
+        w.write(rows)
+    assert (tmp_path / "m.txt").read_text().startswith("0 ")
+
+
+def test_a_layout_on_another_clock_gets_the_same_instant():
+    """Unix µs (Alibaba) and MSR FILETIME ticks name the same instant 11,644,473,600 s apart; a relative
+    layout (MQSim) starts at 0."""
+    from serving.layouts import layout_origin
+    from training.units import canonical_units, with_origin
+
+    unix_us = 1_577_836_800_000_000  # 2020-01-01 00:00:00 UTC
+    alibaba = {**with_origin(canonical_units("us"), unix_us), "clock": "unix"}
+    assert layout_origin(alibaba, "msr") == (1_577_836_800 + 11_644_473_600) * 10**7
+    assert layout_origin(alibaba, "alibaba") == unix_us and layout_origin(alibaba, "tencent") == 1_577_836_800
+    assert layout_origin(alibaba, "mqsim") == 0
+    msr = {**with_origin(canonical_units("100ns"), (1_577_836_800 + 11_644_473_600) * 10**7 + 5), "clock": "filetime"}
+    assert layout_origin(msr, "msr") == msr["origin"] and layout_origin(msr, "systor") == pytest.approx(1_577_836_800.0000005)
+    assert layout_origin({**msr, "clock": None}, "alibaba") == 0  # clock unknown, units differ: from 0
