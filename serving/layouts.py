@@ -102,7 +102,7 @@ def layout_origin(units: dict | None, fmt: str) -> int | float:
     if src and dst:  # integers where they can be: a FILETIME in ns is past float64's exact range
         ns = (origin * int(tick) if isinstance(origin, int) and tick.is_integer() else round(origin * tick)) \
             + (EPOCH_S[src] - EPOCH_S[dst]) * 10**9
-        return ns // per if ns % per == 0 else ns / per
+        return (ns + per // 2) // per if per <= NS_PER["us"] else ns / per  # integer layouts stay exact
     return origin if tick == per else 0
 
 
