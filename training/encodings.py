@@ -51,7 +51,6 @@ from training.levels import Levels
 from training.locality import JUMP, NEW, PAGE_SECTORS, REUSE, SEQ
 from training.readers import TraceFrame
 from training.transform import Stream, TraceTransformer
-from training.units import with_origin
 
 __all__ = ["TypedTransformer", "MAX_SIZES", "QUANTILES"]
 
@@ -193,8 +192,7 @@ class TypedTransformer(TraceTransformer):
         """``fit``'s work; returns each head's categories of the rows (``_categories``), which it
         needs for the keep probabilities and ``fit_transform`` for the one-hots."""
         actions = None
-        self.time_quantum_ = 1.0 if np.issubdtype(frame.timestamp.dtype, np.integer) else 1e-6
-        self.units_ = with_origin(frame.meta.get("units"), frame.origin)
+        self._fit_clock(frame)
         length = np.rint(frame.length).astype(np.int64)
         values, counts = np.unique(length, return_counts=True)
         order = np.argsort(-counts, kind="stable")

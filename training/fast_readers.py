@@ -272,12 +272,12 @@ def _msr(path: Path, max_lines: int, columns: str, order: str):
 
 def _mapped(path: Path, max_lines: int, columns: str, order: str, delimiter: str | None):
     """``csv`` (``delimiter=","``) or ``text`` (whitespace: one space or one tab between fields)."""
-    from training.readers import _split, column_map, has_header
+    from training.column_map import column_map, has_header, split_fields
 
     line = _first_line(path)
     if delimiter is None:  # pyarrow's parser takes one delimiter character
         delimiter = "\t" if "\t" in line and " " not in line.strip() else " "
-    fields = _split(line, delimiter)
+    fields = split_fields(line, delimiter)
     header = [f.strip() for f in fields] if has_header(fields, columns) else None
     idx, missing = column_map(columns, header)
     if missing or (header is not None and len(set(header)) != len(header)):

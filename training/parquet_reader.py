@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from training.column_map import column_map
 from training.errors import DataError
-from training.readers import _OPCODES, TraceFrame, column_map, time_order
+from training.readers import _OPCODES, TraceFrame, time_order
 
 __all__ = ["read_parquet", "UNITS_KEY"]
 

@@ -70,10 +70,14 @@ class TraceTransformer:
         """Learn each feature's min and max from ``frame``."""
         x = self._features(frame)
         self.data_min_, self.data_max_ = x.min(axis=0), x.max(axis=0)
-        self.units_ = with_origin(frame.meta.get("units"), frame.origin)
-        # integer sources tick in whole units; fractional ones are kept to the microsecond
-        self.time_quantum_ = 1.0 if np.issubdtype(frame.timestamp.dtype, np.integer) else 1e-6
+        self._fit_clock(frame)
         return self
+
+    def _fit_clock(self, frame: TraceFrame) -> None:
+        """The frame's units with its origin (``training.units.with_origin``), and the time quantum:
+        integer sources tick in whole units; fractional ones are kept to the microsecond."""
+        self.units_ = with_origin(frame.meta.get("units"), frame.origin)
+        self.time_quantum_ = 1.0 if np.issubdtype(frame.timestamp.dtype, np.integer) else 1e-6
 
     def _scale(self) -> np.ndarray:
         if self.data_min_ is None:

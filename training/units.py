@@ -36,8 +36,8 @@ def file_units(note: str = "the file's unit", ticks_per_second: float | None = N
 
 def with_origin(units: dict | None, origin: int | float) -> dict | None:
     """``units`` with the trace's ``origin`` (its first timestamp, in the source's unit) added: what a
-    model keeps so that a layout in the source's unit can continue the trace's clock
-    (``serving.layouts``); None stays None."""
+    model keeps so that a layout can continue the trace's clock (``serving.layouts.layout_origin``);
+    None stays None."""
     return None if units is None else {**units, "origin": origin}
 
 
